@@ -1,0 +1,77 @@
+"""The base of every AIRoute API model: lowerCamelCase on the wire, snake_case in Python."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+GROUP = "airoute.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "AIRoute"
+PLURAL = "airoutes"
+SINGULAR = "airoute"
+SHORT_NAME = "air"
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_WHOLE = re.compile(DURATION_PATTERN)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration string such as ``"90s"``, ``"2m"`` or ``"1h30m"``."""
+    if not _WHOLE.match(text):
+        raise ValueError(f"{text!r} is not a duration: use a number with a unit, like 30s, 2m, 1h")
+    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest readable duration string for a number of seconds (``120`` → ``"2m"``)."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    if whole == seconds and whole % 3600 == 0:
+        return f"{whole // 3600}h"
+    if whole == seconds and whole % 60 == 0:
+        return f"{whole // 60}m"
+    return f"{seconds:g}s"
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+Duration = Annotated[
+    str,
+    AfterValidator(_check_duration),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "maxLength": 32}),
+]
+"""A duration string; its CRD schema carries :data:`DURATION_PATTERN`."""
+
+
+class ApiModel(BaseModel):
+    """Strict, immutable, camelCase-aliased model; unknown fields are errors (like ``--strict``)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    @classmethod
+    def config_with_rules(cls, *rules: dict[str, str]) -> ConfigDict:
+        """This model's config plus CRD ``x-kubernetes-validations`` (CEL) rules."""
+        config = ConfigDict(**cls.model_config)
+        config["json_schema_extra"] = {"x-kubernetes-validations": list(rules)}  # type: ignore[arg-type]
+        return config
+
+    def to_wire(self) -> dict[str, object]:
+        """The JSON-ready dict as it appears in Kubernetes (camelCase, ``None`` left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,333 @@
+"""``AIRoute.spec``: what a platform team declares in Git."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from airoute.api.base import ApiModel, Duration, parse_duration
+from airoute.api.providers import (
+    DNS_LABEL,
+    PROVIDER_FIELDS,
+    AzureOpenAI,
+    Bedrock,
+    Cloud,
+    InCluster,
+    OpenAICompatible,
+    ProviderBlock,
+    VertexAI,
+)
+
+Tier = Literal["critical", "standard", "best-effort"]
+TIERS: tuple[Tier, ...] = ("critical", "standard", "best-effort")
+MAX_BACKENDS = 16
+ClientName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
+
+_ONE_PROVIDER_RULE = {
+    "rule": "[" + ", ".join(f"has(self.{f})" for f in PROVIDER_FIELDS) + "].filter(x, x).size() == 1",
+    "message": "exactly one provider block must be set: " + ", ".join(PROVIDER_FIELDS),
+}
+
+
+class Backend(ApiModel):
+    """One place the route's traffic can go: a weight and exactly one provider block."""
+
+    model_config = ApiModel.config_with_rules(_ONE_PROVIDER_RULE)
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=DNS_LABEL,
+        description="Name of the backend, unique in the route (a DNS label, e.g. azure-eu).",
+    )
+    weight: int = Field(
+        ge=0,
+        le=100,
+        description=(
+            "Desired share of traffic, 0-100, relative to the other backends' weights. "
+            "0 makes a standby backend that takes traffic only when the weighted ones are down."
+        ),
+    )
+    timeout: Duration = Field(
+        default="30s",
+        description="Deadline for one request to this backend, including the whole stream.",
+    )
+    azure_open_ai: AzureOpenAI | None = Field(default=None, alias="azureOpenAI", description="Azure OpenAI deployment.")
+    bedrock: Bedrock | None = Field(default=None, description="Amazon Bedrock model.")
+    vertex_ai: VertexAI | None = Field(default=None, alias="vertexAI", description="Vertex AI model.")
+    in_cluster: InCluster | None = Field(default=None, description="Model served by a Service in the cluster.")
+    open_ai_compatible: OpenAICompatible | None = Field(
+        default=None,
+        alias="openAICompatible",
+        description="OpenAI-compatible vendor API (OpenAI, xAI, Mistral …).",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_provider(self) -> Backend:
+        count = sum(getattr(self, f) is not None for f in _PROVIDER_ATTRS)
+        if count != 1:
+            raise ValueError(f"exactly one provider block must be set: {', '.join(PROVIDER_FIELDS)} (found {count})")
+        return self
+
+    @property
+    def provider(self) -> ProviderBlock:
+        for attr in _PROVIDER_ATTRS:
+            block = getattr(self, attr)
+            if block is not None:
+                return block  # type: ignore[no-any-return]
+        raise AssertionError("validated backend without a provider block")
+
+    @property
+    def provider_kind(self) -> str:
+        """The provider block's field name, e.g. ``azureOpenAI``."""
+        return _KIND_BY_TYPE[type(self.provider)]
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.provider.cloud
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+    def provider_hash(self) -> str:
+        """A short content hash of the provider block: a change of it starts a canary."""
+        return provider_hash(self.provider_kind, self.provider.to_wire())
+
+
+_PROVIDER_ATTRS = ("azure_open_ai", "bedrock", "vertex_ai", "in_cluster", "open_ai_compatible")
+_KIND_BY_TYPE: dict[type, str] = {
+    AzureOpenAI: "azureOpenAI",
+    Bedrock: "bedrock",
+    VertexAI: "vertexAI",
+    InCluster: "inCluster",
+    OpenAICompatible: "openAICompatible",
+}
+
+
+def provider_hash(kind: str, block: dict[str, object]) -> str:
+    blob = json.dumps({kind: block}, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+class HealthPolicy(ApiModel):
+    """When a backend counts as healthy, measured over a sliding window."""
+
+    interval: Duration = Field(default="15s", description="How often the controller evaluates the route.")
+    window: Duration = Field(default="2m", description="Time window the error rate and latency are measured over.")
+    max_error_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Above this share of failed requests (0-1) a backend is unhealthy.",
+    )
+    max_throttle_rate: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Above this share of throttled (429) requests (0-1) a backend is degraded.",
+    )
+    max_latency_p95: Duration = Field(
+        default="8s",
+        description="Above this 95th-percentile latency a backend is degraded.",
+    )
+    min_requests: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Fewer requests than this in the window is too little data to judge (health Unknown).",
+    )
+    unhealthy_after: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Consecutive bad evaluations before a backend is ejected (hysteresis against noise).",
+    )
+    healthy_after: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Consecutive good evaluations before a degraded backend is healthy again.",
+    )
+
+
+class FailoverPolicy(ApiModel):
+    """How an unhealthy backend leaves and comes back."""
+
+    eject_for: Duration = Field(
+        default="2m",
+        description="How long an ejected backend stays out before it is tried again.",
+    )
+    recovery_ramp: list[int] = Field(
+        default_factory=lambda: [10, 25, 50, 100],
+        min_length=1,
+        max_length=10,
+        description="Percentages of its desired weight a recovering backend gets, one step per recoveryInterval.",
+    )
+    recovery_interval: Duration = Field(
+        default="30s",
+        description="Time between two steps of the recovery ramp.",
+    )
+    consecutive_failures: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Failed requests in a row after which a gateway ejects a backend locally, for ejectFor.",
+    )
+
+    model_config = ApiModel.config_with_rules(
+        {
+            "rule": "self.recoveryRamp.isSorted() && self.recoveryRamp[self.recoveryRamp.size() - 1] == 100",
+            "message": "recoveryRamp must be increasing and end at 100",
+        }
+    )
+
+    @field_validator("recovery_ramp")
+    @classmethod
+    def _ramp(cls, ramp: list[int]) -> list[int]:
+        if any(not 0 < p <= 100 for p in ramp):
+            raise ValueError("recoveryRamp percentages must be between 1 and 100")
+        if ramp != sorted(ramp) or ramp[-1] != 100:
+            raise ValueError("recoveryRamp must be increasing and end at 100")
+        return ramp
+
+    @property
+    def eject_seconds(self) -> float:
+        return parse_duration(self.eject_for)
+
+    @property
+    def recovery_seconds(self) -> float:
+        return parse_duration(self.recovery_interval)
+
+
+class RolloutPolicy(ApiModel):
+    """How a changed provider block (a new model version) or a new backend is rolled out."""
+
+    steps: list[int] = Field(
+        default_factory=lambda: [5, 20, 50, 100],
+        min_length=1,
+        max_length=10,
+        description="Canary share (percent of the backend's traffic) at each step; strictly increasing, ending at 100.",
+    )
+    interval: Duration = Field(default="5m", description="Time at each step before the canary is analysed.")
+    max_error_rate: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="The canary fails a check above this error rate (0-1).",
+    )
+    max_latency_p95: Duration = Field(
+        default="6s",
+        description="The canary fails a check above this 95th-percentile latency.",
+    )
+    min_requests: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="Fewer canary requests than this in an interval makes the check Inconclusive.",
+    )
+    failure_limit: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Failed checks after which the canary is rolled back.",
+    )
+
+    model_config = ApiModel.config_with_rules(
+        {
+            "rule": "self.steps.isSorted() && self.steps.all(x, self.steps.exists_one(y, y == x))",
+            "message": "steps must be strictly increasing",
+        },
+        {"rule": "self.steps[self.steps.size() - 1] == 100", "message": "steps must end at 100"},
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("steps must be between 1 and 100")
+        if any(a >= b for a, b in itertools.pairwise(steps)):
+            raise ValueError("steps must be strictly increasing")
+        if steps[-1] != 100:
+            raise ValueError("steps must end at 100")
+        return steps
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+    @property
+    def max_latency_seconds(self) -> float:
+        return parse_duration(self.max_latency_p95)
+
+
+class AIRouteSpec(ApiModel):
+    """How one AI use case spreads its traffic across providers, and how it fails over."""
+
+    model: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$",
+        description="The model name clients send in the OpenAI `model` field to use this route.",
+    )
+    tier: Tier = Field(
+        default="standard",
+        description="Business criticality: critical routes are shed last when the gateway is saturated.",
+    )
+    backends: list[Backend] = Field(
+        min_length=1,
+        max_length=MAX_BACKENDS,
+        description="Where the traffic goes. Names are unique; at least one weight must be above 0.",
+    )
+    health: HealthPolicy = Field(default_factory=HealthPolicy, description="When a backend counts as healthy.")
+    failover: FailoverPolicy = Field(default_factory=FailoverPolicy, description="Ejection and recovery.")
+    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy, description="Canary rollout of changed backends.")
+    degraded_response: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Answer given as a normal assistant message when every backend fails.",
+    )
+    allowed_clients: list[ClientName] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Names of gateway client keys allowed to use this route; empty allows every client.",
+    )
+
+    model_config = ApiModel.config_with_rules(
+        {"rule": "self.backends.exists(b, b.weight > 0)", "message": "at least one backend must have a weight above 0"}
+    )
+
+    @model_validator(mode="after")
+    def _backends(self) -> AIRouteSpec:
+        seen: set[str] = set()
+        for i, b in enumerate(self.backends):
+            if b.name in seen:
+                raise ValueError(f"backends[{i}].name: duplicate backend name {b.name!r}")
+            seen.add(b.name)
+        if not any(b.weight > 0 for b in self.backends):
+            raise ValueError("backends: at least one backend must have a weight above 0")
+        return self
+
+    def backend(self, name: str) -> Backend | None:
+        return next((b for b in self.backends if b.name == name), None)
+
+
+__all__ = [
+    "TIERS",
+    "AIRouteSpec",
+    "AzureOpenAI",
+    "Backend",
+    "Bedrock",
+    "FailoverPolicy",
+    "HealthPolicy",
+    "InCluster",
+    "OpenAICompatible",
+    "RolloutPolicy",
+    "Tier",
+    "VertexAI",
+]
