@@ -88,7 +88,7 @@ def _clean(node: Any) -> Any:
 
 
 def _object_defaults(model: type[BaseModel], schema: dict[str, Any]) -> None:
-    """Give object fields built by a default factory ``default: {}`` so nested defaults apply."""
+    """Give fields built by a default factory an explicit default, so the API server applies it."""
     props = schema.get("properties", {})
     for name, field in model.model_fields.items():
         wire = field.alias or name
@@ -96,7 +96,8 @@ def _object_defaults(model: type[BaseModel], schema: dict[str, Any]) -> None:
             continue
         value = field.get_default(call_default_factory=True)
         if isinstance(value, BaseModel):
-            props[wire]["default"] = {}
+            # The whole default object: the API server checks CEL rules against the default itself.
+            props[wire]["default"] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
             _object_defaults(type(value), props[wire])
         elif isinstance(value, list) and value:
             props[wire]["default"] = value

@@ -88,6 +88,6 @@ def test_names_columns_and_subresources() -> None:
 def test_defaults_in_the_crd_match_the_models() -> None:
     spec = _schema()["properties"]["spec"]["properties"]
     assert spec["tier"]["default"] == "standard"
-    assert spec["health"]["default"] == {}
+    assert spec["health"]["default"]["window"] == "2m"
     assert spec["health"]["properties"]["window"]["default"] == "2m"
     assert spec["rollout"]["properties"]["steps"]["default"] == [5, 20, 50, 100]

@@ -1,0 +1,69 @@
+"""What the core needs from the outside world, as small Protocols (one per outside system).
+
+Implementations live in ``signals/`` (metrics, status pages), ``controller/`` (routes, notifier)
+and ``gateway/``; tests and the demo swap in their own. Each Protocol is named for a capability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from airoute.core.signals import Signals, StatusPage
+
+SeriesKey = tuple[str, str, str, str]
+"""(namespace, route, backend, variant) — the labels every gateway metric carries."""
+
+
+@dataclass(frozen=True)
+class RouteQuery:
+    """One route whose backends' health is wanted, over its health window."""
+
+    namespace: str
+    route: str
+    window_seconds: float
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Health signals for every (namespace, route, backend, variant) seen in one cycle.
+
+    ``available`` is false when the source could not be read at all (Prometheus down, no gateway
+    answered): the core then changes nothing. A series missing from ``series`` had no traffic.
+    """
+
+    available: bool
+    error: str = ""
+    series: Mapping[SeriesKey, Signals] = field(default_factory=dict)
+    queries: int = 0
+
+    def for_route(self, namespace: str, route: str, variant: str) -> dict[str, Signals]:
+        return {k[2]: s for k, s in self.series.items() if k[0] == namespace and k[1] == route and k[3] == variant}
+
+
+class MetricsSource(Protocol):
+    """Batched health signals: one query per metric per cycle, for all routes together."""
+
+    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot: ...
+
+
+class StatusPageSource(Protocol):
+    """Provider status pages (Statuspage-style JSON): the state of each configured component."""
+
+    async def states(self) -> Mapping[str, StatusPage]: ...
+
+
+class Notifier(Protocol):
+    """Tells people that something changed (Slack-compatible or generic webhook)."""
+
+    async def post(self, title: str, text: str, severity: str, dedupe_key: str) -> None: ...
+
+
+class Clock(Protocol):
+    """The time, so that tests and the simulation can run on virtual time."""
+
+    def now(self) -> float: ...
+
+
+__all__ = ["Clock", "MetricsSnapshot", "MetricsSource", "Notifier", "RouteQuery", "SeriesKey", "StatusPageSource"]

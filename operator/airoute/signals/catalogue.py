@@ -1,0 +1,60 @@
+"""The PromQL catalogue: every query the controller runs, built on the gateway's metric names.
+
+Queries are templates rendered strictly (an unknown placeholder is an error, like Flagger's
+``missingkey=error``). Each one covers *all* routes at once and is grouped by the four labels
+(namespace, route, backend, variant): a cycle costs one query per metric per distinct window,
+however many routes there are.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from airoute.api import format_duration
+
+REQUESTS_TOTAL = "airoute_requests_total"
+REQUEST_DURATION = "airoute_request_duration_seconds"
+TIME_TO_FIRST_TOKEN = "airoute_time_to_first_token_seconds"
+
+GROUP_BY = "namespace, route, backend, variant"
+ERROR_OUTCOMES = "error|timeout|auth_failed"
+THROTTLED_OUTCOMES = "throttled"
+# Outcomes that say nothing about a backend's health (the gateway never reached it).
+NOT_BACKEND_OUTCOMES = "degraded|shed|bad_request"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One catalogue entry: a name the results are stored under and its PromQL template."""
+
+    name: str
+    template: str
+
+    def render(self, **values: str) -> str:
+        """Substitute ``$window`` etc.; a missing value raises ``KeyError`` instead of guessing."""
+        return string.Template(self.template).substitute(values)
+
+
+CATALOGUE: tuple[Query, ...] = (
+    Query(
+        "requests", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome!~"{NOT_BACKEND_OUTCOMES}"}}[$window]))'
+    ),
+    Query("errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome=~"{ERROR_OUTCOMES}"}}[$window]))'),
+    Query("throttled", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome=~"{THROTTLED_OUTCOMES}"}}[$window]))'),
+    Query(
+        "latency_p95",
+        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({REQUEST_DURATION}_bucket[$window])))",
+    ),
+    Query(
+        "ttft_p95",
+        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({TIME_TO_FIRST_TOKEN}_bucket[$window])))",
+    ),
+)
+
+
+def render_all(window_seconds: float) -> Mapping[str, str]:
+    """Every catalogue query for one health window, by name."""
+    window = format_duration(window_seconds)
+    return {q.name: q.render(window=window) for q in CATALOGUE}
