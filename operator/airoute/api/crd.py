@@ -189,3 +189,43 @@ def custom_resource_definition() -> dict[str, Any]:
             ],
         },
     }
+
+
+PEERING_FILE = "kopf.dev_peerings.yaml"
+
+
+def peering_definitions() -> list[dict[str, Any]]:
+    """Kopf's peering CRDs (``kopf.dev/v1``): how two controller replicas agree on who acts."""
+
+    def one(kind: str, plural: str, scope: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.kopf.dev", "labels": {"app.kubernetes.io/part-of": "airoute"}},
+            "spec": {
+                "group": "kopf.dev",
+                "names": {"kind": kind, "plural": plural, "singular": plural.removesuffix("s")},
+                "scope": scope,
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "description": "Kopf operators' peering: which replica of the airoute controller acts.",
+                                "properties": {
+                                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                                },
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+
+    return [
+        one("ClusterKopfPeering", "clusterkopfpeerings", "Cluster"),
+        one("KopfPeering", "kopfpeerings", "Namespaced"),
+    ]

@@ -8,6 +8,7 @@ Each cycle scrapes every gateway once, keeps a short history of the counters, an
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ def window_signals(
     quant: dict[tuple[str, SeriesKey], list[tuple[float, float]]] = defaultdict(list)
     base_for: dict[float, Sample | None] = {}
     for window in set(windows.values()):
-        inside = [s for s in history[:-1] if s.at >= latest.at - window]
+        inside = [s for s in itertools.islice(history, len(history) - 1) if s.at >= latest.at - window]
         base_for[window] = inside[0] if inside else None
     for (key, outcome), value in latest.counts.items():
         route_window = windows.get((key[0], key[1]))

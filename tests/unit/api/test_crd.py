@@ -91,3 +91,10 @@ def test_defaults_in_the_crd_match_the_models() -> None:
     assert spec["health"]["default"]["window"] == "2m"
     assert spec["health"]["properties"]["window"]["default"] == "2m"
     assert spec["rollout"]["properties"]["steps"]["default"] == [5, 20, 50, 100]
+
+
+def test_committed_files_are_what_airoute_crd_writes() -> None:
+    from airoute.cli import crd_files
+
+    for name, text in crd_files().items():
+        assert (Path("crds") / name).read_text() == text, f"crds/{name} is stale: run `make crd`"

@@ -115,3 +115,12 @@ def test_statuspage_components(component: str | None, expected: str | None) -> N
 def test_statuspage_garbage_says_nothing() -> None:
     assert parse_statuspage({"status": "weird"}, None) is None
     assert parse_statuspage({"components": ["x", 3]}, "API") is None
+
+
+def test_window_signals_accepts_the_scrape_history_deque() -> None:
+    from collections import deque
+
+    old, new = Sample(at=0.0), Sample(at=10.0)
+    parse_exposition(_exposition(10, 0, []), old)
+    parse_exposition(_exposition(20, 0, []), new)
+    assert assemble(window_signals(deque([old, new]), {("support", "chat"): 60.0}))[KEY].requests == 10.0

@@ -1,0 +1,120 @@
+"""Starting the controller: in a cluster (Kopf) or over a folder of AIRoute files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from airoute.controller.folder_loop import FolderController
+from airoute.controller.notify import WebhookNotifier
+from airoute.controller.reconciler import Reconciler
+from airoute.ports import MetricsSource
+from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
+from airoute.signals.scrape import GatewayScrapeSource
+from airoute.signals.statuspage import StatusPageConfig, StatuspageSource
+
+log = logging.getLogger("airoute.controller")
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ConfigError(ValueError):
+    """The controller cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class ControllerConfig:
+    """Everything ``airoute controller`` can be told (flags, or the chart's values)."""
+
+    routes_dir: Path | None = None
+    prometheus_url: str | None = None
+    prometheus_token_file: Path | None = None
+    prometheus_ca_file: Path | None = None
+    gateway_metrics: list[str] = field(default_factory=list)
+    status_pages: list[StatusPageConfig] = field(default_factory=list)
+    webhook_url_file: Path | None = None
+    webhook_format: Literal["slack", "generic"] = "slack"
+    tick: float = 5.0
+    namespaces: list[str] = field(default_factory=list)
+    peering: str = "airoute"
+    priority: int | None = None
+    standalone: bool = False
+    liveness: str | None = "http://0.0.0.0:8080/healthz"
+
+
+def metrics_source(config: ControllerConfig, clock: SystemClock) -> MetricsSource:
+    if config.prometheus_url:
+        headers = {}
+        if config.prometheus_token_file:
+            headers["Authorization"] = f"Bearer {config.prometheus_token_file.read_text().strip()}"
+        verify: bool | str = str(config.prometheus_ca_file) if config.prometheus_ca_file else True
+        return PrometheusMetricsSource(PrometheusConfig(config.prometheus_url, headers, verify))
+    if config.gateway_metrics:
+        return GatewayScrapeSource(config.gateway_metrics, clock)
+    raise ConfigError("no health signal source: give --prometheus-url URL or --gateway-metrics URL (repeatable)")
+
+
+def build(config: ControllerConfig) -> tuple[Reconciler, WebhookNotifier | None]:
+    clock = SystemClock()
+    pages = StatuspageSource(config.status_pages) if config.status_pages else None
+    reconciler = Reconciler(metrics=metrics_source(config, clock), clock=clock, status_pages=pages)
+    notifier = None
+    url = os.environ.get("AIROUTE_NOTIFY_WEBHOOK", "").strip()
+    if config.webhook_url_file:
+        url = config.webhook_url_file.read_text().strip()
+    if url:
+        notifier = WebhookNotifier(url, clock.now, config.webhook_format)
+    return reconciler, notifier
+
+
+async def run_folder(config: ControllerConfig) -> None:
+    assert config.routes_dir is not None
+    if not config.routes_dir.is_dir():
+        raise ConfigError(f"--routes-dir {config.routes_dir}: not a folder")
+    reconciler, notifier = build(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("evaluating the routes in %s every %.0fs", config.routes_dir, config.tick)
+    await FolderController(config.routes_dir, reconciler, notifier).run(config.tick, stop)
+
+
+def run_kopf(config: ControllerConfig) -> None:
+    os.environ["AIROUTE_CONTROLLER_TICK"] = str(config.tick)
+    import kopf
+
+    import airoute.controller.handlers  # noqa: F401  (registers the handlers)
+    from airoute.controller.shared import SharedSignals
+
+    reconciler, notifier = build(config)
+    memo = kopf.Memo(shared=SharedSignals(reconciler, max_age=config.tick), notifier=notifier)
+    priority = config.priority if config.priority is not None else random.randint(1, 2**31 - 1)
+    kopf.run(
+        clusterwide=not config.namespaces,
+        namespaces=config.namespaces,
+        standalone=config.standalone,
+        peering_name=None if config.standalone else config.peering,
+        priority=priority,
+        liveness_endpoint=config.liveness,
+        memo=memo,
+    )
+
+
+def run(config: ControllerConfig) -> None:
+    if config.routes_dir is not None:
+        asyncio.run(run_folder(config))
+    else:
+        run_kopf(config)

@@ -1,0 +1,77 @@
+"""From the outside world to the core's :class:`Observations` (no Kopf here).
+
+Annotations people (or ``airoute drill|promote|abort``) put on an AIRoute:
+
+* ``drill.airoute.dev/<backend>: <RFC 3339 end>`` — take the backend out until then;
+* ``airoute.dev/promote: <canary hash>`` / ``airoute.dev/abort: <canary hash>`` — the manual
+  rollout gates. They name the canary they are meant for, so a stale annotation never promotes
+  or aborts a later rollout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from airoute.api import AIRoute, Backend
+from airoute.core.clock import from_rfc3339
+from airoute.core.signals import Observations, Signals, StatusPage
+from airoute.ports import MetricsSnapshot
+
+DRILL_PREFIX = "drill.airoute.dev/"
+PROMOTE = "airoute.dev/promote"
+ABORT = "airoute.dev/abort"
+
+
+def drills(annotations: Mapping[str, str], now: float) -> dict[str, float]:
+    """Backend → drill end, for every drill annotation that parses and has not ended."""
+    out: dict[str, float] = {}
+    for key, value in annotations.items():
+        if not key.startswith(DRILL_PREFIX):
+            continue
+        try:
+            until = from_rfc3339(value)
+        except ValueError:
+            continue
+        out[key.removeprefix(DRILL_PREFIX)] = until
+    return out
+
+
+def _gate(annotations: Mapping[str, str], key: str, canary_hashes: set[str]) -> bool:
+    value = annotations.get(key, "").strip()
+    return bool(value) and value in canary_hashes
+
+
+def status_page_key(backend: Backend) -> str:
+    """Which configured status page speaks for a backend: its own URL, else its cloud's."""
+    block = backend.open_ai_compatible
+    if block is not None and block.status_page:
+        return block.status_page
+    return backend.cloud
+
+
+def _with_page(signals: Signals | None, page: StatusPage | None) -> Signals | None:
+    if page is None:
+        return signals
+    base = signals or Signals(requests=0.0, errors=0.0, throttled=0.0)
+    return Signals(base.requests, base.errors, base.throttled, base.latency_p95, base.ttft_p95, page)
+
+
+def observe(route: AIRoute, snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage], now: float) -> Observations:
+    """Everything the core needs to know about one route for one evaluation."""
+    ns, name = route.metadata.namespace, route.metadata.name
+    stable = snapshot.for_route(ns, name, "stable")
+    canary = snapshot.for_route(ns, name, "canary")
+    backends = {
+        b.name: s for b in route.spec.backends if (s := _with_page(stable.get(b.name), pages.get(status_page_key(b))))
+    }
+    active = {r.canary_hash for r in route.status.rollouts if r.phase in ("Progressing", "Paused")}
+    annotations = route.metadata.annotations
+    return Observations(
+        metrics_available=snapshot.available,
+        metrics_error=snapshot.error,
+        backends=backends,
+        canaries=canary,
+        drills=drills(annotations, now),
+        promote=_gate(annotations, PROMOTE, active),
+        abort=_gate(annotations, ABORT, active),
+    )

@@ -1,0 +1,121 @@
+"""One evaluation cycle for many routes: collect signals once, decide per route (no Kopf here).
+
+The Kopf handlers and the folder loop both drive a :class:`Reconciler`. A cycle asks the metrics
+source once for every route that is due (one query per metric, not per route), then calls the
+pure core for each route.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_route, parse_status
+from airoute.controller.observe import observe
+from airoute.core.clock import from_rfc3339
+from airoute.core.decide import Decision, evaluate, invalid_spec_status
+from airoute.core.signals import StatusPage
+from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
+
+log = logging.getLogger("airoute.controller")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision for one raw AIRoute object (valid or not)."""
+
+    key: str
+    decision: Decision
+    route: AIRoute | None = None
+
+
+@dataclass
+class Reconciler:
+    """Holds the ports; ``cycle`` evaluates every due route with one batched metrics read."""
+
+    metrics: MetricsSource
+    clock: Clock
+    status_pages: StatusPageSource | None = None
+    last_snapshot: MetricsSnapshot = field(
+        default_factory=lambda: MetricsSnapshot(available=False, error="not yet read")
+    )
+    cycles: int = 0
+
+    @staticmethod
+    def due(route: AIRoute, now: float) -> bool:
+        last = route.status.last_evaluated
+        if last is None or route.status.observed_generation != route.metadata.generation:
+            return True
+        return now - from_rfc3339(last) >= parse_duration(route.spec.health.interval) - 0.001
+
+    async def refresh(self, routes: Sequence[AIRoute]) -> MetricsSnapshot:
+        queries = [
+            RouteQuery(r.metadata.namespace, r.metadata.name, parse_duration(r.spec.health.window)) for r in routes
+        ]
+        try:
+            snapshot = await self.metrics.collect(queries) if queries else MetricsSnapshot(available=True)
+        except Exception as exc:  # a broken source means "could not measure", never a crash
+            log.exception("reading health signals failed")
+            snapshot = MetricsSnapshot(available=False, error=f"reading health signals failed: {type(exc).__name__}")
+        self.last_snapshot = snapshot
+        return snapshot
+
+    async def pages(self) -> Mapping[str, StatusPage]:
+        if self.status_pages is None:
+            return {}
+        try:
+            return await self.status_pages.states()
+        except Exception:  # status pages are an extra signal: without them, carry on
+            log.exception("reading provider status pages failed")
+            return {}
+
+    def decide(self, obj: Mapping[str, Any], snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage]) -> Outcome:
+        """The decision for one raw object; an invalid spec keeps the last good routing."""
+        now = self.clock.now()
+        try:
+            route = parse_route(obj)
+        except InvalidRoute as exc:
+            meta = obj.get("metadata") or {}
+            prev, _ = parse_status(obj.get("status") or {})
+            return Outcome(_key(obj), invalid_spec_status(prev, exc.problems, int(meta.get("generation", 1)), now))
+        return Outcome(route.key, evaluate(route, observe(route, snapshot, pages, now), now), route)
+
+    async def cycle(self, objs: Sequence[Mapping[str, Any]], force: bool = False) -> list[Outcome]:
+        """Evaluate every object that is due (all of them with ``force``), with one metrics read."""
+        now = self.clock.now()
+        parsed = [(obj, _parse(obj)) for obj in objs]
+        due = [r for _, r in parsed if r is not None and (force or self.due(r, now))]
+        snapshot: MetricsSnapshot = self.last_snapshot
+        pages: Mapping[str, StatusPage] = {}
+        if due:
+            snapshot, pages = await self.refresh(due), await self.pages()
+        self.cycles += 1
+        keys = {r.key for r in due}
+        return [
+            self.decide(obj, snapshot, pages)
+            for obj, route in parsed
+            if (route is None and (force or _invalid_unreported(obj))) or (route is not None and route.key in keys)
+        ]
+
+
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+
+
+def _parse(obj: Mapping[str, Any]) -> AIRoute | None:
+    try:
+        return parse_route(obj)
+    except InvalidRoute:
+        return None
+
+
+def _invalid_unreported(obj: Mapping[str, Any]) -> bool:
+    """An invalid object whose status does not yet say so for this generation."""
+    status = obj.get("status") or {}
+    meta = obj.get("metadata") or {}
+    ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), None)
+    reported = ready is not None and ready.get("reason") == "InvalidSpec"
+    return not reported or status.get("observedGeneration") != meta.get("generation")

@@ -1,0 +1,117 @@
+"""A folder of AIRoute YAML files: the route source for use without Kubernetes.
+
+Convention: ``NAME.yaml`` (or ``.yml``) holds one or more AIRoutes, exactly as they would be
+applied with kubectl; the controller writes each route's status to
+``NAME.<namespace>.<route>.status.yaml`` beside it (atomically: write, then rename). Status files
+are never edited by people and never read as routes. Reading merges a route with its status, so
+the result looks like what the API server returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STATUS_SUFFIX = ".status.yaml"
+
+
+@dataclass(frozen=True)
+class LoadedRoute:
+    """One AIRoute object read from a file (raw dict, status merged in), or why it could not be read."""
+
+    source: Path
+    index: int
+    obj: Mapping[str, Any] | None
+    error: str = ""
+
+    @property
+    def key(self) -> str:
+        meta = (self.obj or {}).get("metadata", {}) if isinstance(self.obj, Mapping) else {}
+        return f"{meta.get('namespace', 'default')}/{meta.get('name', f'{self.source.name}#{self.index}')}"
+
+
+def status_path(source: Path, namespace: str, name: str) -> Path:
+    return source.with_name(f"{source.stem}.{namespace}.{name}{STATUS_SUFFIX}")
+
+
+def _is_route_file(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and not path.name.endswith(STATUS_SUFFIX)
+
+
+class FolderRoutes:
+    """Reads AIRoutes from a folder and writes their status next to them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.folder.iterdir() if p.is_file() and _is_route_file(p))
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Cheap change detection: names, sizes and mtimes of every route and status file."""
+        out = []
+        for p in sorted(self.folder.iterdir()):
+            if p.is_file() and p.suffix in (".yaml", ".yml"):
+                st = p.stat()
+                out.append((p.name, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def load(self) -> list[LoadedRoute]:
+        routes: list[LoadedRoute] = []
+        for path in self.files():
+            routes.extend(self._load_file(path))
+        return routes
+
+    def _load_file(self, path: Path) -> Iterator[LoadedRoute]:
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        except (OSError, yaml.YAMLError) as exc:
+            yield LoadedRoute(path, 0, None, f"{path.name}: cannot read YAML: {_first_line(exc)}")
+            return
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, Mapping) or doc.get("kind") != "AIRoute":
+                continue
+            yield LoadedRoute(path, i, self._with_status(path, dict(doc)))
+
+    def _with_status(self, path: Path, doc: dict[str, Any]) -> dict[str, Any]:
+        meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
+        assert isinstance(meta, Mapping)
+        namespace, name = str(meta.get("namespace", "default")), str(meta.get("name", ""))
+        doc["metadata"] = {"namespace": namespace, **meta, "generation": _generation(doc)}
+        spath = status_path(path, namespace, name)
+        if spath.exists():
+            try:
+                status = yaml.safe_load(spath.read_text())
+            except yaml.YAMLError:
+                status = None
+            if isinstance(status, Mapping):
+                doc["status"] = dict(status)
+        return doc
+
+    def write_status(self, route: LoadedRoute, status: Mapping[str, Any]) -> Path:
+        meta = (route.obj or {}).get("metadata", {})
+        target = status_path(route.source, str(meta.get("namespace", "default")), str(meta.get("name", "")))
+        text = "# Written by the airoute controller. Do not edit.\n" + yaml.safe_dump(dict(status), sort_keys=False)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".status-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, target)
+        return target
+
+
+def _generation(doc: Mapping[str, Any]) -> int:
+    """A stand-in for metadata.generation: stable while the spec is unchanged (files have no counter)."""
+    blob = json.dumps(doc.get("spec"), sort_keys=True, default=str).encode()
+    return int(hashlib.sha256(blob).hexdigest()[:8], 16) % 1_000_000_000 + 1
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

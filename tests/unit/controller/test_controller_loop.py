@@ -1,0 +1,165 @@
+"""The controller's loop without Kopf: annotations, batching, status files, invalid updates."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from airoute.api import parse_route
+from airoute.controller.folder_loop import FolderController
+from airoute.controller.observe import drills, observe
+from airoute.controller.reconciler import Reconciler
+from airoute.controller.shared import SharedSignals, status_patch
+from airoute.core.clock import to_rfc3339
+from airoute.core.signals import Signals
+from airoute.ports import MetricsSnapshot, RouteQuery
+
+ROUTE: dict[str, Any] = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> float:
+        return self.t
+
+
+class ScriptedMetrics:
+    """A MetricsSource whose answers the test sets; it records every batch it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[RouteQuery]] = []
+        self.series: dict[tuple[str, str, str, str], Signals] = {}
+        self.available = True
+
+    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
+        self.calls.append(list(routes))
+        if not self.available:
+            return MetricsSnapshot(available=False, error="Prometheus at http://prom unavailable: ConnectionError")
+        return MetricsSnapshot(available=True, series=dict(self.series), queries=5)
+
+    def set(self, backend: str, requests: float, errors: float) -> None:
+        self.series[("support", "support-chat", backend, "stable")] = Signals(requests, errors, 0.0, 0.4)
+
+
+def healthy(metrics: ScriptedMetrics) -> None:
+    for b in ("azure-eu", "bedrock-eu", "vertex-eu"):
+        metrics.set(b, 500, 0)
+
+
+def test_status_patch_deletes_vanished_keys() -> None:
+    old = {"weights": {"a": 50, "b": 50}, "canaryWeights": {"a": 5}, "weightsSummary": "a=50 b=50"}
+    new = {"weights": {"a": 100}, "weightsSummary": "a=100"}
+    assert status_patch(old, new) == {
+        "weights": {"b": None, "a": 100},
+        "canaryWeights": None,
+        "weightsSummary": "a=100",
+    }
+
+
+def test_drill_annotations_parse_and_ignore_garbage() -> None:
+    ann = {"drill.airoute.dev/vertex-eu": to_rfc3339(T0 + 600), "drill.airoute.dev/x": "soon", "other": "1"}
+    assert drills(ann, T0) == {"vertex-eu": T0 + 600}
+
+
+def test_stale_promote_annotation_does_not_promote() -> None:
+    obj = copy.deepcopy(ROUTE)
+    obj["metadata"]["annotations"] = {"airoute.dev/promote": "not-the-canary"}
+    route = parse_route(obj)
+    assert observe(route, MetricsSnapshot(available=True), {}, T0).promote is False
+
+
+async def test_one_metrics_read_per_cycle_for_all_routes() -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    reconciler = Reconciler(metrics, clock)
+    objs = []
+    for i in range(25):
+        obj = copy.deepcopy(ROUTE)
+        obj["metadata"]["name"] = f"route-{i}"
+        objs.append(obj)
+    outcomes = await reconciler.cycle(objs)
+    assert len(outcomes) == 25
+    assert len(metrics.calls) == 1 and len(metrics.calls[0]) == 25
+
+
+async def test_shared_snapshot_is_refreshed_once_per_tick() -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    shared = SharedSignals(Reconciler(metrics, clock), max_age=5)
+    for i in range(10):
+        obj = copy.deepcopy(ROUTE)
+        obj["metadata"]["name"] = f"r{i}"
+        assert await shared.evaluate(obj, force=True) is not None
+    assert len(metrics.calls) == 1
+    clock.t += 6
+    await shared.evaluate(ROUTE, force=True)
+    assert len(metrics.calls) == 2 and len(metrics.calls[1]) == 11
+
+
+def _write(folder: Path, obj: dict[str, Any]) -> Path:
+    path = folder / "support-chat.yaml"
+    path.write_text(yaml.safe_dump(obj))
+    return path
+
+
+def _status(folder: Path) -> dict[str, Any]:
+    return yaml.safe_load((folder / "support-chat.support.support-chat.status.yaml").read_text())  # type: ignore[no-any-return]
+
+
+async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_path: Path) -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    seen: list[str] = []
+    ctl = FolderController(tmp_path, Reconciler(metrics, clock), on_event=lambda k, e: seen.append(e.reason))
+    _write(tmp_path, ROUTE)
+    healthy(metrics)
+    await ctl.once()
+    assert _status(tmp_path)["weights"] == {"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}
+    metrics.set("azure-eu", 500, 400)  # Azure fails hard
+    for _ in range(3):
+        clock.t += 15
+        await ctl.once()
+    shifted = _status(tmp_path)["weights"]
+    assert shifted["azure-eu"] == 0 and sum(shifted.values()) == 100
+    broken = copy.deepcopy(ROUTE)
+    broken["spec"]["backends"][1]["weight"] = 250
+    _write(tmp_path, broken)
+    clock.t += 15
+    await ctl.once()
+    status = _status(tmp_path)
+    assert status["weights"] == shifted, "an invalid update must leave the last good routing in force"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "InvalidSpec"
+    assert "spec.backends[1].weight" in ready["message"]
+    assert "InvalidSpec" in seen
+
+
+async def test_prometheus_gap_changes_nothing(tmp_path: Path) -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    ctl = FolderController(tmp_path, Reconciler(metrics, clock))
+    _write(tmp_path, ROUTE)
+    healthy(metrics)
+    await ctl.once()
+    before = _status(tmp_path)["weights"]
+    metrics.available = False
+    clock.t += 15
+    await ctl.once()
+    status = _status(tmp_path)
+    assert status["weights"] == before
+    cond = next(c for c in status["conditions"] if c["type"] == "MetricsAvailable")
+    assert cond["status"] == "False" and "unavailable" in cond["message"]
+
+
+async def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "broken.yaml").write_text("spec: [unclosed")
+    _write(tmp_path, ROUTE)
+    metrics = ScriptedMetrics()
+    healthy(metrics)
+    outcomes = await FolderController(tmp_path, Reconciler(metrics, Clock())).once()
+    assert [o.key for o in outcomes] == ["support/support-chat"]
+    assert "broken.yaml: cannot read YAML" in caplog.text
