@@ -106,6 +106,42 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_controller)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if args.simulate:
+        from rich.console import Console
+
+        from airoute.api import InvalidRoute, parse_route
+        from airoute.demo.simulation import outage_then_canary, simulate
+        from airoute.demo.timeline import print_timeline
+
+        obj = yaml.safe_load(args.route.read_text())
+        try:
+            parse_route(obj, str(args.route))
+        except InvalidRoute as exc:
+            print(f"airoute demo: {exc}", file=sys.stderr)
+            return 2
+        title = f"{obj['metadata']['name']}: an outage of {obj['spec']['backends'][0]['name']}, then a bad canary"
+        shown = print_timeline(simulate(obj, outage_then_canary(obj)), Console(), title)
+        return 0 if shown else 1
+    from airoute.demo.live import run_demo
+
+    return run_demo(args)
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the whole scenario on this machine: emulated providers, gateway, controller, clients",
+        description="Plays a provider outage, a recovery, a bad canary and a drill, with no cluster and no cloud.",
+    )
+    p.add_argument("--simulate", action="store_true", help="only step the decisions in virtual time (no servers)")
+    p.add_argument("--route", type=Path, default=Path("examples/support-chat.yaml"), help="route for --simulate")
+    p.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for the PNG timeline and the report")
+    p.add_argument("--fast", action="store_true", help="a shortened scenario (used by the tests)")
+    p.add_argument("--no-live", action="store_true", help="plain log lines instead of the live terminal view")
+    p.set_defaults(func=_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="airoute",
@@ -124,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     crd.add_argument("--stdout", action="store_true", help="print the CRD instead of writing files")
     crd.set_defaults(func=_crd)
     _add_controller(sub)
+    _add_demo(sub)
     return parser
 
 
