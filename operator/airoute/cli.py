@@ -62,6 +62,7 @@ def _controller(args: argparse.Namespace) -> int:
         standalone=args.standalone,
         priority=args.priority,
         liveness=args.liveness or None,
+        metrics_port=args.metrics_port or None,
     )
     try:
         run(config)
@@ -103,6 +104,7 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--standalone", action="store_true", help="no peering: for a single replica only")
     p.add_argument("--priority", type=int, help="peering priority (default: random, so one replica acts)")
     p.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint ('' to disable)")
+    p.add_argument("--metrics-port", type=int, default=8081, help="port of the controller's /metrics (0 to disable)")
     p.set_defaults(func=_controller)
 
 

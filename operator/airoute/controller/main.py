@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from prometheus_client import start_http_server
+
 from airoute.controller.folder_loop import FolderController
+from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.notify import WebhookNotifier
 from airoute.controller.reconciler import Reconciler
 from airoute.ports import MetricsSource
@@ -52,6 +55,7 @@ class ControllerConfig:
     priority: int | None = None
     standalone: bool = False
     liveness: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = 8081
 
 
 def metrics_source(config: ControllerConfig, clock: SystemClock) -> MetricsSource:
@@ -69,7 +73,10 @@ def metrics_source(config: ControllerConfig, clock: SystemClock) -> MetricsSourc
 def build(config: ControllerConfig) -> tuple[Reconciler, WebhookNotifier | None]:
     clock = SystemClock()
     pages = StatuspageSource(config.status_pages) if config.status_pages else None
-    reconciler = Reconciler(metrics=metrics_source(config, clock), clock=clock, status_pages=pages)
+    telemetry = ControllerMetrics()
+    if config.metrics_port:
+        start_http_server(config.metrics_port, registry=telemetry.registry)
+    reconciler = Reconciler(metrics=metrics_source(config, clock), clock=clock, status_pages=pages, telemetry=telemetry)
     notifier = None
     url = os.environ.get("AIROUTE_NOTIFY_WEBHOOK", "").strip()
     if config.webhook_url_file:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_route, parse_status
+from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import observe
 from airoute.core.clock import from_rfc3339
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
@@ -42,6 +43,7 @@ class Reconciler:
         default_factory=lambda: MetricsSnapshot(available=False, error="not yet read")
     )
     cycles: int = 0
+    telemetry: ControllerMetrics | None = None
 
     @staticmethod
     def due(route: AIRoute, now: float) -> bool:
@@ -80,7 +82,10 @@ class Reconciler:
             meta = obj.get("metadata") or {}
             prev, _ = parse_status(obj.get("status") or {})
             return Outcome(_key(obj), invalid_spec_status(prev, exc.problems, int(meta.get("generation", 1)), now))
-        return Outcome(route.key, evaluate(route, observe(route, snapshot, pages, now), now), route)
+        decision = evaluate(route, observe(route, snapshot, pages, now), now)
+        if self.telemetry is not None:
+            self.telemetry.observe(route, decision.status, decision.events, snapshot.available)
+        return Outcome(route.key, decision, route)
 
     async def cycle(self, objs: Sequence[Mapping[str, Any]], force: bool = False) -> list[Outcome]:
         """Evaluate every object that is due (all of them with ``force``), with one metrics read."""

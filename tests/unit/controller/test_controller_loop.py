@@ -163,3 +163,24 @@ async def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, caplog: pyt
     outcomes = await FolderController(tmp_path, Reconciler(metrics, Clock())).once()
     assert [o.key for o in outcomes] == ["support/support-chat"]
     assert "broken.yaml: cannot read YAML" in caplog.text
+
+
+async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
+    from prometheus_client import generate_latest
+
+    from airoute.controller.metrics import ControllerMetrics
+
+    metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
+    ctl = FolderController(tmp_path, Reconciler(metrics, clock, telemetry=telemetry))
+    _write(tmp_path, ROUTE)
+    healthy(metrics)
+    metrics.set("azure-eu", 500, 400)
+    for _ in range(3):
+        await ctl.once()
+        clock.t += 15
+    text = generate_latest(telemetry.registry).decode()
+    assert 'airoute_backend_effective_weight{backend="azure-eu",cloud="azure",namespace="support"' in text
+    assert "airoute_controller_metrics_available 1.0" in text
+    sample = telemetry.effective.labels("support", "support-chat", "azure-eu", "azureOpenAI", "azure")
+    assert sample._value.get() == 0  # noqa: SLF001
+    assert telemetry.route_clouds.labels("support", "support-chat")._value.get() == 4  # noqa: SLF001

@@ -1,0 +1,84 @@
+"""The controller's own metrics: what it decided, per route and backend (names are stable: alerts use them).
+
+Labels are bounded: namespace, route, backend, provider, cloud, tier, health/phase enums. No
+secret and no free text ever becomes a label.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from airoute.api import AIRoute, AIRouteStatus
+from airoute.core.events import Event
+
+HEALTH_STATES = ("Healthy", "Degraded", "Unhealthy", "Unknown")
+ROLLOUT_PHASES = ("Progressing", "Paused", "Succeeded", "RolledBack", "Aborted")
+
+
+class ControllerMetrics:
+    """Gauges set from each route's new status, counters from its events."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = registry or CollectorRegistry()
+        self.registry = r
+        route = ["namespace", "route"]
+        backend = [*route, "backend", "provider", "cloud"]
+        self.route_info = Gauge(
+            "airoute_route_info", "A route's tier and model (1).", [*route, "tier", "model"], registry=r
+        )
+        self.route_ready = Gauge(
+            "airoute_route_ready", "1 when some backend of the route is usable.", route, registry=r
+        )
+        self.route_degraded = Gauge(
+            "airoute_route_degraded", "1 when a weighted backend is out or in panic.", route, registry=r
+        )
+        self.route_clouds = Gauge(
+            "airoute_route_clouds", "Distinct clouds among the route's backends.", route, registry=r
+        )
+        self.route_providers = Gauge("airoute_route_providers", "Backends in the route.", route, registry=r)
+        self.desired = Gauge("airoute_backend_desired_weight", "Weight declared in the spec.", backend, registry=r)
+        self.effective = Gauge(
+            "airoute_backend_effective_weight", "Share of traffic given now (percent).", backend, registry=r
+        )
+        self.health = Gauge(
+            "airoute_backend_health", "1 for the backend's current health.", [*backend, "health"], registry=r
+        )
+        self.rollout = Gauge(
+            "airoute_rollout_phase", "1 for a rollout's phase.", [*route, "backend", "phase"], registry=r
+        )
+        self.canary = Gauge(
+            "airoute_rollout_canary_weight", "Canary share of the backend (percent).", [*route, "backend"], registry=r
+        )
+        self.metrics_available = Gauge(
+            "airoute_controller_metrics_available", "1 when the last health-signal read succeeded.", registry=r
+        )
+        self.events = Counter(
+            "airoute_controller_events", "Events recorded, by reason.", [*route, "reason"], registry=r
+        )
+        self.cycle = Histogram("airoute_controller_evaluation_seconds", "Time to evaluate one route.", registry=r)
+        self.metrics_available.set(0)
+
+    def observe(self, route: AIRoute, status: AIRouteStatus, events: tuple[Event, ...], metrics_ok: bool) -> None:
+        ns, name = route.metadata.namespace, route.metadata.name
+        spec = route.spec
+        self.metrics_available.set(1 if metrics_ok else 0)
+        self.route_info.labels(ns, name, spec.tier, spec.model).set(1)
+        ready = status.condition("Ready")
+        degraded = status.condition("Degraded")
+        self.route_ready.labels(ns, name).set(1 if ready is not None and ready.status == "True" else 0)
+        self.route_degraded.labels(ns, name).set(1 if degraded is not None and degraded.status == "True" else 0)
+        self.route_clouds.labels(ns, name).set(len({b.cloud for b in spec.backends}))
+        self.route_providers.labels(ns, name).set(len(spec.backends))
+        for b in spec.backends:
+            labels = (ns, name, b.name, b.provider_kind, b.cloud)
+            seen = status.backend(b.name)
+            self.desired.labels(*labels).set(b.weight)
+            self.effective.labels(*labels).set(status.weights.get(b.name, 0))
+            for state in HEALTH_STATES:
+                self.health.labels(*labels, state).set(1 if seen is not None and seen.health == state else 0)
+        for r in status.rollouts:
+            for phase in ROLLOUT_PHASES:
+                self.rollout.labels(ns, name, r.backend, phase).set(1 if r.phase == phase else 0)
+            self.canary.labels(ns, name, r.backend).set(r.canary_weight)
+        for e in events:
+            self.events.labels(ns, name, e.reason).inc()
