@@ -1,0 +1,1 @@
+"""The user-facing ``airoute`` subcommands that read or annotate routes (validate, inventory, …)."""

@@ -1,0 +1,78 @@
+"""``airoute validate``: offline checks of AIRoute files before they merge (schema and policies)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from airoute.api import InvalidRoute, parse_route
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: the file, the field path and what is wrong."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+def yaml_files(targets: Iterable[Path]) -> Iterator[Path]:
+    for target in targets:
+        if target.is_dir():
+            yield from sorted(
+                p for p in target.rglob("*") if p.suffix in (".yaml", ".yml") and ".status." not in p.name
+            )
+        else:
+            yield target
+
+
+def _documents(path: Path) -> Iterator[tuple[str, object]]:
+    try:
+        docs = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        yield str(path), Finding(str(path), "", f"cannot read YAML: {first}")
+        return
+    for i, doc in enumerate(d for d in docs if d is not None):
+        yield (f"{path}#{i + 1}" if len(docs) > 1 else str(path)), doc
+
+
+def validate(targets: Iterable[Path]) -> tuple[int, list[Finding]]:
+    """How many AIRoutes were checked, and every problem found (schema, duplicates)."""
+    findings: list[Finding] = []
+    checked = 0
+    models: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for path in yaml_files(targets):
+        for where, doc in _documents(path):
+            if isinstance(doc, Finding):
+                findings.append(doc)
+                continue
+            if not isinstance(doc, dict) or doc.get("kind") != "AIRoute":
+                continue
+            checked += 1
+            try:
+                route = parse_route(doc)
+            except InvalidRoute as exc:
+                findings.extend(Finding(where, p.path, p.message) for p in exc.problems)
+                continue
+            if route.key in names:
+                findings.append(Finding(where, "metadata.name", f"{route.key} is also defined in {names[route.key]}"))
+            names.setdefault(route.key, where)
+            if route.spec.model in models:
+                findings.append(
+                    Finding(
+                        where,
+                        "spec.model",
+                        f"model {route.spec.model!r} is already served by {models[route.spec.model]}",
+                    )
+                )
+            models.setdefault(route.spec.model, f"{route.key} ({where})")
+    return checked, findings
