@@ -34,8 +34,9 @@ test-cluster: ## build (or reuse) the real kube-apiserver and etcd for the tests
 	@bash hack/build-test-cluster.sh
 
 .PHONY: crd
-crd: venv ## regenerate crds/ (and the chart's copy) from the models
+crd: venv ## regenerate crds/ (and the chart's copy) and the AIRoute reference from the models
 	$(BIN)/airoute crd --out crds $(if $(wildcard charts/airoute),--out charts/airoute/crds)
+	$(BIN)/python -m airoute.api.reference > docs/reference/airoute.md
 
 .PHONY: lint
 lint: venv ## ruff, mypy --strict, and the import-linter layer contract

@@ -98,3 +98,11 @@ def test_committed_files_are_what_airoute_crd_writes() -> None:
 
     for name, text in crd_files().items():
         assert (Path("crds") / name).read_text() == text, f"crds/{name} is stale: run `make crd`"
+
+
+def test_reference_doc_is_current() -> None:
+    from airoute.api.reference import reference
+
+    committed = Path("docs/reference/airoute.md").read_text()
+    assert committed == reference(), "docs/reference/airoute.md is stale: run `make crd`"
+    assert "`spec.backends[].weight`" in committed and "exactly one provider block" in committed
