@@ -1,0 +1,67 @@
+"""Canary analysis: one pure verdict per check, Argo Rollouts style.
+
+====================  ============================================================
+verdict               when
+====================  ============================================================
+Error                 metrics are unavailable, or there is no series for the canary:
+                      "could not measure" is never "failed" (the rollout pauses)
+Inconclusive          canary requests < max(rollout.minRequests, 1)
+Failed                canary error rate > rollout.maxErrorRate
+Failed                canary p95 latency > rollout.maxLatencyP95
+Passed                otherwise
+====================  ============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from airoute.api.spec import RolloutPolicy
+from airoute.api.status import Verdict
+from airoute.core.signals import Signals, format_rate, format_seconds
+
+Check = Callable[[RolloutPolicy, Signals], tuple[Verdict, str] | None]
+
+
+def _too_few(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
+    needed = max(policy.min_requests, 1)
+    if s.requests >= needed:
+        return None
+    return "Inconclusive", f"canary requests {s.requests:g} < {needed}"
+
+
+def _error_rate(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
+    rate = s.error_rate
+    if rate is None or rate <= policy.max_error_rate:
+        return None
+    return "Failed", f"canary error rate {format_rate(rate, policy.max_error_rate)} > {policy.max_error_rate:g}"
+
+
+def _latency(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
+    if s.latency_p95 is None or s.latency_p95 <= policy.max_latency_seconds:
+        return None
+    return "Failed", f"canary p95 latency {format_seconds(s.latency_p95)} > {policy.max_latency_p95}"
+
+
+CHECKS: tuple[Check, ...] = (_too_few, _error_rate, _latency)
+
+
+def _passed(policy: RolloutPolicy, s: Signals) -> str:
+    rate = s.error_rate or 0.0
+    text = f"canary error rate {format_rate(rate, policy.max_error_rate)} <= {policy.max_error_rate:g}"
+    if s.latency_p95 is not None:
+        text += f", p95 latency {format_seconds(s.latency_p95)} <= {policy.max_latency_p95}"
+    return text + f" over {s.requests:g} requests"
+
+
+def verdict(policy: RolloutPolicy, canary: Signals | None, metrics_available: bool) -> tuple[Verdict, str]:
+    """Passed, Failed, Inconclusive or Error for one analysis of a canary, with the reason in words."""
+    if not metrics_available:
+        return "Error", "metrics unavailable: could not measure the canary"
+    if canary is None:
+        return "Error", "no metrics for the canary variant: could not measure it"
+    for check in CHECKS:
+        found = check(policy, canary)
+        if found is not None:
+            return found
+    return "Passed", _passed(policy, canary)

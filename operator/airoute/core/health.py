@@ -1,0 +1,337 @@
+"""Backend health: an instantaneous assessment of a signal snapshot, then a step with hysteresis.
+
+``assess`` judges one snapshot. The rules, first match wins:
+
+====================  ===========  ==========================================================
+reason                health       when
+====================  ===========  ==========================================================
+MetricsUnavailable    Unknown      the metrics source could not be read
+NotEnoughData         Unknown      no series for the backend
+StatusPageOutage      Unhealthy    the provider's status page reports an outage
+ErrorRateAbove        Unhealthy    errors/requests > maxErrorRate with requests >= minRequests,
+                                   or *every* request failed and there were at least
+                                   ``min(3, minRequests)`` of them (an ejected or ramping
+                                   backend sees little traffic; 3 of 3 failing is evidence)
+LatencyAbove          Degraded     p95 latency > maxLatencyP95 with requests >= minRequests
+ThrottleRateAbove     Degraded     throttled/requests > maxThrottleRate, same minimum
+StatusPageDegraded    Degraded     the provider's status page reports degraded service
+NotEnoughData         Unknown      requests < max(minRequests, 1)
+WithinThresholds      Healthy      otherwise
+====================  ===========  ==========================================================
+
+``step_backend`` turns assessments into traffic decisions with hysteresis:
+
+* ``bad_streak`` counts consecutive Unhealthy assessments (Healthy and Degraded reset it),
+  ``good_streak`` consecutive Healthy ones (Degraded and Unhealthy reset it); Unknown leaves
+  both alone — it is the absence of a judgement, not a judgement.
+* A backend is ejected (``ejected_until = now + ejectFor``) once ``bad_streak`` reaches
+  ``health.unhealthyAfter``. Until then it is reported Unhealthy and, like a Degraded one, gets
+  :data:`DEGRADED_FACTOR` of its weight.
+* When ``ejectFor`` has passed it enters the recovery ramp: ``failover.recoveryRamp[ramp_step]``
+  percent of its weight, one step further per ``recoveryInterval`` while it is not Unhealthy.
+  One Unhealthy assessment during the ramp (or at its start) ejects it again at once.
+* Health goes back up to Healthy from Degraded/Unhealthy only after ``health.healthyAfter``
+  Healthy assessments in a row (reason ``Recovering`` meanwhile).
+* While metrics are unavailable nothing moves: no ejection, no ramp step, no end of ejection.
+* A drill forces the backend out (reason ``Drill``) until its end; then it ramps back in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from airoute.api.base import parse_duration
+from airoute.api.spec import FailoverPolicy, HealthPolicy
+from airoute.api.status import BackendStatus, Health
+from airoute.core.clock import from_rfc3339, reached, to_rfc3339
+from airoute.core.events import clip
+from airoute.core.signals import Signals, format_rate, format_seconds
+
+METRICS_UNAVAILABLE = "MetricsUnavailable"
+NOT_ENOUGH_DATA = "NotEnoughData"
+DRILL = "Drill"
+RECOVERING = "Recovering"
+DEGRADED_FACTOR = 0.5
+"""Share of its weight a Degraded backend (or an Unhealthy one not yet ejected) keeps."""
+SMALL_SAMPLE = 3
+"""A sample this small (or ``minRequests``, if lower) in which every request failed counts."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The judgement of one signal snapshot, with the measurements it was based on."""
+
+    health: Health
+    reason: str
+    message: str
+    requests: float | None = None
+    error_rate: float | None = None
+    throttle_rate: float | None = None
+    latency_p95: float | None = None
+
+
+Rule = Callable[[HealthPolicy, Signals], Assessment | None]
+
+
+def _status_outage(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    if s.status_page == "outage":
+        return Assessment(
+            "Unhealthy",
+            "StatusPageOutage",
+            "the provider's status page reports an outage",
+        )
+    return None
+
+
+def _enough(policy: HealthPolicy, s: Signals) -> bool:
+    return s.requests >= max(policy.min_requests, 1)
+
+
+def _error_rate(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    rate = s.error_rate
+    if rate is None or rate <= policy.max_error_rate:
+        return None
+    limit = policy.max_error_rate
+    shown = f"error rate {format_rate(rate, limit)} > {limit:g} over {policy.window}"
+    if _enough(policy, s):
+        return Assessment("Unhealthy", "ErrorRateAbove", shown)
+    if s.errors >= s.requests >= min(SMALL_SAMPLE, policy.min_requests):
+        failed = f"{shown} ({s.requests:g} of {s.requests:g} requests failed)"
+        return Assessment("Unhealthy", "ErrorRateAbove", failed)
+    return None
+
+
+def _latency(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    limit = parse_duration(policy.max_latency_p95)
+    if s.latency_p95 is None or s.latency_p95 <= limit or not _enough(policy, s):
+        return None
+    return Assessment(
+        "Degraded",
+        "LatencyAbove",
+        f"p95 latency {format_seconds(s.latency_p95)} > {policy.max_latency_p95} over {policy.window}",
+    )
+
+
+def _throttle(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    rate = s.throttle_rate
+    if rate is None or rate <= policy.max_throttle_rate or not _enough(policy, s):
+        return None
+    return Assessment(
+        "Degraded",
+        "ThrottleRateAbove",
+        f"throttle rate {format_rate(rate, policy.max_throttle_rate)} > {policy.max_throttle_rate:g} "
+        f"over {policy.window}",
+    )
+
+
+def _status_degraded(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    if s.status_page == "degraded":
+        return Assessment(
+            "Degraded",
+            "StatusPageDegraded",
+            "the provider's status page reports degraded service",
+        )
+    return None
+
+
+def _not_enough(policy: HealthPolicy, s: Signals) -> Assessment | None:
+    if _enough(policy, s):
+        return None
+    return Assessment(
+        "Unknown",
+        NOT_ENOUGH_DATA,
+        f"{s.requests:g} requests over {policy.window}, fewer than the {max(policy.min_requests, 1)} needed",
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    _status_outage,
+    _error_rate,
+    _latency,
+    _throttle,
+    _status_degraded,
+    _not_enough,
+)
+
+
+def assess(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> Assessment:
+    """Judge one snapshot of a backend's signals against the route's health policy."""
+    if not metrics_available:
+        return Assessment(
+            "Unknown",
+            METRICS_UNAVAILABLE,
+            "metrics unavailable: health cannot be measured",
+        )
+    if s is None:
+        return Assessment("Unknown", NOT_ENOUGH_DATA, f"no requests measured over {policy.window}")
+    found = next((a for rule in RULES if (a := rule(policy, s)) is not None), None)
+    if found is None:
+        found = Assessment("Healthy", "WithinThresholds", "error rate, latency and throttling within thresholds")
+    return replace(
+        found,
+        requests=s.requests,
+        error_rate=s.error_rate,
+        throttle_rate=s.throttle_rate,
+        latency_p95=s.latency_p95,
+    )
+
+
+@dataclass(frozen=True)
+class _Track:
+    """Where a backend is on the way out and back in."""
+
+    ejected_until: str | None
+    ramp_step: int | None
+    ramp_step_at: str | None
+
+    @property
+    def ejected(self) -> bool:
+        return self.ejected_until is not None
+
+
+def _streaks(prev: BackendStatus, health: Health) -> tuple[int, int]:
+    """``(bad_streak, good_streak)`` after one more assessment."""
+    if health == "Unhealthy":
+        return prev.bad_streak + 1, 0
+    if health == "Healthy":
+        return 0, prev.good_streak + 1
+    if health == "Degraded":
+        return 0, 0
+    return prev.bad_streak, prev.good_streak
+
+
+def _eject(failover: FailoverPolicy, now: float) -> _Track:
+    return _Track(to_rfc3339(now + failover.eject_seconds), None, None)
+
+
+def _ramp_from(failover: FailoverPolicy, step: int, now: float) -> _Track:
+    """Ramp step ``step``, or back at full weight when the ramp says 100 % (or has ended)."""
+    ramp = failover.recovery_ramp
+    if step >= len(ramp) or ramp[step] >= 100:
+        return _Track(None, None, None)
+    return _Track(None, step, to_rfc3339(now))
+
+
+def _move(
+    failover: FailoverPolicy,
+    prev: _Track,
+    unhealthy: bool,
+    eject_now: bool,
+    now: float,
+) -> _Track:
+    """The ejection/ramp transition for one evaluation with data."""
+    if prev.ejected:
+        if not reached(now, prev.ejected_until):
+            return prev
+        return _eject(failover, now) if unhealthy else _ramp_from(failover, 0, now)
+    if prev.ramp_step is not None:
+        if unhealthy:
+            return _eject(failover, now)
+        if prev.ramp_step_at is None or reached(now - failover.recovery_seconds, prev.ramp_step_at):
+            return _ramp_from(failover, prev.ramp_step + 1, now)
+        return prev
+    return _eject(failover, now) if eject_now else prev
+
+
+def _reported(
+    policy: HealthPolicy,
+    prev: BackendStatus | None,
+    a: Assessment,
+    track: _Track,
+    streaks: tuple[int, int],
+) -> tuple[Health, str, str]:
+    """The health shown in status: the assessment, smoothed on the way back up."""
+    bad, good = streaks
+    if a.health == "Unknown":
+        if track.ejected and prev is not None:
+            return prev.health, prev.reason, prev.message
+        return "Unknown", a.reason, a.message
+    if a.health == "Unhealthy" and not track.ejected and track.ramp_step is None:
+        return (
+            "Unhealthy",
+            a.reason,
+            f"{a.message}; ejected after {policy.unhealthy_after} bad evaluations in a row ({bad} so far)",
+        )
+    if (
+        a.health == "Healthy"
+        and prev is not None
+        and prev.health in ("Degraded", "Unhealthy")
+        and good < policy.healthy_after
+    ):
+        return (
+            prev.health,
+            RECOVERING,
+            f"{a.message}; Healthy after {policy.healthy_after} good evaluations in a row ({good} so far)",
+        )
+    return a.health, a.reason, a.message
+
+
+def _held(prev: BackendStatus | None, a: Assessment) -> tuple[Health, str, str]:
+    """While nothing can be measured the last decision stands, and says so."""
+    if prev is None:
+        return "Unknown", a.reason, a.message
+    if prev.reason == METRICS_UNAVAILABLE:
+        return prev.health, prev.reason, prev.message
+    return prev.health, METRICS_UNAVAILABLE, f"{a.message}; last decision kept ({prev.reason}: {prev.message})"
+
+
+def step_backend(
+    name: str,
+    policy: HealthPolicy,
+    failover: FailoverPolicy,
+    prev: BackendStatus | None,
+    assessment: Assessment,
+    desired_weight: int,
+    now: float,
+    drill_until: float | None = None,
+) -> BackendStatus:
+    """One evaluation of a backend: streaks, ejection, recovery ramp, drill, reported health.
+
+    ``effective_weight`` is left as it was: it is set once the route's weights are computed.
+    """
+    base = prev or BackendStatus(name=name)
+    streaks = _streaks(base, assessment.health)
+    track = _Track(base.ejected_until, base.ramp_step, base.ramp_step_at)
+    if drill_until is not None and now < drill_until:
+        until = drill_until if track.ejected_until is None else max(drill_until, from_rfc3339(track.ejected_until))
+        track = _Track(to_rfc3339(until), None, None)
+        health: Health = "Unhealthy"
+        reason, message = DRILL, f"outage drill: forced out until {to_rfc3339(drill_until)}"
+    elif assessment.reason == METRICS_UNAVAILABLE:
+        health, reason, message = _held(prev, assessment)
+    else:
+        unhealthy = assessment.health == "Unhealthy"
+        eject_now = unhealthy and streaks[0] >= policy.unhealthy_after
+        track = _move(failover, track, unhealthy, eject_now, now)
+        health, reason, message = _reported(policy, prev, assessment, track, streaks)
+    return base.model_copy(
+        update={
+            "health": health,
+            "reason": reason,
+            "message": clip(message, 1024),
+            "error_rate": assessment.error_rate,
+            "throttle_rate": assessment.throttle_rate,
+            "latency_p95": assessment.latency_p95,
+            "requests": assessment.requests,
+            "desired_weight": desired_weight,
+            "since": to_rfc3339(now) if prev is None or health != prev.health else prev.since,
+            "bad_streak": streaks[0],
+            "good_streak": streaks[1],
+            "ejected_until": track.ejected_until,
+            "ramp_step": track.ramp_step,
+            "ramp_step_at": track.ramp_step_at,
+        }
+    )
+
+
+def traffic_factor(status: BackendStatus, failover: FailoverPolicy) -> float:
+    """Share of its desired weight a backend may have: 0 ejected, ramp %, 0.5 degraded, else 1."""
+    if status.ejected_until is not None:
+        return 0.0
+    if status.ramp_step is not None:
+        ramp = failover.recovery_ramp
+        return ramp[min(status.ramp_step, len(ramp) - 1)] / 100
+    if status.health in ("Degraded", "Unhealthy"):
+        return DEGRADED_FACTOR
+    return 1.0

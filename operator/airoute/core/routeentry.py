@@ -1,0 +1,272 @@
+"""One AIRoute as the gateway serves it: backends, effective weights and provider variants.
+
+Built from a raw AIRoute object (spec + status), with no Kubernetes in the result:
+
+* weights come from ``status.weights`` (the controller's decision); a route without status yet
+  gets its spec weights normalised to 100 (standbys 0). Backends the status does not know yet
+  get 0.
+* a backend with an active canary (``status.canaryWeights``) has two variants: the stable block
+  recorded in ``status.backends[].provider`` and the spec's (canary) block. Without an active
+  canary the stable block stays in force: a changed spec block waits for the controller.
+* when the spec does not validate, the last good routing recorded in status (stable blocks +
+  weights) is used, with ``from_last_good=True``, keeping the spec fields that are valid on
+  their own; ``model`` and ``allowedClients`` must be among them (an access list is never
+  guessed). When that is impossible: :class:`InvalidRoute`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from airoute.api.base import parse_duration
+from airoute.api.providers import ProviderBlock
+from airoute.api.spec import AIRouteSpec, Backend, Tier
+from airoute.api.status import AIRouteStatus, BackendStatus
+from airoute.api.validation import FieldProblem, InvalidRoute, ObjectMeta, parse_spec, parse_status, problems_from
+from airoute.core.weights import largest_remainder, normalized
+
+VariantName = Literal["stable", "canary"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One provider block of a backend and its share of the backend's traffic (percent)."""
+
+    name: VariantName
+    weight: int
+    provider_kind: str
+    provider: ProviderBlock
+    provider_hash: str
+    cloud: str
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend as the gateway sees it: effective weight (0-100), deadline, variants."""
+
+    name: str
+    weight: int
+    timeout_seconds: float
+    variants: tuple[Variant, ...]
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """One AIRoute, ready to serve."""
+
+    key: str
+    namespace: str
+    name: str
+    model: str
+    tier: Tier
+    degraded_response: str | None
+    allowed_clients: tuple[str, ...]
+    consecutive_failures: int
+    eject_seconds: float
+    backends: tuple[BackendEntry, ...]
+    generation: int
+    from_last_good: bool = False
+
+
+def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
+    return Variant(name, weight, backend.provider_kind, backend.provider, backend.provider_hash(), backend.cloud)
+
+
+def _stored(status: BackendStatus | None) -> Backend | None:
+    """The stable block recorded in status, as a Backend (``None`` when absent or unreadable)."""
+    if status is None or not status.provider:
+        return None
+    try:
+        return Backend.model_validate({"name": status.name, "weight": 0, **status.provider})
+    except ValidationError:
+        return None
+
+
+def _variants(backend: Backend, status: AIRouteStatus) -> tuple[Variant, ...]:
+    stable = _stored(status.backend(backend.name))
+    share = status.canary_weights.get(backend.name, 0)
+    if stable is None:
+        return (_variant("canary" if share > 0 else "stable", 100, backend),)
+    if share <= 0 or stable.provider_hash() == backend.provider_hash():
+        return (_variant("stable", 100, stable),)
+    if share >= 100:
+        return (_variant("canary", 100, backend),)
+    return _variant("stable", 100 - share, stable), _variant("canary", share, backend)
+
+
+def _weights(spec: AIRouteSpec, status: AIRouteStatus) -> dict[str, int]:
+    recorded = {b.name: max(status.weights.get(b.name, 0), 0) for b in spec.backends}
+    if sum(recorded.values()) > 0:
+        return largest_remainder(recorded)
+    return normalized({b.name: b.weight for b in spec.backends})
+
+
+def _entry(
+    meta: ObjectMeta,
+    spec: AIRouteSpec,
+    weights: Mapping[str, int],
+    backends: tuple[BackendEntry, ...],
+    from_last_good: bool,
+) -> RouteEntry:
+    return RouteEntry(
+        key=f"{meta.namespace}/{meta.name}",
+        namespace=meta.namespace,
+        name=meta.name,
+        model=spec.model,
+        tier=spec.tier,
+        degraded_response=spec.degraded_response,
+        allowed_clients=tuple(spec.allowed_clients),
+        consecutive_failures=spec.failover.consecutive_failures,
+        eject_seconds=spec.failover.eject_seconds,
+        backends=backends,
+        generation=meta.generation,
+        from_last_good=from_last_good,
+    )
+
+
+def _meta(obj: Mapping[str, Any]) -> ObjectMeta:
+    try:
+        return ObjectMeta.model_validate(obj.get("metadata") or {})
+    except ValidationError as exc:
+        raise InvalidRoute(problems_from(exc, "metadata")) from None
+
+
+_KEPT = ("model", "tier", "degradedResponse", "allowedClients", "failover")
+_DEFAULT_TIMEOUT = "30s"
+
+
+def _top_field(path: str) -> str:
+    """``spec.allowedClients[0]`` → ``allowedClients``; ``spec`` → ``""``."""
+    rest = path.removeprefix("spec").lstrip(".")
+    return rest.split(".")[0].split("[")[0]
+
+
+def _raw_timeouts(raw: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    listed = raw.get("backends")
+    for b in listed if isinstance(listed, list) else []:
+        if isinstance(b, Mapping) and isinstance(b.get("name"), str) and isinstance(b.get("timeout"), str):
+            try:
+                parse_duration(b["timeout"])
+            except ValueError:
+                continue
+            out[b["name"]] = b["timeout"]
+    return out
+
+
+def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, exc: InvalidRoute) -> RouteEntry:
+    """The route as last routed: stable blocks and weights from status, valid spec fields kept."""
+    raw = obj.get("spec")
+    raw = raw if isinstance(raw, Mapping) else {}
+    bad = {_top_field(p.path) for p in exc.problems}
+    if bad & {"model", "allowedClients"}:
+        raise InvalidRoute([*exc.problems, FieldProblem("spec", "model and allowedClients must be valid to fall back")])
+    stables = [(st, b) for st in status.backends if (b := _stored(st)) is not None]
+    recorded = {st.name: max(status.weights.get(st.name, 0), 0) for st, _ in stables}
+    if sum(recorded.values()) <= 0:
+        raise InvalidRoute([*exc.problems, FieldProblem("status", "no last good routing to fall back to")])
+    timeouts = _raw_timeouts(raw)
+    candidate = {k: raw[k] for k in _KEPT if k in raw and k not in bad}
+    candidate["backends"] = [
+        {
+            "name": st.name,
+            "weight": recorded[st.name],
+            "timeout": timeouts.get(st.name, _DEFAULT_TIMEOUT),
+            **(st.provider or {}),
+        }
+        for st, _ in stables
+    ]
+    try:
+        spec = parse_spec(candidate)
+    except InvalidRoute as again:
+        raise InvalidRoute([*exc.problems, *again.problems]) from None
+    weights = largest_remainder(recorded)
+    backends = tuple(
+        BackendEntry(b.name, weights[b.name], b.timeout_seconds, (_variant("stable", 100, b),)) for b in spec.backends
+    )
+    return _entry(meta, spec, weights, backends, True)
+
+
+def route_entry(obj: Mapping[str, Any]) -> RouteEntry:
+    """The table entry for one raw AIRoute object; raises :class:`InvalidRoute` when unusable."""
+    meta = _meta(obj)
+    status, _ = parse_status(obj.get("status") or {})
+    try:
+        spec = parse_spec(obj.get("spec") or {})
+    except InvalidRoute as exc:
+        return _last_good(obj, meta, status, exc)
+    weights = _weights(spec, status)
+    backends = tuple(
+        BackendEntry(b.name, weights[b.name], b.timeout_seconds, _variants(b, status)) for b in spec.backends
+    )
+    return _entry(meta, spec, weights, backends, False)
+
+
+def _variant_wire(v: Variant) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "weight": v.weight,
+        "provider_kind": v.provider_kind,
+        "provider": v.provider.to_wire(),
+        "provider_hash": v.provider_hash,
+        "cloud": v.cloud,
+    }
+
+
+def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
+    """The entry as plain JSON-ready data (provider blocks in their wire form)."""
+    return {
+        "key": e.key,
+        "namespace": e.namespace,
+        "name": e.name,
+        "model": e.model,
+        "tier": e.tier,
+        "degraded_response": e.degraded_response,
+        "allowed_clients": list(e.allowed_clients),
+        "consecutive_failures": e.consecutive_failures,
+        "eject_seconds": e.eject_seconds,
+        "generation": e.generation,
+        "from_last_good": e.from_last_good,
+        "backends": [
+            {
+                "name": b.name,
+                "weight": b.weight,
+                "timeout_seconds": b.timeout_seconds,
+                "variants": [_variant_wire(v) for v in b.variants],
+            }
+            for b in e.backends
+        ],
+    }
+
+
+def _variant_from(d: Mapping[str, Any]) -> Variant:
+    block = Backend.model_validate({"name": "wire", "weight": 0, d["provider_kind"]: d["provider"]}).provider
+    return Variant(d["name"], int(d["weight"]), d["provider_kind"], block, d["provider_hash"], d["cloud"])
+
+
+def entry_from_wire(d: Mapping[str, Any]) -> RouteEntry:
+    """The entry back from :func:`entry_to_wire` (provider blocks are validated again)."""
+    backends = tuple(
+        BackendEntry(
+            b["name"], int(b["weight"]), float(b["timeout_seconds"]), tuple(_variant_from(v) for v in b["variants"])
+        )
+        for b in d["backends"]
+    )
+    return RouteEntry(
+        key=d["key"],
+        namespace=d["namespace"],
+        name=d["name"],
+        model=d["model"],
+        tier=d["tier"],
+        degraded_response=d["degraded_response"],
+        allowed_clients=tuple(d["allowed_clients"]),
+        consecutive_failures=int(d["consecutive_failures"]),
+        eject_seconds=float(d["eject_seconds"]),
+        backends=backends,
+        generation=int(d["generation"]),
+        from_last_good=bool(d["from_last_good"]),
+    )
