@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from airoute.core.signals import Signals, StatusPage
@@ -38,8 +39,16 @@ class MetricsSnapshot:
     series: Mapping[SeriesKey, Signals] = field(default_factory=dict)
     queries: int = 0
 
+    @cached_property
+    def _by_route(self) -> dict[tuple[str, str, str], dict[str, Signals]]:
+        index: dict[tuple[str, str, str], dict[str, Signals]] = {}
+        for (ns, route, backend, variant), signals in self.series.items():
+            index.setdefault((ns, route, variant), {})[backend] = signals
+        return index
+
     def for_route(self, namespace: str, route: str, variant: str) -> dict[str, Signals]:
-        return {k[2]: s for k, s in self.series.items() if k[0] == namespace and k[1] == route and k[3] == variant}
+        """Signals by backend for one route and variant (an index built once per snapshot)."""
+        return dict(self._by_route.get((namespace, route, variant), {}))
 
 
 class MetricsSource(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -96,6 +97,10 @@ class Backend(ApiModel):
 
     def provider_hash(self) -> str:
         """A short content hash of the provider block: a change of it starts a canary."""
+        return self._provider_hash
+
+    @cached_property
+    def _provider_hash(self) -> str:  # the model is frozen: compute once per parsed backend
         return provider_hash(self.provider_kind, self.provider.to_wire())
 
 

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_route, parse_status
+from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
 from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import observe
+from airoute.controller.parsing import ParseCache, object_key, try_parse
 from airoute.core.clock import from_rfc3339
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
 from airoute.core.signals import StatusPage
@@ -44,6 +45,7 @@ class Reconciler:
     )
     cycles: int = 0
     telemetry: ControllerMetrics | None = None
+    cache: ParseCache = field(default_factory=ParseCache)
 
     @staticmethod
     def due(route: AIRoute, now: float) -> bool:
@@ -75,23 +77,35 @@ class Reconciler:
 
     def decide(self, obj: Mapping[str, Any], snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage]) -> Outcome:
         """The decision for one raw object; an invalid spec keeps the last good routing."""
+        route, problem = try_parse(self.cache, obj)
+        return self._decide(obj, route, problem, snapshot, pages)
+
+    def _decide(
+        self,
+        obj: Mapping[str, Any],
+        route: AIRoute | None,
+        problem: InvalidRoute | None,
+        snapshot: MetricsSnapshot,
+        pages: Mapping[str, StatusPage],
+    ) -> Outcome:
         now = self.clock.now()
-        try:
-            route = parse_route(obj)
-        except InvalidRoute as exc:
+        key = object_key(obj)
+        if route is None:
             meta = obj.get("metadata") or {}
             prev, _ = parse_status(obj.get("status") or {})
-            return Outcome(_key(obj), invalid_spec_status(prev, exc.problems, int(meta.get("generation", 1)), now))
+            problems = problem.problems if problem is not None else []
+            return Outcome(key, invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now))
         decision = evaluate(route, observe(route, snapshot, pages, now), now)
+        self.cache.wrote(key, decision.status)
         if self.telemetry is not None:
             self.telemetry.observe(route, decision.status, decision.events, snapshot.available)
-        return Outcome(route.key, decision, route)
+        return Outcome(key, decision, route)
 
     async def cycle(self, objs: Sequence[Mapping[str, Any]], force: bool = False) -> list[Outcome]:
         """Evaluate every object that is due (all of them with ``force``), with one metrics read."""
         now = self.clock.now()
-        parsed = [(obj, _parse(obj)) for obj in objs]
-        due = [r for _, r in parsed if r is not None and (force or self.due(r, now))]
+        parsed = [(obj, *try_parse(self.cache, obj)) for obj in objs]
+        due = [r for _, r, _ in parsed if r is not None and (force or self.due(r, now))]
         snapshot: MetricsSnapshot = self.last_snapshot
         pages: Mapping[str, StatusPage] = {}
         if due:
@@ -99,22 +113,10 @@ class Reconciler:
         self.cycles += 1
         keys = {r.key for r in due}
         return [
-            self.decide(obj, snapshot, pages)
-            for obj, route in parsed
+            self._decide(obj, route, problem, snapshot, pages)
+            for obj, route, problem in parsed
             if (route is None and (force or _invalid_unreported(obj))) or (route is not None and route.key in keys)
         ]
-
-
-def _key(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
-
-
-def _parse(obj: Mapping[str, Any]) -> AIRoute | None:
-    try:
-        return parse_route(obj)
-    except InvalidRoute:
-        return None
 
 
 def _invalid_unreported(obj: Mapping[str, Any]) -> bool:

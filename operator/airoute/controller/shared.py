@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airoute.api import AIRoute, InvalidRoute, parse_route
+from airoute.api import AIRoute
+from airoute.controller.parsing import try_parse
 from airoute.controller.reconciler import Outcome, Reconciler
 from airoute.core.signals import StatusPage
 from airoute.ports import MetricsSnapshot
@@ -31,6 +32,7 @@ class SharedSignals:
 
     def forget(self, key: str) -> None:
         self.routes.pop(key, None)
+        self.reconciler.cache.forget(key)
 
     async def snapshot(self) -> tuple[MetricsSnapshot, Mapping[str, StatusPage]]:
         async with self._lock:
@@ -43,10 +45,7 @@ class SharedSignals:
 
     async def evaluate(self, obj: Mapping[str, Any], force: bool) -> Outcome | None:
         """The decision for one object, or ``None`` when it is not due yet."""
-        try:
-            route: AIRoute | None = parse_route(obj)
-        except InvalidRoute:
-            route = None
+        route, _ = try_parse(self.reconciler.cache, obj)
         if route is not None:
             self.routes[route.key] = route
             if not force and not self.reconciler.due(route, self.reconciler.clock.now()):

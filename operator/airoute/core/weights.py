@@ -14,12 +14,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 TOTAL = 100
+_SCALE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -39,17 +38,19 @@ class WeightPlan:
 def largest_remainder(shares: Mapping[str, float], total: int = TOTAL) -> dict[str, int]:
     """Integers proportional to ``shares`` that sum to ``total`` (all 0 when no share is positive).
 
-    Each gets the floor of its exact quota; the rest go one by one to the largest remainders,
-    ties broken by name.
+    Each gets the floor of its quota; the rest go one by one to the largest remainders, ties
+    broken by name. Shares are fixed to a millionth of the largest one and the quotas computed in
+    integers, so the result is exact and cheap (this runs for every route at every evaluation).
     """
-    exact = {n: Fraction(max(v, 0.0)) for n, v in shares.items()}
-    whole = sum(exact.values(), Fraction(0))
-    if whole <= 0:
+    top = max((v for v in shares.values() if v > 0), default=0.0)
+    if top <= 0:
         return {n: 0 for n in shares}
-    quotas = {n: v * total / whole for n, v in exact.items()}
-    out = {n: math.floor(q) for n, q in quotas.items()}
+    scaled = {n: round(max(v, 0.0) / top * _SCALE) for n, v in shares.items()}
+    whole = sum(scaled.values())
+    out = {n: v * total // whole for n, v in scaled.items()}
+    remainders = {n: v * total % whole for n, v in scaled.items()}
     left = total - sum(out.values())
-    for name in sorted(quotas, key=lambda n: (-(quotas[n] - out[n]), n))[:left]:
+    for name in sorted(remainders, key=lambda n: (-remainders[n], n))[:left]:
         out[name] += 1
     return out
 

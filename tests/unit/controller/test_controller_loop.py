@@ -182,5 +182,5 @@ async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
     assert 'airoute_backend_effective_weight{backend="azure-eu",cloud="azure",namespace="support"' in text
     assert "airoute_controller_metrics_available 1.0" in text
     sample = telemetry.effective.labels("support", "support-chat", "azure-eu", "azureOpenAI", "azure")
-    assert sample._value.get() == 0  # noqa: SLF001
-    assert telemetry.route_clouds.labels("support", "support-chat")._value.get() == 4  # noqa: SLF001
+    assert sample._value.get() == 0
+    assert telemetry.route_clouds.labels("support", "support-chat")._value.get() == 4

@@ -1,0 +1,77 @@
+"""Parsing AIRoute objects once, not once per cycle.
+
+A controller sees the same objects every few seconds. Validating a spec with pydantic is the
+expensive part of an evaluation, so specs are cached by (namespace, name, generation) — the API
+server bumps the generation whenever the spec changes — and a status is reused when it is exactly
+the one this controller last wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, ObjectMeta, parse_route, parse_status
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+
+
+@dataclass
+class ParseCache:
+    """Parsed specs by generation and the statuses last written, per route."""
+
+    max_entries: int = 100_000
+    _specs: dict[str, tuple[int, Any, AIRouteSpec]] = field(default_factory=dict)
+    _statuses: dict[str, tuple[Mapping[str, Any], AIRouteStatus]] = field(default_factory=dict)
+
+    def parse(self, obj: Mapping[str, Any]) -> AIRoute:
+        """Like :func:`airoute.api.parse_route` (raises ``InvalidRoute``), but cached."""
+        key = object_key(obj)
+        meta = obj.get("metadata") or {}
+        generation = meta.get("generation")
+        cached = self._specs.get(key)
+        spec_doc = obj.get("spec")
+        if cached is None or cached[0] != generation or (generation is None and cached[1] != spec_doc):
+            route = parse_route(obj)  # full validation: apiVersion, kind, metadata, spec
+            self._remember_spec(key, generation, spec_doc, route.spec)
+            return route.model_copy(update={"status": self._status(key, obj.get("status"))})
+        return AIRoute.model_construct(
+            api_version=str(obj.get("apiVersion")),
+            kind=str(obj.get("kind")),
+            metadata=ObjectMeta.model_validate(meta),
+            spec=cached[2],
+            status=self._status(key, obj.get("status")),
+        )
+
+    def _remember_spec(self, key: str, generation: Any, spec_doc: Any, spec: AIRouteSpec) -> None:
+        if len(self._specs) >= self.max_entries:
+            self._specs.clear()
+        self._specs[key] = (generation, spec_doc if generation is None else None, spec)
+
+    def _status(self, key: str, doc: Mapping[str, Any] | None) -> AIRouteStatus:
+        last = self._statuses.get(key)
+        if last is not None and doc == last[0]:
+            return last[1]
+        status, _ = parse_status(doc or {})
+        return status
+
+    def wrote(self, key: str, status: AIRouteStatus) -> None:
+        """Remember the status just decided, so reading it back costs a comparison only."""
+        if len(self._statuses) >= self.max_entries:
+            self._statuses.clear()
+        self._statuses[key] = (status.to_wire(), status)
+
+    def forget(self, key: str) -> None:
+        self._specs.pop(key, None)
+        self._statuses.pop(key, None)
+
+
+def try_parse(cache: ParseCache, obj: Mapping[str, Any]) -> tuple[AIRoute | None, InvalidRoute | None]:
+    try:
+        return cache.parse(obj), None
+    except InvalidRoute as exc:
+        return None, exc
