@@ -41,9 +41,12 @@ def _status_page(text: str) -> object:
 
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=URL[#COMPONENT], e.g. azure=https://…/summary.json")
-    url, _, component = rest.partition("#")
-    return StatusPageConfig(name, url, component or None)
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected NAME=URL[#COMPONENT[@LOCATION]], e.g. gcp=https://…/incidents.json#Vertex Gemini API"
+        )
+    url, _, selector = rest.partition("#")
+    component, _, location = selector.partition("@")
+    return StatusPageConfig(name, url, component or None, location or None)
 
 
 def _controller(args: argparse.Namespace) -> int:
@@ -95,7 +98,7 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         type=_status_page,
-        metavar="NAME=URL[#COMPONENT]",
+        metavar="NAME=URL[#COMPONENT[@LOCATION]]",
         help="a provider status page (Statuspage summary.json); NAME is azure, aws, gcp or a URL",
     )
     p.add_argument("--webhook-url-file", type=Path, help="file (a mounted Secret) holding the notification webhook URL")
@@ -163,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     crd.add_argument("--stdout", action="store_true", help="print the CRD instead of writing files")
     crd.set_defaults(func=_crd)
     _add_controller(sub)
+    from airoute.gateway.cli import add_gateway_command
+
+    add_gateway_command(sub)
     _add_demo(sub)
     add_route_commands(sub)
     return parser

@@ -8,7 +8,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from airoute.signals.assemble import assemble, histogram_quantile
 from airoute.signals.catalogue import CATALOGUE, Query, render_all
 from airoute.signals.scrape import Sample, parse_exposition, window_signals
-from airoute.signals.statuspage import parse_statuspage
 
 KEY = ("support", "chat", "azure-eu", "stable")
 
@@ -92,29 +91,6 @@ def test_two_gateways_are_summed() -> None:
     parse_exposition(_exposition(30, 2, []), sample)
     assert sample.counts[(KEY, "success")] == 40.0
     assert sample.counts[(KEY, "error")] == 3.0
-
-
-SUMMARY = {
-    "status": {"indicator": "minor", "description": "Partially Degraded Service"},
-    "components": [
-        {"name": "API", "status": "major_outage"},
-        {"name": "ChatGPT", "status": "operational"},
-        {"name": "Playground", "status": "degraded_performance"},
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("component", "expected"),
-    [("API", "outage"), ("chatgpt", "operational"), ("Playground", "degraded"), (None, "degraded"), ("Nope", None)],
-)
-def test_statuspage_components(component: str | None, expected: str | None) -> None:
-    assert parse_statuspage(SUMMARY, component) == expected
-
-
-def test_statuspage_garbage_says_nothing() -> None:
-    assert parse_statuspage({"status": "weird"}, None) is None
-    assert parse_statuspage({"components": ["x", 3]}, "API") is None
 
 
 def test_window_signals_accepts_the_scrape_history_deque() -> None:
