@@ -1,0 +1,124 @@
+"""Deterministic answers: every emulator replies with text that echoes the request.
+
+``[<provider>:<model>] reply to: <last user message, truncated>`` — or a call of the first
+offered tool, or ``… tool result: <the tool's output>`` after a tool round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ECHO_CHARS = 60
+Finish = Literal["stop", "length", "tool_calls"]
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A provider-neutral view of one chat request, as far as the reply depends on it."""
+
+    model: str
+    last_user: str = ""
+    tool_result: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_mode: str = "auto"  # auto | none | required | <a tool name>
+    prompt_words: int = 0
+    max_tokens: int | None = None
+    json_mode: bool = False
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str | None
+    tool_call: ToolCall | None
+    finish: Finish
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def pieces(self) -> list[str]:
+        """The text cut into stream deltas (one word each, spaces kept)."""
+        return _PIECE.findall(self.text or "")
+
+
+def truncate(text: str, limit: int = ECHO_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def make_reply(provider: str, turn: Turn) -> Reply:
+    prompt_tokens = max(1, turn.prompt_words)
+    tool = _chosen_tool(turn)
+    if tool is not None:
+        call = ToolCall(_call_id(turn, tool.name), tool.name, _arguments(tool, turn.last_user))
+        return Reply(None, call, "tool_calls", prompt_tokens, max(1, word_count(call.arguments_json)))
+    if turn.tool_result is not None:
+        text = f"[{provider}:{turn.model}] tool result: {truncate(turn.tool_result)}"
+    else:
+        text = f"[{provider}:{turn.model}] reply to: {truncate(turn.last_user)}"
+    if turn.json_mode:
+        text = json.dumps({"reply": text}, ensure_ascii=False)
+    finish: Finish = "stop"
+    words = text.split(" ")
+    if turn.max_tokens is not None and turn.max_tokens < len(words):
+        text, finish = " ".join(words[: turn.max_tokens]), "length"
+    return Reply(text, None, finish, prompt_tokens, max(1, word_count(text)))
+
+
+def _chosen_tool(turn: Turn) -> ToolSpec | None:
+    if not turn.tools or turn.tool_mode == "none" or turn.tool_result is not None:
+        return None
+    if turn.tool_mode not in ("auto", "required"):
+        return next((t for t in turn.tools if t.name == turn.tool_mode), turn.tools[0])
+    return turn.tools[0]
+
+
+def _arguments(tool: ToolSpec, text: str) -> dict[str, Any]:
+    props = tool.parameters.get("properties")
+    if not isinstance(props, Mapping):
+        return {}
+    required = tool.parameters.get("required")
+    names = [n for n in required if n in props] if isinstance(required, list) else list(props)[:1]
+    samples: dict[str, Any] = {"string": truncate(text), "integer": 1, "number": 1.0, "boolean": True}
+    args: dict[str, Any] = {}
+    for name in names:
+        spec = props[name]
+        kind = spec.get("type", "string") if isinstance(spec, Mapping) else "string"
+        if isinstance(spec, Mapping) and isinstance(spec.get("enum"), list) and spec["enum"]:
+            args[name] = spec["enum"][0]
+        elif isinstance(kind, str) and kind in samples:
+            args[name] = samples[kind]
+    return args
+
+
+def _call_id(turn: Turn, name: str) -> str:
+    return f"call_{zlib.crc32(f'{turn.model}/{name}/{turn.last_user}'.encode()):08x}"

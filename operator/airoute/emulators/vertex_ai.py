@@ -1,0 +1,239 @@
+"""Vertex AI: ``POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent``
+and ``:streamGenerateContent`` (SSE with ``alt=sse``, else one JSON array), Google-shaped errors,
+bearer auth, and an OAuth token endpoint (``POST /token``) for service-account credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from airoute.emulators.replies import Reply, ToolSpec, Turn, make_reply, word_count
+from airoute.emulators.server import EmulatorServer, retry_headers
+
+STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+            404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+_CREATE_TIME = "2023-11-14T22:13:20.000000Z"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+class VertexAIEmulator(EmulatorServer):
+    """``access_token``: the bearer token required (``None``: any); ``models``: served names."""
+
+    provider: ClassVar[str] = "vertex"
+
+    def __init__(self, *, access_token: str | None = None, models: Iterable[str] | None = None,
+                 seed: int | None = 0, model_version: str = "v1") -> None:
+        self.access_token = access_token
+        self.models = frozenset(models) if models is not None else None
+        super().__init__(seed=seed, model_version=model_version)
+
+    def routes(self) -> Iterable[web.RouteDef]:
+        return [
+            web.post("/{version:v1|v1beta1}/projects/{project}/locations/{location}/publishers/"
+                     "{publisher}/models/{model_action}", self._model_action),
+            web.post("/token", self._token),
+        ]
+
+    def error_response(self, status: int, message: str, retry_after: float | None = None,
+                       ) -> web.Response:
+        body = {"error": {"code": status, "message": message,
+                          "status": STATUSES.get(status, "UNKNOWN")}}
+        return web.json_response(body, status=status, headers=retry_headers(status, retry_after))
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        assertion = str(form.get("assertion", ""))
+        if form.get("grant_type") != JWT_BEARER or not _looks_like_jwt(assertion):
+            self.record(request, "token", "", False, "unauthorized", 400)
+            return web.json_response({"error": "invalid_grant",
+                                      "error_description": "Invalid JWT assertion."}, status=400)
+        self.record(request, "token", "", False, "ok", 200)
+        return web.json_response({"access_token": self.access_token or "emulated-access-token",
+                                  "expires_in": 3600, "token_type": "Bearer"})
+
+    async def _model_action(self, request: web.Request) -> web.StreamResponse:
+        model, _, action = request.match_info["model_action"].partition(":")
+        streamed = action == "streamGenerateContent"
+        if action not in ("generateContent", "streamGenerateContent"):
+            return self.error_response(404, f"Method {action!r} is not found.")
+        bearer = request.headers.get("Authorization", "")
+        token = bearer[7:] if bearer.startswith("Bearer ") else ""
+        if not token or (self.access_token is not None and token != self.access_token):
+            self.record(request, action, model, streamed, "unauthorized", 401)
+            return self.error_response(401, "Request had invalid authentication credentials. "
+                                       "Expected OAuth 2 access token.")
+        if self.models is not None and model not in self.models:
+            self.record(request, action, model, streamed, "bad_request", 404)
+            return self.error_response(404, f"Publisher Model `{request.path.rsplit(':', 1)[0]}` "
+                                       "was not found or your project does not have access to it.")
+        try:
+            body = json.loads(await request.read())
+            turn = parse_turn(body, model)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self.record(request, action, model, streamed, "bad_request", 400)
+            return self.error_response(400, str(exc))
+        gate = await self.gate(request, action, model, streamed)
+        if gate.response is not None:
+            return gate.response
+        reply = make_reply(self.provider, turn)
+        version = f"{model}@{self.faults.model_version}"
+        if not streamed:
+            self.record(request, action, model, False, "ok", 200)
+            return web.json_response(generate_response(reply, version, _n(body)))
+        sse = request.query.get("alt") == "sse"
+        chunks = stream_chunks(reply, version, sse)
+        content_type = "text/event-stream" if sse else "application/json"
+        response, complete = await self.stream(request, chunks, gate.decision, content_type)
+        self.record(request, action, model, True, "ok" if complete else "cut", 200)
+        return response
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def pick(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a Google JSON object: proto JSON accepts lowerCamelCase and snake_case."""
+    if not isinstance(obj, Mapping):
+        return default
+    if name in obj:
+        return obj[name]
+    return obj.get(_snake(name), default)
+
+
+def _looks_like_jwt(token: str) -> bool:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(claims, dict) and "iss" in claims
+
+
+def _n(body: Mapping[str, Any]) -> int:
+    n = pick(pick(body, "generationConfig"), "candidateCount")
+    return n if isinstance(n, int) and 1 <= n <= 8 else 1
+
+
+def _parts_text(parts: Iterable[Any]) -> str:
+    return " ".join(p["text"] for p in parts if isinstance(p, Mapping) and isinstance(
+        p.get("text"), str))
+
+
+def _response_text(response: Any) -> str:
+    if isinstance(response, Mapping) and len(response) == 1:
+        (value,) = response.values()
+        return value if isinstance(value, str) else json.dumps(value)
+    return json.dumps(response)
+
+
+def parse_turn(body: Any, model: str) -> Turn:
+    if not isinstance(body, Mapping):
+        raise ValueError("Invalid JSON payload received.")
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise ValueError("* GenerateContentRequest.contents: contents is not specified")
+    for index, content in enumerate(contents):
+        if not isinstance(content, Mapping) or not content.get("parts"):
+            raise ValueError(f"* GenerateContentRequest.contents[{index}].parts: contents.parts "
+                             "must not be empty.")
+        if content.get("role", "user") not in ("user", "model", "function"):
+            raise ValueError(f"* GenerateContentRequest.contents[{index}].role: Please use a valid "
+                             "role: user, model.")
+    config = pick(body, "generationConfig") or {}
+    temperature = config.get("temperature")
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise ValueError("Unable to submit request because it has a temperature value of "
+                         f"{temperature} but the supported range is from 0 (inclusive) to 2.0.")
+    users = [c for c in contents if c.get("role", "user") == "user" and _parts_text(c["parts"])]
+    results = [pick(p, "functionResponse") for p in contents[-1]["parts"]
+               if pick(p, "functionResponse") is not None]
+    system = _parts_text((pick(body, "systemInstruction") or {}).get("parts") or [])
+    mime = pick(config, "responseMimeType")
+    return Turn(
+        model=model,
+        last_user=_parts_text(users[-1]["parts"]) if users else "",
+        tool_result=_response_text(results[0].get("response")) if results else None,
+        tools=_tools(body.get("tools")),
+        tool_mode=_tool_mode(pick(body, "toolConfig")),
+        prompt_words=word_count(system) + sum(word_count(_parts_text(c["parts"]))
+                                              for c in contents),
+        max_tokens=pick(config, "maxOutputTokens"),
+        json_mode=mime == "application/json",
+    )
+
+
+def _tools(tools: Any) -> tuple[ToolSpec, ...]:
+    specs = []
+    for tool in tools if isinstance(tools, list) else []:
+        for decl in pick(tool, "functionDeclarations") or []:
+            if isinstance(decl, Mapping) and isinstance(decl.get("name"), str):
+                schema = pick(decl, "parametersJsonSchema") or decl.get("parameters") or {}
+                specs.append(ToolSpec(decl["name"], schema))
+    return tuple(specs)
+
+
+def _tool_mode(tool_config: Any) -> str:
+    config = pick(tool_config, "functionCallingConfig")
+    if not isinstance(config, Mapping):
+        return "auto"
+    mode = str(config.get("mode", "AUTO")).upper()
+    allowed = pick(config, "allowedFunctionNames")
+    if mode == "ANY" and isinstance(allowed, list) and len(allowed) == 1:
+        return str(allowed[0])
+    return {"ANY": "required", "NONE": "none"}.get(mode, "auto")
+
+
+def _parts(reply: Reply) -> list[dict[str, Any]]:
+    if reply.tool_call is not None:
+        return [{"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}]
+    return [{"text": reply.text or ""}]
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    return {"promptTokenCount": reply.prompt_tokens,
+            "candidatesTokenCount": reply.completion_tokens,
+            "totalTokenCount": reply.total_tokens}
+
+
+def generate_response(reply: Reply, version: str, n: int = 1) -> dict[str, Any]:
+    content = {"role": "model", "parts": _parts(reply)}
+    return {
+        "candidates": [{"content": content, "finishReason": _FINISH[reply.finish], "index": i}
+                       for i in range(n)],
+        "usageMetadata": _usage(reply),
+        "modelVersion": version,
+        "createTime": _CREATE_TIME,
+        "responseId": "emulated-response",
+    }
+
+
+def stream_chunks(reply: Reply, version: str, sse: bool) -> list[bytes]:
+    base = {"modelVersion": version, "createTime": _CREATE_TIME, "responseId": "emulated-response"}
+    if reply.tool_call is not None:
+        parts_list = [_parts(reply)]
+    else:
+        parts_list = [[{"text": piece}] for piece in reply.pieces()] or [[{"text": ""}]]
+    objects: list[dict[str, Any]] = []
+    for index, parts in enumerate(parts_list):
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        final = index == len(parts_list) - 1
+        if final:
+            candidate["finishReason"] = _FINISH[reply.finish]
+        objects.append({"candidates": [candidate]} | ({"usageMetadata": _usage(reply)}
+                                                      if final else {}) | base)
+    encoded = [json.dumps(o, separators=(",", ":")).encode() for o in objects]
+    if sse:
+        return [b"data: " + e + b"\r\n\r\n" for e in encoded]
+    return [(b"[" if i == 0 else b",\r\n") + e for i, e in enumerate(encoded)] + [b"]"]

@@ -1,0 +1,119 @@
+"""Credentials for each cloud, from a Secret or from the workload's identity.
+
+Values read here go to the SDK and to :attr:`Credentials.secrets` (the strings errors are scrubbed
+of); they are never logged. Cloud SDKs are imported only when the matching adapter is built.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from airoute.api.providers import SecretKeyRef
+from airoute.providers.base import SecretLookup
+from airoute.providers.errors import ProviderConfigError
+
+AZURE_KEY = "api-key"
+OPENAI_KEY = "api-key"
+VERTEX_KEY = "key.json"
+IN_CLUSTER_KEY = "token"
+AWS_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+GOOGLE_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an adapter authenticates with; ``secrets`` are the raw values to scrub from errors."""
+
+    value: Any = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+def read_secret(secrets: SecretLookup, ref: SecretKeyRef, default_key: str,
+                optional: bool = False) -> str | None:
+    key = ref.key or default_key
+    raw = secrets(ref.name, key)
+    if raw is None:
+        if optional:
+            return None
+        raise ProviderConfigError(f"Secret {ref.name!r} has no key {key!r}")
+    return raw.decode("utf-8").strip()
+
+
+def bearer_token(secrets: SecretLookup, ref: SecretKeyRef | None, default_key: str) -> Credentials:
+    """A bearer token (OpenAI-compatible APIs, in-cluster servers), or none."""
+    if ref is None:
+        return Credentials()
+    token = read_secret(secrets, ref, default_key)
+    return Credentials(token, (token,) if token else ())
+
+
+def azure_credential(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
+    """An ``AzureKeyCredential`` from the Secret, else Entra ID (workload identity)."""
+    if ref is not None:
+        from azure.core.credentials import AzureKeyCredential
+
+        key = read_secret(secrets, ref, AZURE_KEY) or ""
+        return Credentials(AzureKeyCredential(key), (key,))
+    try:
+        from azure.identity.aio import DefaultAzureCredential
+    except ImportError as exc:
+        raise ProviderConfigError(
+            "azureOpenAI has no credentialsSecretRef and azure-identity is not installed: "
+            "install azure-identity for Microsoft Entra workload identity, or reference a "
+            "Secret with the API key") from exc
+    return Credentials(DefaultAzureCredential())
+
+
+def aws_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
+    """Keyword arguments for ``boto3.Session``: keys from the Secret, else the default chain
+    (IRSA web identity, EKS Pod Identity, instance profile)."""
+    if ref is None:
+        return Credentials({})
+    access_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[0]), AWS_KEYS[0])
+    secret_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[1]), AWS_KEYS[1])
+    token = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[2]), AWS_KEYS[2],
+                        optional=True)
+    kwargs = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+    if token:
+        kwargs["aws_session_token"] = token
+    return Credentials(kwargs, tuple(v for v in (access_key, secret_key, token) if v))
+
+
+def google_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
+    """Credentials from a key file in the Secret (service account, or a workload identity
+    federation config), else ``None``: the SDK then uses Application Default Credentials."""
+    if ref is None:
+        return Credentials(None)
+    text = read_secret(secrets, ref, VERTEX_KEY) or ""
+    try:
+        info = json.loads(text)
+    except ValueError as exc:
+        raise ProviderConfigError(
+            f"Secret {ref.name!r} key {ref.key or VERTEX_KEY!r} is not a JSON key file") from exc
+    creds = _google_from_info(info, f"Secret {ref.name!r} key {ref.key or VERTEX_KEY!r}")
+    private = [str(info.get(k)) for k in ("private_key", "private_key_id", "client_secret",
+                                          "refresh_token") if info.get(k)]
+    return Credentials(creds, (text, *private))
+
+
+def _google_from_info(info: Any, where: str) -> Any:
+    """Only the key-file types we expect are loaded (never an arbitrary credential config)."""
+    kind = info.get("type") if isinstance(info, dict) else None
+    try:
+        if kind == "service_account":
+            from google.oauth2 import service_account
+
+            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=list(GOOGLE_SCOPES))
+        if kind == "external_account" and "credential_source" in info:
+            from google.auth import identity_pool
+
+            return identity_pool.Credentials.from_info(  # type: ignore[no-untyped-call]
+                info, scopes=list(GOOGLE_SCOPES))
+    except (ValueError, KeyError) as exc:
+        raise ProviderConfigError(f"{where} is not a usable Google credential file "
+                                  f"({type(exc).__name__})") from exc
+    raise ProviderConfigError(f"{where} holds a Google credential of type {kind!r}; expected "
+                              "service_account or external_account (workload identity federation)")

@@ -1,0 +1,161 @@
+"""What can go wrong when calling a provider, in the terms the gateway acts on.
+
+``Unavailable``, ``Throttled`` and ``Timeout`` are worth retrying on another backend;
+``BadRequest`` is the client's fault and never retried; ``AuthFailed`` means this backend's
+credentials are wrong: eject it and alert. Every message is scrubbed of secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "[REDACTED]"
+_MIN_SECRET = 4
+# (pattern, keeps its first group): the first group is a label such as "api-key=" left readable.
+_PATTERNS: list[tuple[re.Pattern[str], bool]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+                re.S), False),
+    (re.compile(r"(?i)(\bbearer\s+)[^\s,;\"']+"), True),
+    (re.compile(r"(?i)((?:api[-_]?key|access[-_]?token|secret(?:[-_]?access[-_]?key)?|password|"
+                r"token|sig|signature|credential|x-goog-api-key)[\"']?\s*[:=]\s*[\"']?)"
+                r"[^\s,;\"'&]+"), True),
+    (re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"), False),
+    (re.compile(r"\b(?:sk|xai)-[A-Za-z0-9_-]{16,}"), False),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), False),
+    (re.compile(r"\bya29\.[0-9A-Za-z_.-]+"), False),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), False),
+    # Anything long and key-like: 32+ characters of base64/hex with both letters and digits.
+    (re.compile(r"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[0-9])(?=[A-Za-z0-9+/]*[A-Za-z])"
+                r"[A-Za-z0-9+/]{32,}={0,2}"), False),
+]
+
+
+def scrub(text: str, secrets: Iterable[str | bytes | None] = ()) -> str:
+    """``text`` with every known secret value, and anything that looks like a key, replaced."""
+    for secret in sorted({_text(s) for s in secrets if s}, key=len, reverse=True):
+        if len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, REDACTED)
+    for pattern, keeps_label in _PATTERNS:
+        replacement = (r"\1" + REDACTED) if keeps_label else REDACTED
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _text(value: str | bytes | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return (value or "").strip()
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``provider`` names the backend; ``status`` the upstream HTTP
+    status when there was one; the message never carries a credential."""
+
+    retryable: bool = False
+    kind = "error"
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 secrets: Iterable[str | bytes | None] = ()) -> None:
+        self.message = scrub(message, secrets)
+        self.provider = provider
+        self.status = status
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = f"{self.provider}: " if self.provider else ""
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{where}{self.message}{status}"
+
+
+class Unavailable(ProviderError):
+    """The provider could not serve the request (5xx, refused, reset, stream cut)."""
+
+    retryable = True
+    kind = "unavailable"
+
+
+class Throttled(ProviderError):
+    """The provider rate-limited the request (429); ``retry_after`` seconds if it said."""
+
+    retryable = True
+    kind = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, provider: str = "",
+                 status: int | None = 429, secrets: Iterable[str | bytes | None] = ()) -> None:
+        super().__init__(message, provider=provider, status=status, secrets=secrets)
+        self.retry_after = retry_after
+
+
+class Timeout(ProviderError):
+    """No answer (or no next chunk) within the time allowed."""
+
+    retryable = True
+    kind = "timeout"
+
+
+class BadRequest(ProviderError):
+    """The request cannot be served as asked (invalid, or a parameter this provider cannot
+    honour). Never retried: another backend would refuse it too, or answer differently."""
+
+    retryable = False
+    kind = "bad_request"
+
+
+class AuthFailed(ProviderError):
+    """The backend's credentials were refused (401/403): eject the backend and alert."""
+
+    retryable = False
+    kind = "auth_failed"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` (seconds form) or ``retry-after-ms`` value."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def retry_after_from(headers: Any) -> float | None:
+    """The delay a 429 asked for, from any headers object with ``items()`` (any key case)."""
+    items = getattr(headers, "items", None)
+    if items is None:
+        return None
+    lowered = {str(key).lower(): str(value) for key, value in items()}
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001),
+                        ("retry-after", 1.0)):
+        seconds = parse_retry_after(lowered.get(name))
+        if seconds is not None:
+            return seconds * scale
+    return None
+
+
+def error_for_status(status: int, message: str, *, provider: str = "",
+                     retry_after: float | None = None,
+                     secrets: Iterable[str | bytes | None] = ()) -> ProviderError:
+    """The error class for an upstream HTTP status."""
+    if status == 429:
+        return Throttled(message, retry_after=retry_after, provider=provider, secrets=secrets)
+    cls: type[ProviderError]
+    if status in (401, 403):
+        cls = AuthFailed
+    elif status in (408, 504):
+        cls = Timeout
+    elif status in (400, 413, 415, 422):
+        cls = BadRequest
+    elif status == 404 or status >= 500:
+        # 404: this backend's deployment/model is missing — another backend may still serve.
+        cls = Unavailable
+    else:
+        cls = ProviderError
+    return cls(message, provider=provider, status=status, secrets=secrets)
+
+
+class ProviderConfigError(ValueError):
+    """A backend cannot be built from its block: unknown kind, missing Secret key, missing SDK.
+    The message names the Secret and key, never a value."""

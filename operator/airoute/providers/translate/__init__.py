@@ -1,0 +1,1 @@
+"""Pure request/response translation, one module per provider pair: no I/O, no credentials."""

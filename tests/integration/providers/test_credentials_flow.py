@@ -1,0 +1,143 @@
+"""Credentials taken the real way: a Google service-account key exchanged for a token at the
+emulator's OAuth endpoint, AWS keys checked by SigV4, Azure keys checked by the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from airoute.api import AzureOpenAI, Bedrock, VertexAI
+from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
+from airoute.providers import AuthFailed, ChatRequest, ProviderConfigError, make_provider
+
+pytestmark = pytest.mark.sdk
+
+REQ = ChatRequest.parse({"model": "x", "messages": [{"role": "user", "content": "who am I"}]})
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+def _service_account(token_uri: str) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return json.dumps({
+        "type": "service_account", "project_id": "acme-prod", "private_key_id": "0123abcd",
+        "private_key": pem, "client_email": "airoute@acme-prod.iam.gserviceaccount.com",
+        "client_id": "1234567890", "token_uri": token_uri,
+    }).encode()
+
+
+def _secrets(values: dict[tuple[str, str], bytes]) -> Callable[[str, str], bytes | None]:
+    return lambda name, key: values.get((name, key))
+
+
+async def test_vertex_service_account_key_from_secret() -> None:
+    async with VertexAIEmulator(access_token="ya29.minted-by-emulator") as emulator:
+        key_file = _service_account(f"{emulator.base_url}/token")
+        block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
+                         endpoint_url=emulator.base_url, insecure=True,
+                         credentials_secret_ref={"name": "gcp-sa"})
+        provider = make_provider("vertex", "vertexAI", block,
+                                 _secrets({("gcp-sa", "key.json"): key_file}), "ns")
+        answer = await provider.chat(REQ, 5.0)
+        await provider.chat(REQ, 5.0)
+        await provider.aclose()
+    assert answer["choices"][0]["message"]["content"].endswith("reply to: who am I")
+    assert emulator.stats.count(api="token", outcome="ok") == 1, "the token is cached"
+    assert emulator.stats.count(api="generateContent", outcome="ok") == 2
+
+
+async def test_vertex_token_refused_is_auth_failed() -> None:
+    async with VertexAIEmulator() as emulator:
+        key_file = _service_account(f"{emulator.base_url}/no-such-token-endpoint")
+        block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
+                         endpoint_url=emulator.base_url, insecure=True,
+                         credentials_secret_ref={"name": "gcp-sa"})
+        provider = make_provider("vertex", "vertexAI", block,
+                                 _secrets({("gcp-sa", "key.json"): key_file}), "ns")
+        with pytest.raises(AuthFailed) as caught:
+            await provider.chat(REQ, 5.0)
+        await provider.aclose()
+    assert "PRIVATE KEY" not in str(caught.value)
+
+
+def test_vertex_key_file_must_be_json() -> None:
+    block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
+                     credentials_secret_ref={"name": "gcp-sa"})
+    with pytest.raises(ProviderConfigError, match="not a JSON key file") as caught:
+        make_provider("vertex", "vertexAI", block,
+                      _secrets({("gcp-sa", "key.json"): b"s3cr3t-not-json"}), "ns")
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_vertex_key_file_of_an_unexpected_type_is_refused() -> None:
+    block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
+                     credentials_secret_ref={"name": "gcp-sa"})
+    user_creds = json.dumps({"type": "authorized_user", "refresh_token": "1//refresh-me"})
+    with pytest.raises(ProviderConfigError, match="type 'authorized_user'") as caught:
+        make_provider("vertex", "vertexAI", block,
+                      _secrets({("gcp-sa", "key.json"): user_creds.encode()}), "ns")
+    assert "refresh-me" not in str(caught.value)
+
+
+async def test_bedrock_wrong_secret_fails_signature_check() -> None:
+    async with BedrockEmulator(access_key_id="AKIAEMULATOR00000002",
+                               secret_access_key="the-right-secret") as emulator:
+        block = Bedrock(region="eu-central-1", model_id=MODEL, endpoint_url=emulator.base_url,
+                        insecure=True, credentials_secret_ref={"name": "aws"})
+        secrets = {("aws", "aws_access_key_id"): b"AKIAEMULATOR00000002",
+                   ("aws", "aws_secret_access_key"): b"the-wrong-secret-value",
+                   ("aws", "aws_session_token"): b"session-token-value-123"}
+        provider = make_provider("bedrock", "bedrock", block, _secrets(secrets), "ns")
+        with pytest.raises(AuthFailed) as caught:
+            await provider.chat(REQ, 5.0)
+        await provider.aclose()
+    message = str(caught.value)
+    assert "InvalidSignatureException" in message
+    assert "the-wrong-secret-value" not in message and "AKIAEMULATOR00000002" not in message
+    assert emulator.stats.count(outcome="unauthorized", status=403) == 1
+
+
+async def test_bedrock_default_chain_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEMULATOR00000003")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    async with BedrockEmulator(access_key_id="AKIAEMULATOR00000003",
+                               secret_access_key="env-secret", region="us-east-1") as emulator:
+        block = Bedrock(region="us-east-1", model_id=MODEL, endpoint_url=emulator.base_url,
+                        insecure=True)
+        provider = make_provider("bedrock", "bedrock", block, _secrets({}), "ns")
+        answer = await provider.chat(REQ, 5.0)
+        await provider.aclose()
+    assert answer["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_azure_wrong_key_is_auth_failed_and_scrubbed() -> None:
+    async with AzureOpenAIEmulator(api_key="right-key-0000") as emulator:
+        block = AzureOpenAI(endpoint=emulator.base_url, deployment="gpt-4o", region="swedencentral",
+                            insecure=True, credentials_secret_ref={"name": "az", "key": "k"})
+        provider = make_provider("azure", "azureOpenAI", block,
+                                 _secrets({("az", "k"): b"wrong-key-1111"}), "ns")
+        with pytest.raises(AuthFailed) as caught:
+            await provider.chat(REQ, 5.0)
+        await provider.aclose()
+    assert "wrong-key-1111" not in str(caught.value)
+    assert emulator.stats.count(outcome="unauthorized") == 1
+
+
+def test_missing_secret_key_names_the_secret_not_a_value() -> None:
+    block = AzureOpenAI(endpoint="https://contoso.openai.azure.com", deployment="gpt-4o",
+                        region="westeurope", credentials_secret_ref={"name": "azure-eu"})
+    with pytest.raises(ProviderConfigError, match="Secret 'azure-eu' has no key 'api-key'"):
+        make_provider("azure", "azureOpenAI", block, _secrets({}), "ns")

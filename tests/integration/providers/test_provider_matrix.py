@@ -1,0 +1,223 @@
+"""Each adapter against its emulator: answers, streams, tools, every error class, cuts, timeouts, outages.
+
+Every call must reach the emulator exactly once: the SDKs' own retries are off.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sdk_backends import Backend
+
+from airoute.emulators import Faults
+from airoute.providers import (
+    AuthFailed,
+    BadRequest,
+    ChatRequest,
+    ProviderError,
+    Throttled,
+    Timeout,
+    Unavailable,
+)
+
+pytestmark = pytest.mark.sdk
+
+HELLO = {"model": "support-chat", "messages": [
+    {"role": "system", "content": "You answer briefly."},
+    {"role": "user", "content": "Where is my parcel 4711?"},
+]}
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]},
+}}
+
+
+def request(**extra: Any) -> ChatRequest:
+    return ChatRequest.parse(HELLO | extra)
+
+
+async def collect(backend: Backend, req: ChatRequest, seconds: float = 5.0,
+                  ) -> list[dict[str, Any]]:
+    return [chunk async for chunk in backend.provider.stream(req, seconds)]
+
+
+def streamed_text(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+async def test_chat_answers_in_openai_shape(backend: Backend) -> None:
+    answer = await backend.provider.chat(request(max_tokens=64), 5.0)
+    assert answer["object"] == "chat.completion"
+    choice = answer["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    assert choice["message"]["role"] == "assistant"
+    assert f":{backend.model}] reply to: Where is my parcel 4711?" in choice["message"]["content"]
+    assert answer["usage"]["prompt_tokens"] > 0
+    assert answer["usage"]["total_tokens"] == (answer["usage"]["prompt_tokens"]
+                                               + answer["usage"]["completion_tokens"])
+    assert backend.count(model=backend.model, streamed=False, outcome="ok") == 1
+    assert backend.emulator.stats.total == 1
+
+
+async def test_stream_yields_chunks_then_finish_and_usage(backend: Backend) -> None:
+    chunks = await collect(backend, request(stream=True, stream_options={"include_usage": True}))
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert len(chunks) >= 4
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert streamed_text(chunks).endswith("reply to: Where is my parcel 4711?")
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+    assert finishes[-1] == "stop" and finishes.count("stop") == 1
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert backend.count(streamed=True, outcome="ok") == 1
+    assert backend.emulator.stats.total == 1
+
+
+async def test_tool_call_round_trip(backend: Backend) -> None:
+    first = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "tool_choice": "auto",
+                               "messages": [{"role": "user", "content": "Weather in Paris?"}]})
+    answer = await backend.provider.chat(first, 5.0)
+    choice = answer["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert call["type"] == "function" and call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Weather in Paris?"}
+    second = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        choice["message"],
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21 °C"},
+    ]})
+    final = await backend.provider.chat(second, 5.0)
+    assert final["choices"][0]["message"]["content"].endswith("tool result: sunny, 21 °C")
+    assert backend.count(outcome="ok") == 2
+
+
+async def test_streamed_tool_call(backend: Backend) -> None:
+    req = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "stream": True,
+                             "tool_choice": {"type": "function", "function": {
+                                 "name": "get_weather"}},
+                             "messages": [{"role": "user", "content": "Berlin"}]})
+    chunks = await collect(backend, req)
+    calls = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+    assert calls[0]["id"] and calls[0]["function"]["name"] == "get_weather"
+    arguments = "".join(tc["function"].get("arguments") or "" for tc in calls)
+    assert json.loads(arguments) == {"city": "Berlin"}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (500, Unavailable), (503, Unavailable), (400, BadRequest), (401, AuthFailed),
+    (403, AuthFailed),
+])
+async def test_error_status_maps_to_error_class(backend: Backend, status: int,
+                                                error: type[ProviderError]) -> None:
+    await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=status))
+    with pytest.raises(error) as caught:
+        await backend.provider.chat(request(), 5.0)
+    assert type(caught.value) is error
+    assert caught.value.retryable is (error is Unavailable)
+    assert caught.value.provider
+    for secret in backend.secrets:
+        assert secret not in str(caught.value)
+    assert backend.count(outcome="error", status=status) == 1
+    assert backend.emulator.stats.total == 1, "the SDK must not retry"
+
+
+async def test_throttled_carries_retry_after(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(throttle_rate=1.0, retry_after=2.0))
+    with pytest.raises(Throttled) as caught:
+        await backend.provider.chat(request(), 5.0)
+    assert caught.value.retry_after == pytest.approx(2.0)
+    assert caught.value.retryable
+    assert backend.emulator.stats.total == 1, "the SDK must not retry a 429"
+
+
+async def test_throttled_stream_request(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(throttle_rate=1.0))
+    with pytest.raises(Throttled):
+        await collect(backend, request(stream=True))
+    assert backend.count(streamed=True, outcome="throttled") == 1
+    assert backend.emulator.stats.total == 1
+
+
+async def test_stream_cut_midway_is_unavailable(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(cut_after=3))
+    received: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        async for chunk in backend.provider.stream(request(stream=True), 5.0):
+            received.append(chunk)
+
+    with pytest.raises(Unavailable):
+        await consume()
+    assert received, "some chunks arrive before the cut"
+    assert not any(c["choices"][0]["finish_reason"] for c in received if c["choices"])
+    assert backend.count(outcome="cut") == 1
+    assert backend.emulator.stats.total == 1
+
+
+async def test_latency_beyond_timeout_is_timeout(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(latency=3.0))
+    with pytest.raises(Timeout):
+        await backend.provider.chat(request(), 0.3)
+    assert backend.emulator.stats.total == 0  # still waiting when the caller gave up
+
+
+async def test_slow_first_token_is_timeout(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(first_token_delay=3.0))
+    with pytest.raises(Timeout):
+        await collect(backend, request(stream=True), 0.3)
+
+
+async def test_refused_connection_is_unavailable_and_recovers(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(down="refuse"))
+    with pytest.raises(Unavailable):
+        await backend.provider.chat(request(), 2.0)
+    await backend.emulator.set_faults()
+    answer = await backend.provider.chat(request(), 5.0)
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert backend.emulator.stats.total == 1
+
+
+async def test_reset_connection_is_unavailable(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(down="reset"))
+    with pytest.raises(Unavailable):
+        await backend.provider.chat(request(), 2.0)
+    assert backend.count(outcome="reset") == 1
+
+
+async def test_version_scoped_fault(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=503, version="v2"))
+    await backend.provider.chat(request(), 5.0)
+    backend.emulator.faults.switch_version("v2")
+    with pytest.raises(Unavailable):
+        await backend.provider.chat(request(), 5.0)
+    assert backend.count(version="v1", outcome="ok") == 1
+    assert backend.count(version="v2", outcome="error") == 1
+
+
+async def test_probe(backend: Backend) -> None:
+    await backend.provider.probe(5.0)
+    await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=503))
+    with pytest.raises(Unavailable):
+        await backend.provider.probe(5.0)
+
+
+async def test_slow_but_flowing_stream_is_not_cut(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(chunk_delay=0.08))
+    chunks = await collect(backend, request(stream=True), 0.4)
+    assert streamed_text(chunks).endswith("reply to: Where is my parcel 4711?")
+    assert backend.count(outcome="ok") == 1
+
+
+async def test_stream_abandoned_early_frees_the_backend(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(chunk_delay=0.05))
+    stream = backend.provider.stream(request(stream=True), 5.0)
+    first = await anext(aiter(stream))
+    assert first["choices"][0]["delta"]["role"] == "assistant"
+    await stream.aclose()  # type: ignore[attr-defined]
+    await backend.emulator.set_faults()
+    answer = await backend.provider.chat(request(), 5.0)
+    assert answer["choices"][0]["finish_reason"] == "stop"
