@@ -27,6 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from airoute.controller.main import tune_gc
 from airoute.controller.reconciler import Reconciler
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
 from tests.support.prom_server import PrometheusServer, ensure_prometheus
@@ -135,10 +136,11 @@ def main() -> int:
     if ensure_prometheus() is None:
         print("prometheus is not installed and could not be installed (hack/install-prometheus.sh)", file=sys.stderr)
         return 2
+    tune_gc()  # as `airoute controller` does
     results = {}
     for n in args.routes:
         expo = Exposition(n)
-        with PrometheusServer(expo.targets, scrape_interval="5s") as prom:
+        with PrometheusServer(expo.targets, scrape_interval="10s", scrape_timeout="9s") as prom:
             prom.wait_for_samples("count(airoute_requests_total)", 2 * len(BACKENDS) * n, timeout=120)
             # rate()/increase() need two samples of every series inside the window.
             prom.wait_for_samples("min(count_over_time(airoute_requests_total[1m]))", 2, timeout=120)

@@ -44,7 +44,10 @@ def _free_port() -> int:
 class PrometheusServer:
     """``prometheus`` scraping ``targets`` (host:port, path /metrics) every ``scrape_interval``."""
 
-    def __init__(self, targets: Sequence[str], scrape_interval: str = "1s", binary: str | None = None) -> None:
+    def __init__(
+        self, targets: Sequence[str], scrape_interval: str = "1s", binary: str | None = None, scrape_timeout: str = "1s"
+    ) -> None:
+        self.scrape_timeout = scrape_timeout
         self.binary = binary or prometheus_binary() or "prometheus"
         self.targets = list(targets)
         self.scrape_interval = scrape_interval
@@ -57,7 +60,11 @@ class PrometheusServer:
         config = {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.scrape_interval},
             "scrape_configs": [
-                {"job_name": "airoute-gateway", "static_configs": [{"targets": self.targets}], "scrape_timeout": "1s"}
+                {
+                    "job_name": "airoute-gateway",
+                    "static_configs": [{"targets": self.targets}],
+                    "scrape_timeout": self.scrape_timeout,
+                }
             ],
         }
         path = self._dir / "prometheus.yml"
@@ -125,4 +132,3 @@ class PrometheusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -99,7 +99,7 @@ class FolderRouteStore:
         for loaded in self._routes.load():
             meta = (loaded.obj or {}).get("metadata", {})
             if meta.get("name") == name and meta.get("namespace", "default") == namespace:
-                docs = list(yaml.safe_load_all(loaded.source.read_text()))
+                docs = [d for d in yaml.safe_load_all(loaded.source.read_text()) if d is not None]
                 target = docs[loaded.index]["metadata"].setdefault("annotations", {})
                 if value is None:
                     target.pop(key, None)

@@ -1,10 +1,11 @@
 """A folder of AIRoute YAML files: the route source for use without Kubernetes.
 
-Convention: ``NAME.yaml`` (or ``.yml``) holds one or more AIRoutes, exactly as they would be
-applied with kubectl; the controller writes each route's status to
-``NAME.<namespace>.<route>.status.yaml`` beside it (atomically: write, then rename). Status files
-are never edited by people and never read as routes. Reading merges a route with its status, so
-the result looks like what the API server returns.
+Convention (shared with the gateway's folder source, see docs/gateway.md): any ``*.yaml`` /
+``*.yml`` file under the folder (hidden ones skipped) holds AIRoutes, exactly as they would be
+applied with kubectl; the controller writes the status of route ``<namespace>/<name>`` to
+``<namespace>.<name>.status.yaml`` at the top of the folder (atomically: write, then rename).
+Status files are never edited by people and never read as routes. Reading merges a route with
+its status, so the result looks like what the API server returns.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ class LoadedRoute:
         return f"{meta.get('namespace', 'default')}/{meta.get('name', f'{self.source.name}#{self.index}')}"
 
 
-def status_path(source: Path, namespace: str, name: str) -> Path:
-    return source.with_name(f"{source.stem}.{namespace}.{name}{STATUS_SUFFIX}")
+def status_path(folder: Path, namespace: str, name: str) -> Path:
+    return folder / f"{namespace}.{name}{STATUS_SUFFIX}"
 
 
-def _is_route_file(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and not path.name.endswith(STATUS_SUFFIX)
+def _is_route_file(path: Path, folder: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+    return path.suffix in (".yaml", ".yml") and not path.name.endswith(STATUS_SUFFIX) and not hidden
 
 
 class FolderRoutes:
@@ -53,12 +55,12 @@ class FolderRoutes:
         self.folder = Path(folder)
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.folder.iterdir() if p.is_file() and _is_route_file(p))
+        return sorted(p for p in self.folder.rglob("*") if p.is_file() and _is_route_file(p, self.folder))
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Cheap change detection: names, sizes and mtimes of every route and status file."""
         out = []
-        for p in sorted(self.folder.iterdir()):
+        for p in sorted(self.folder.rglob("*")):
             if p.is_file() and p.suffix in (".yaml", ".yml"):
                 st = p.stat()
                 out.append((p.name, st.st_size, st.st_mtime_ns))
@@ -86,7 +88,7 @@ class FolderRoutes:
         assert isinstance(meta, Mapping)
         namespace, name = str(meta.get("namespace", "default")), str(meta.get("name", ""))
         doc["metadata"] = {"namespace": namespace, **meta, "generation": _generation(doc)}
-        spath = status_path(path, namespace, name)
+        spath = status_path(self.folder, namespace, name)
         if spath.exists():
             try:
                 status = yaml.safe_load(spath.read_text())
@@ -98,9 +100,9 @@ class FolderRoutes:
 
     def write_status(self, route: LoadedRoute, status: Mapping[str, Any]) -> Path:
         meta = (route.obj or {}).get("metadata", {})
-        target = status_path(route.source, str(meta.get("namespace", "default")), str(meta.get("name", "")))
+        target = status_path(self.folder, str(meta.get("namespace", "default")), str(meta.get("name", "")))
         text = "# Written by the airoute controller. Do not edit.\n" + yaml.safe_dump(dict(status), sort_keys=False)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".status-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, target)

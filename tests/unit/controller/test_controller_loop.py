@@ -109,7 +109,7 @@ def _write(folder: Path, obj: dict[str, Any]) -> Path:
 
 
 def _status(folder: Path) -> dict[str, Any]:
-    return yaml.safe_load((folder / "support-chat.support.support-chat.status.yaml").read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load((folder / "support.support-chat.status.yaml").read_text())  # type: ignore[no-any-return]
 
 
 async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_path: Path) -> None:
