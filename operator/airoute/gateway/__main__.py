@@ -1,0 +1,7 @@
+"""``python -m airoute.gateway``: the same as ``airoute gateway``."""
+
+import sys
+
+from airoute.gateway.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""The ``airoute gateway`` command line (also ``python -m airoute.gateway``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from airoute.gateway.config import GatewayConfig
+
+
+def _service_host(text: str) -> tuple[str, str]:
+    name, sep, address = text.partition("=")
+    if not sep or "." not in name or ":" not in address:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected SERVICE.NAMESPACE=HOST:PORT, e.g. vllm.models=127.0.0.1:8000"
+        )
+    return name, address
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("route source (choose one)")
+    src.add_argument("--routes", metavar="DIR", help="folder of AIRoute YAML files (and their .status.yaml files)")
+    src.add_argument("--kubernetes", action="store_true", help="watch AIRoutes and Secrets in the cluster")
+    src.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+    src.add_argument("--context", help="kubeconfig context (default: current-context)")
+    src.add_argument("--namespace", action="append", default=[], metavar="NS",
+                     help="serve the AIRoutes of this namespace (repeatable; default: the kubeconfig's namespace)")
+    src.add_argument("--poll-interval", type=float, default=1.0, help="seconds between folder checks (default 1)")
+    auth = p.add_argument_group("client authentication")
+    auth.add_argument("--api-keys-file", metavar="FILE", help="YAML file of `client-name: api-key` pairs")
+    auth.add_argument("--api-keys-secret", metavar="NS/NAME", help="Secret whose keys are client names (--kubernetes)")
+    auth.add_argument("--no-auth", action="store_true", help="accept requests without an API key (demos only)")
+    srv = p.add_argument_group("serving")
+    srv.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    srv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    srv.add_argument("--workers", type=int, default=1, help="processes sharing the port via SO_REUSEPORT (default 1)")
+    srv.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="request body limit (default 4 MiB)")
+    srv.add_argument("--max-in-flight", type=int, default=1024,
+                     help="concurrent chat requests per process before shedding (best-effort first; 0: no limit)")
+    srv.add_argument("--request-timeout", type=float, default=120.0,
+                     help="deadline of one client request across all retries, seconds (default 120)")
+    srv.add_argument("--shutdown-grace", type=float, default=30.0,
+                     help="seconds to let requests and streams finish on SIGTERM (default 30)")
+    srv.add_argument("--shutdown-delay", type=float, default=0.0,
+                     help="seconds between /readyz turning 503 and the listener closing (default 0)")
+    srv.add_argument("--service-host", action="append", default=[], type=_service_host, metavar="SVC.NS=HOST:PORT",
+                     help="address of an inCluster Service when running outside the cluster (repeatable)")
+    srv.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio event loop")
+    srv.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def config_from(args: Any) -> GatewayConfig:
+    return GatewayConfig(
+        host=args.host, port=args.port, workers=args.workers, routes_dir=args.routes,
+        poll_interval=args.poll_interval, kubernetes=args.kubernetes, kubeconfig=args.kubeconfig,
+        kube_context=args.context, namespaces=tuple(args.namespace), api_keys_file=args.api_keys_file,
+        api_keys_secret=args.api_keys_secret, auth_disabled=args.no_auth, max_body_bytes=args.max_body_bytes,
+        max_in_flight=args.max_in_flight, request_timeout=args.request_timeout,
+        shutdown_grace=args.shutdown_grace, shutdown_delay=args.shutdown_delay,
+        service_hosts=dict(args.service_host), uvloop=not args.no_uvloop, log_level=args.log_level,
+    )
+
+
+def run(args: Any) -> int:
+    """The ``airoute gateway`` command: 0 after a clean drain, 2 for unusable settings."""
+    from airoute.gateway.runner import run_gateway
+
+    try:
+        config = config_from(args)
+        config.check()
+    except ValueError as exc:
+        print(f"airoute gateway: {exc}", file=sys.stderr)
+        return 2
+    return run_gateway(config)
+
+
+def add_gateway_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds ``gateway`` to the ``airoute`` command's subcommands."""
+    p = sub.add_parser(
+        "gateway",
+        help="run the OpenAI-compatible gateway that enforces the routes' weights",
+        description="Serves POST /v1/chat/completions for every AIRoute's spec.model, with failover.",
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="airoute gateway", description="The airoute gateway.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

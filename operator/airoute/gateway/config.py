@@ -1,0 +1,55 @@
+"""Settings of one gateway (the ``airoute gateway`` flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything a gateway process needs; picklable, so ``--workers N`` can hand it to children.
+
+    Exactly one route source: ``routes_dir`` (a folder of YAML files) or ``kubernetes=True``
+    (watch AIRoutes and Secrets). Client auth needs ``api_keys_file`` or ``api_keys_secret``
+    (``namespace/name``) unless ``auth_disabled`` says otherwise explicitly.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    routes_dir: str | None = None
+    poll_interval: float = 1.0
+    kubernetes: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    api_keys_file: str | None = None
+    api_keys_secret: str | None = None
+    auth_disabled: bool = False
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_in_flight: int = 1024
+    request_timeout: float = 120.0
+    shutdown_grace: float = 30.0
+    shutdown_delay: float = 0.0
+    idle_timeout: float = 75.0
+    service_hosts: dict[str, str] = field(default_factory=dict)
+    uvloop: bool = True
+    reuse_port: bool = False
+    metrics_dir: str | None = None
+    log_level: str = "INFO"
+
+    def check(self) -> None:
+        """Raises ValueError with a clear message when the settings cannot work together."""
+        if (self.routes_dir is None) == (not self.kubernetes):
+            raise ValueError("choose one route source: --routes DIR or --kubernetes")
+        if not self.auth_disabled and not (self.api_keys_file or self.api_keys_secret):
+            raise ValueError(
+                "client authentication is required: pass --api-keys-file or --api-keys-secret, "
+                "or --no-auth to disable it explicitly (demos only)"
+            )
+        if self.api_keys_secret and (not self.kubernetes or "/" not in self.api_keys_secret):
+            raise ValueError("--api-keys-secret takes namespace/name and needs --kubernetes")
+        if self.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise ValueError("--max-body-bytes must be at least 1024")

@@ -1,0 +1,206 @@
+"""One chat request through a route: choose a backend, call it, fail over, or degrade.
+
+Policy, in order:
+
+* backends are tried in :class:`~airoute.gateway.balancer.Choice` order (weighted, then standby),
+  skipping those ejected in this gateway; each attempt gets ``min(backend timeout, time left)``;
+* a failure before the first byte reached the client moves on to the next backend — except
+  ``BadRequest`` (the client's request is wrong: answered at once, never retried); ``AuthFailed``
+  (this backend's credentials) moves on too;
+* once bytes were sent, nothing is retried: a cut stream ends with an error event and no
+  ``[DONE]``, so the client knows the answer is incomplete (no silent duplicate);
+* when every backend failed: the route's degradedResponse (``x-airoute-degraded: true``) or a
+  503 that names each backend and why it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from airoute.gateway import errors
+from airoute.gateway.answers import degraded_completion, degraded_stream, stream_error_event
+from airoute.gateway.balancer import Ejector
+from airoute.gateway.httpserver import Reply
+from airoute.gateway.metrics import GatewayMetrics
+from airoute.gateway.passthrough import usage_tokens
+from airoute.gateway.sniff import Sniffed
+from airoute.gateway.table import LiveRoute, Target
+from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout
+
+log = logging.getLogger(__name__)
+
+DEGRADED_HEADER = ("x-airoute-degraded", "true")
+_SSE_HEADERS = [("x-accel-buffering", "no")]
+
+
+def outcome_of(error: ProviderError) -> str:
+    """The ``outcome`` label of a failed attempt."""
+    if isinstance(error, Throttled):
+        return "throttled"
+    if isinstance(error, Timeout):
+        return "timeout"
+    if isinstance(error, BadRequest):
+        return "bad_request"
+    if isinstance(error, AuthFailed):
+        return "auth_failed"
+    return "error"
+
+
+def fails_over(error: ProviderError) -> bool:
+    """Whether a failure before the first byte moves the request to the next backend."""
+    return not isinstance(error, BadRequest)
+
+
+class _Cut(Exception):
+    """A stream failed after bytes reached the client."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Dispatcher:
+    """Runs requests against live routes; holds the local ejection state."""
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        ejector: Ejector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.metrics = metrics
+        self.ejector = ejector or Ejector(clock)
+        self.clock = clock
+        self.rand = rand
+
+    async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> None:
+        failures: list[tuple[str, ProviderError]] = []
+        previous: Target | None = None
+        for backend, target in route.choice.order(self.ejector.excluded(route.key), self.rand):
+            left = deadline - self.clock()
+            if left <= 0:
+                failures.append((backend, Timeout("not tried: the request's deadline passed")))
+                break
+            if previous is not None:
+                self.metrics.retries.inc(previous.labels[:3])
+            try:
+                await self._attempt(route, target, body, sniffed, reply, min(target.timeout, left))
+                return
+            except _Cut as cut:
+                self._failed(route, target, cut.error)
+                await self._end_cut_stream(reply, cut.error)
+                return
+            except ProviderError as error:
+                self._failed(route, target, error)
+                if not fails_over(error):
+                    raise errors.ClientError(
+                        error.status if error.status and 400 <= error.status < 500 else 400,
+                        f"backend {backend} refused the request: {error.message}",
+                        code="invalid_request",
+                    ) from None
+                failures.append((backend, error))
+                previous = target
+        self._all_failed(route, sniffed, reply, failures)
+
+    async def _attempt(
+        self, route: LiveRoute, target: Target, body: bytes, sniffed: Sniffed, reply: Reply, budget: float
+    ) -> None:
+        started = self.clock()
+        try:
+            async with asyncio.timeout(budget):
+                if sniffed.stream:
+                    first, tail = await self._relay(target, body, sniffed, reply)
+                else:
+                    tail = await target.caller.complete(body, sniffed)
+                    first = self.clock()
+                    reply.send(200, tail)
+        except TimeoutError:
+            error = Timeout(f"no complete answer within {budget:.3g}s", provider=target.backend)
+            raise (_Cut(error) if reply.started else error) from None
+        self._succeeded(route, target, started, first, tail)
+
+    def _succeeded(self, route: LiveRoute, target: Target, started: float, first: float, tail: bytes) -> None:
+        metrics = self.metrics
+        metrics.requests.inc((*target.labels, "success"))
+        metrics.duration.observe(target.labels, self.clock() - started)
+        metrics.ttft.observe(target.labels, first - started)
+        self.ejector.success(route.key, target.backend)
+        tokens_in, tokens_out = usage_tokens(tail)
+        if tokens_in or tokens_out:
+            metrics.tokens.inc(target.token_labels[0], tokens_in)
+            metrics.tokens.inc(target.token_labels[1], tokens_out)
+
+    async def _relay(self, target: Target, body: bytes, sniffed: Sniffed, reply: Reply) -> tuple[float, bytes]:
+        """Relays a stream; returns when the first bytes went out and the last chunk (for usage)."""
+        first = 0.0
+        tail = b""
+        chunks = target.caller.stream(body, sniffed)
+        try:
+            async for chunk in chunks:
+                if not reply.started:
+                    first = self.clock()
+                    reply.start(200, headers=_SSE_HEADERS)
+                await reply.write(chunk)
+                tail = chunk
+        except ProviderError as error:
+            if reply.started:
+                raise _Cut(error) from None
+            raise
+        finally:
+            await chunks.aclose()
+        if not reply.started:  # an empty stream: nothing to relay but a clean end
+            first = self.clock()
+            reply.start(200, headers=_SSE_HEADERS)
+        reply.end()
+        return first, tail
+
+    def _failed(self, route: LiveRoute, target: Target, error: ProviderError) -> None:
+        self.metrics.requests.inc((*target.labels, outcome_of(error)))
+        if isinstance(error, BadRequest):
+            return
+        entry = route.entry
+        if self.ejector.failure(route.key, target.backend, entry.consecutive_failures, entry.eject_seconds,
+                                route.choice.names):
+            self.metrics.ejections.inc(target.labels[:3])
+            log.warning("ejected backend %s of route %s for %gs after %d failures in a row (last: %s)",
+                        target.backend, route.key, entry.eject_seconds, entry.consecutive_failures, error)
+
+    async def _end_cut_stream(self, reply: Reply, error: ProviderError) -> None:
+        log.warning("stream cut after bytes were sent: %s", error)
+        with contextlib.suppress(ConnectionError):
+            await reply.write(stream_error_event(f"the answer was interrupted: {_reason(error)}"))
+        reply.end()
+
+    def _all_failed(
+        self, route: LiveRoute, sniffed: Sniffed, reply: Reply, failures: list[tuple[str, ProviderError]]
+    ) -> None:
+        text = route.entry.degraded_response
+        reasons = [(backend, _reason(error)) for backend, error in failures]
+        if text is None:
+            self.metrics.requests.inc(route.outcome("error"))
+            throttles = [e for _, e in failures if isinstance(e, Throttled)]
+            if failures and len(throttles) == len(failures):
+                wait = min((t.retry_after for t in throttles if t.retry_after is not None), default=1.0)
+                raise errors.all_backends_throttled(route.key, reasons, max(1, round(wait)))
+            raise errors.all_backends_failed(route.key, reasons)
+        self.metrics.requests.inc(route.outcome("degraded"))
+        self.metrics.degraded.inc(route.labels[:2])
+        log.warning("route %s answered with its degradedResponse: %s", route.key,
+                    "; ".join(f"{b}: {w}" for b, w in reasons) or "no backend usable")
+        if sniffed.stream:
+            reply.start(200, headers=[DEGRADED_HEADER, *_SSE_HEADERS])
+            reply.write_nowait(degraded_stream(route.entry.model, text))
+            reply.end()
+        else:
+            reply.send(200, degraded_completion(route.entry.model, text), headers=[DEGRADED_HEADER])
+
+
+def _reason(error: ProviderError) -> str:
+    status = f"HTTP {error.status}: " if error.status else ""
+    return f"{error.kind} ({status}{error.message})"

@@ -1,0 +1,72 @@
+"""Errors the gateway answers with, in OpenAI's error JSON shape."""
+
+from __future__ import annotations
+
+import json
+
+
+def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
+    """``{"error": {"message", "type", "param", "code"}}`` as bytes."""
+    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
+
+
+class ClientError(Exception):
+    """A request the gateway answers itself, without calling a backend."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.code = code
+        self.param = param
+        self.headers = headers or []
+
+    def body(self) -> bytes:
+        return error_body(self.message, self.type, self.code, self.param)
+
+
+def unauthorized(message: str) -> ClientError:
+    return ClientError(401, message, "invalid_request_error", "invalid_api_key",
+                       headers=[("www-authenticate", 'Bearer realm="airoute"')])
+
+
+def forbidden(message: str) -> ClientError:
+    return ClientError(403, message, "permission_error", "model_not_allowed", "model")
+
+
+def not_found(message: str, code: str = "model_not_found", param: str | None = "model") -> ClientError:
+    return ClientError(404, message, "invalid_request_error", code, param)
+
+
+def bad_request(message: str, param: str | None = None) -> ClientError:
+    return ClientError(400, message, "invalid_request_error", "invalid_request", param)
+
+
+def shed(tier: str, retry_after: int) -> ClientError:
+    return ClientError(
+        429,
+        f"the gateway is saturated and sheds {tier} traffic first; retry in {retry_after}s",
+        "rate_limit_error",
+        "gateway_overloaded",
+        headers=[("retry-after", str(retry_after))],
+    )
+
+
+def all_backends_throttled(route: str, failures: list[tuple[str, str]], retry_after: int) -> ClientError:
+    detail = "; ".join(f"{name}: {why}" for name, why in failures)
+    return ClientError(429, f"every backend of route {route} is rate-limited: {detail}", "rate_limit_error",
+                       "backends_throttled", headers=[("retry-after", str(retry_after))])
+
+
+def all_backends_failed(route: str, failures: list[tuple[str, str]]) -> ClientError:
+    detail = "; ".join(f"{name}: {why}" for name, why in failures) or "no backend is usable"
+    return ClientError(503, f"every backend of route {route} failed: {detail}", "server_error", "backends_unavailable")

@@ -1,0 +1,130 @@
+"""Builds a new live table from each snapshot a route source reports, and swaps it in.
+
+* routes outside the served namespaces are left out;
+* core's :func:`build_table` validates every route (a broken route keeps its previous entry);
+* every variant is bound to a caller; a route whose Secrets are missing keeps its previous live
+  route when it had one, and is left out otherwise;
+* a snapshot that cannot be read or built at all is refused: the last good table stays, a log
+  line and ``airoute_gateway_route_table_load_failures_total`` say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airoute.core.routetable import RouteEntry, build_table
+from airoute.gateway.binder import Binder
+from airoute.gateway.metrics import GatewayMetrics
+from airoute.gateway.passthrough import BindError
+from airoute.gateway.snapshot import SecretData, Snapshot, namespace_of
+from airoute.gateway.table import EMPTY, LiveRoute, LiveTable, compile_route
+
+log = logging.getLogger(__name__)
+
+RETIRE_AFTER = 300.0
+"""Seconds a caller that no route uses any more stays open for requests still using it."""
+
+
+class TableKeeper:
+    """Holds the live table; :meth:`apply` builds and swaps, :meth:`refuse` records a failure."""
+
+    def __init__(self, binder: Binder, metrics: GatewayMetrics, namespaces: tuple[str, ...] = ()) -> None:
+        self.binder = binder
+        self.metrics = metrics
+        self.namespaces = frozenset(namespaces)
+        self.live: LiveTable = EMPTY
+        self.loaded = asyncio.Event()
+        self.problems: list[str] = []
+        self.listeners: list[Callable[[LiveTable], None]] = []
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def serves(self, namespace: str) -> bool:
+        return not self.namespaces or namespace in self.namespaces
+
+    def refuse(self, reason: str) -> None:
+        self.metrics.table_failures.inc()
+        log.error("route table refused, keeping version %d: %s", self.live.version, reason)
+
+    def apply(self, snapshot: Snapshot) -> None:
+        """Builds the table for ``snapshot`` and makes it the live one (or refuses it)."""
+        try:
+            live = self._build(snapshot)
+        except Exception as exc:  # a bug or a surprise in the input must not take the gateway down
+            log.exception("building the route table from %s failed", snapshot.origin)
+            self.refuse(f"{type(exc).__name__}: {exc}")
+            return
+        changed = live.table.hash != self.live.table.hash or not self.loaded.is_set()
+        self.live = live
+        self.metrics.table_version.set((), live.version)
+        self.metrics.routes.set((), len(live.routes))
+        self.metrics.ready.set((), 1)
+        self.loaded.set()
+        if changed:
+            log.info("route table version %d in use: %d route(s)%s", live.version, len(live.routes),
+                     f", {len(self.problems)} problem(s)" if self.problems else "")
+        for listener in self.listeners:
+            listener(live)
+        self._retire()
+
+    def _build(self, snapshot: Snapshot) -> LiveTable:
+        objs = [o for o in snapshot.routes if self.serves(namespace_of(o))]
+        table, table_problems = build_table(objs, self.live.table if self.live is not EMPTY else None)
+        problems = [str(p) for p in table_problems]
+        self.binder.begin()
+        routes: dict[str, LiveRoute] = {}
+        entries: dict[str, RouteEntry] = {}
+        for model, entry in table.routes.items():
+            live = self._bind(entry, snapshot.secrets, problems)
+            if live is not None:
+                routes[model] = live
+                entries[model] = live.entry
+        if problems != self.problems:
+            for problem in problems:
+                log.warning("route problem: %s", problem)
+            self.metrics.table_failures.inc(amount=len([p for p in problems if p not in self.problems]))
+        self.problems = problems
+        final = type(table)(table.version, table.hash, entries) if entries.keys() != table.routes.keys() else table
+        return LiveTable(final, routes)
+
+    def _bind(self, entry: RouteEntry, secrets: Mapping[str, SecretData], problems: list[str]) -> LiveRoute | None:
+        previous = self._previous(entry.key)
+        try:
+            return compile_route(entry, self.binder.bind(entry, secrets))
+        except BindError as exc:
+            if previous is not None:
+                problems.append(f"{entry.key}: {exc}; previous routing kept")
+                self.binder.keep({(t.backend, t.variant): t.caller for t in _targets(previous)})
+                return previous
+            problems.append(f"{entry.key}: {exc}; left out")
+            return None
+
+    def _previous(self, key: str) -> LiveRoute | None:
+        for route in self.live.routes.values():
+            if route.key == key:
+                return route
+        return None
+
+    def _retire(self) -> None:
+        for caller in self.binder.retire():
+            task = asyncio.get_running_loop().create_task(_close_later(caller, RETIRE_AFTER))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
+        await self.binder.close()
+
+
+def _targets(route: LiveRoute) -> list[Any]:
+    return [p.target for s in route.choice.slots for p in s.variants]
+
+
+async def _close_later(caller: Any, delay: float) -> None:
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        await caller.aclose()

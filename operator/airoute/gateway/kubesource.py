@@ -1,0 +1,104 @@
+"""Route source in a cluster: list + watch of AIRoutes (spec and status) and of the Secrets in
+the namespaces the gateway serves; a route's Secrets are only ever read from its own namespace.
+
+Changes are debounced (``debounce`` seconds) so that a burst of events builds one table. The
+first snapshot is reported once every watch has listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from airoute.api.base import GROUP, PLURAL, VERSION
+from airoute.gateway.snapshot import OnFailure, OnSnapshot, SecretData, Snapshot, SnapshotError, secret_data
+from airoute.kube import KubeClient, Reflector, Store
+
+log = logging.getLogger(__name__)
+
+OnSecret = Callable[[dict[str, Any] | None], None]
+
+
+def routes_path(namespace: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+
+
+def secrets_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/secrets"
+
+
+class KubeSource:
+    """Watches ``namespaces`` (at least one) through ``client``."""
+
+    def __init__(self, client: KubeClient, namespaces: tuple[str, ...], debounce: float = 0.05) -> None:
+        if not namespaces:
+            raise ValueError("the Kubernetes route source needs at least one namespace to serve")
+        self.client = client
+        self.namespaces = namespaces
+        self.debounce = debounce
+        self._routes: dict[str, Store] = {}
+        self._secrets: dict[str, Store] = {}
+        self._pending: asyncio.TimerHandle | None = None
+        self._reflectors: list[Reflector] = []
+
+    def __str__(self) -> str:
+        return f"Kubernetes namespaces {', '.join(self.namespaces)}"
+
+    def snapshot(self) -> Snapshot:
+        routes = tuple(o for store in self._routes.values() for o in store.values())
+        secrets: dict[str, SecretData] = {}
+        for store in self._secrets.values():
+            for key, secret in store.items():
+                try:
+                    secrets[key] = secret_data(secret)
+                except SnapshotError as exc:
+                    log.warning("Secret %s ignored: %s", key, exc)
+        return Snapshot(routes, secrets, str(self))
+
+    async def run(self, on_snapshot: OnSnapshot, on_failure: OnFailure) -> None:
+        """Runs the watches until cancelled; ``on_failure`` is not called for watch errors (the
+        reflectors retry and the last good table stays), only for snapshots that cannot be built."""
+        loop = asyncio.get_running_loop()
+
+        def changed(_: Store) -> None:
+            if not all(r.synced.is_set() for r in self._reflectors):
+                return
+            if self._pending is None:
+                self._pending = loop.call_later(self.debounce, report)
+
+        def report() -> None:
+            self._pending = None
+            try:
+                on_snapshot(self.snapshot())
+            except SnapshotError as exc:
+                on_failure(str(exc))
+
+        for ns in self.namespaces:
+            self._reflectors.append(Reflector(self.client, routes_path(ns), self._store(self._routes, ns, changed)))
+            self._reflectors.append(Reflector(self.client, secrets_path(ns), self._store(self._secrets, ns, changed)))
+        try:
+            await asyncio.gather(*(r.run() for r in self._reflectors))
+        finally:
+            if self._pending is not None:
+                self._pending.cancel()
+
+    @staticmethod
+    def _store(stores: dict[str, Store], ns: str, changed: Callable[[Store], None]) -> Callable[[Store], None]:
+        def update(store: Store) -> None:
+            stores[ns] = store
+            changed(store)
+
+        return update
+
+
+async def watch_secret(client: KubeClient, ref: str, on_secret: OnSecret) -> None:
+    """Watches one Secret (``namespace/name``) and reports it (``None`` while it is missing)."""
+    namespace, _, name = ref.partition("/")
+
+    def changed(store: Store) -> None:
+        on_secret(store.get(f"{namespace}/{name}"))
+
+    reflector = Reflector(client, secrets_path(namespace), changed, params={"fieldSelector": f"metadata.name={name}"})
+    await reflector.run()

@@ -1,0 +1,138 @@
+"""Reading only ``model`` and ``stream`` from a chat-completions body, without parsing it all.
+
+The fast path finds the two keys with ``bytes.find`` (C speed, no objects for the prompt). In
+JSON a ``"`` inside a string is always escaped, so an unescaped ``"model"`` followed by ``:`` is
+a key. When exactly one such key exists it is the top-level one in any valid request (the
+top-level ``model`` is required). ``stream`` is optional, so a lone nested ``"stream": true``
+could pass for it; the only places an OpenAI request carries free-form objects with boolean
+values are JSON schemas (tool parameters, ``response_format``), so a body with a
+``"properties"`` or ``"schema"`` key and a ``"stream"`` key is parsed in full. A second
+``"model"`` key, escapes in the value, or anything unusual also falls back to ``json.loads``,
+which is exact.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+_MODEL = b'"model"'
+_STREAM = b'"stream"'
+_WS = b" \t\r\n"
+_SCHEMA_KEYS = (b'"properties"', b'"schema"')
+
+
+class SniffError(ValueError):
+    """The body is not a chat-completions request the gateway can route."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    """What the gateway needs from a request body.
+
+    ``span`` is the byte range of the model's string value including its quotes when the fast
+    path found it; ``parsed`` is the whole body when the slow path had to parse it."""
+
+    model: str
+    stream: bool
+    span: tuple[int, int] | None = None
+    parsed: dict[str, Any] | None = None
+
+
+def _keys(body: bytes, key: bytes) -> list[int]:
+    """Offsets just after the ``:`` of every unescaped ``key`` used as an object key."""
+    found: list[int] = []
+    start = body.find(key)
+    while start != -1:
+        end = start + len(key)
+        if start == 0 or body[start - 1] != 0x5C:  # not preceded by a backslash
+            colon = end
+            while colon < len(body) and body[colon] in _WS:
+                colon += 1
+            if colon < len(body) and body[colon] == 0x3A:  # ':'
+                found.append(colon + 1)
+        start = body.find(key, end)
+    return found
+
+
+def _skip_ws(body: bytes, i: int) -> int:
+    while i < len(body) and body[i] in _WS:
+        i += 1
+    return i
+
+
+def _fast(body: bytes) -> Sniffed | None:
+    models = _keys(body, _MODEL)
+    streams = _keys(body, _STREAM)
+    if len(models) != 1 or len(streams) > 1:
+        return None
+    start = _skip_ws(body, models[0])
+    if start >= len(body) or body[start] != 0x22:  # '"'
+        return None
+    end = body.find(b'"', start + 1)
+    if end == -1:
+        return None
+    raw = body[start + 1 : end]
+    if b"\\" in raw or not raw:
+        return None
+    stream = False
+    if streams:
+        if any(key in body for key in _SCHEMA_KEYS):
+            return None
+        at = _skip_ws(body, streams[0])
+        if body.startswith(b"true", at):
+            stream = True
+        elif not body.startswith(b"false", at) and not body.startswith(b"null", at):
+            return None
+    try:
+        model = raw.decode()
+    except UnicodeDecodeError:
+        return None
+    return Sniffed(model, stream, (start, end + 1))
+
+
+def _slow(body: bytes) -> Sniffed:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SniffError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise SniffError("the request body must be a JSON object")
+    model = parsed.get("model")
+    if not isinstance(model, str) or not model:
+        raise SniffError("you must provide a model parameter: the name of an AIRoute's spec.model", "model")
+    stream = parsed.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise SniffError("stream must be true or false", "stream")
+    return Sniffed(model, bool(stream), None, parsed)
+
+
+def sniff(body: bytes) -> Sniffed:
+    """``model`` and ``stream`` of a chat-completions body; raises :class:`SniffError`."""
+    if not body:
+        raise SniffError("the request body is empty: send a JSON chat-completions request")
+    return _fast(body) or _slow(body)
+
+
+def parsed_body(body: bytes, sniffed: Sniffed) -> dict[str, Any]:
+    """The whole body as a dict (parses it unless the slow path already did)."""
+    if sniffed.parsed is not None:
+        return sniffed.parsed
+    return _slow(body).parsed or {}
+
+
+def with_model(body: bytes, sniffed: Sniffed, model: str) -> bytes:
+    """The body with its top-level ``model`` replaced (a byte splice on the fast path)."""
+    if sniffed.model == model:
+        return body
+    if sniffed.span is not None:
+        start, end = sniffed.span
+        return body[:start] + json.dumps(model).encode() + body[end:]
+    parsed = dict(parsed_body(body, sniffed))
+    parsed["model"] = model
+    return json.dumps(parsed, separators=(",", ":")).encode()

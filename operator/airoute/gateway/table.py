@@ -1,0 +1,96 @@
+"""The route table the gateway serves from: core's :class:`RouteTable` with every backend variant
+bound to a caller, weights compiled for :mod:`balancer`, and metric labels pre-built.
+
+A :class:`LiveTable` is immutable; the gateway swaps the whole object in one assignment, so a
+request sees either the old table or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from airoute.core.routetable import RouteEntry, RouteTable
+from airoute.gateway.balancer import Choice, Pick, Slot
+from airoute.gateway.sniff import Sniffed
+
+Labels5 = tuple[str, str, str, str, str]
+
+
+class Caller(Protocol):
+    """How the gateway calls one backend variant (pass-through or through a provider adapter)."""
+
+    passthrough: bool
+
+    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes: ...
+
+    def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(eq=False, slots=True)
+class Target:
+    """One backend variant, ready to call; ``labels`` = (namespace, route, backend, variant, provider)."""
+
+    backend: str
+    variant: str
+    provider: str
+    timeout: float
+    caller: Caller
+    labels: Labels5
+    token_labels: tuple[tuple[str, str, str, str], tuple[str, str, str, str]]
+
+
+@dataclass(eq=False)
+class LiveRoute:
+    """One route as served: its entry, its compiled choice and its label tuples."""
+
+    entry: RouteEntry
+    choice: Choice[Target]
+    labels: Labels5 = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.labels = (self.entry.namespace, self.entry.name, "", "", "")
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+    def outcome(self, outcome: str) -> tuple[str, ...]:
+        """Labels of a request-level outcome the gateway decided itself (backend="")."""
+        return (*self.labels, outcome)
+
+
+@dataclass(frozen=True)
+class LiveTable:
+    """Routes by model name, plus the core table they came from."""
+
+    table: RouteTable
+    routes: Mapping[str, LiveRoute]
+
+    @property
+    def version(self) -> int:
+        return self.table.version
+
+
+EMPTY = LiveTable(RouteTable(0, "", {}), {})
+
+
+def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> LiveRoute:
+    """Binds every variant of ``entry`` to its caller from ``callers`` (keyed by backend, variant)."""
+    slots = []
+    for backend in entry.backends:
+        picks = []
+        for variant in backend.variants:
+            labels = (entry.namespace, entry.name, backend.name, variant.name, variant.provider_kind)
+            tokens = (
+                (entry.namespace, entry.name, backend.name, "in"),
+                (entry.namespace, entry.name, backend.name, "out"),
+            )
+            target = Target(backend.name, variant.name, variant.provider_kind, backend.timeout_seconds,
+                            callers[(backend.name, variant.name)], labels, tokens)
+            picks.append(Pick(variant.weight, target))
+        slots.append(Slot(backend.name, backend.weight, tuple(picks)))
+    return LiveRoute(entry, Choice(tuple(slots)))

@@ -1,0 +1,225 @@
+"""A keep-alive HTTP/1.1 client for the pass-through path, on ``asyncio.Protocol`` + httptools.
+
+One :class:`Pool` per origin keeps idle connections for reuse. A request writes a pre-built
+head and the body in one write; the response is read as a whole or chunk by chunk. A reused
+connection that the server had already closed (its keep-alive timer) fails before any response
+byte; such a request is sent again once on a new connection, as HTTP clients customarily do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import cast
+
+import httptools
+
+_HIGH_WATER = 64  # buffered body chunks before reading from the backend pauses
+
+
+def _close_delimited(headers: dict[str, str]) -> bool:
+    return "content-length" not in headers and "chunked" not in headers.get("transfer-encoding", "")
+
+
+class UpstreamError(Exception):
+    """The connection failed: ``kind`` is ``connect``, ``reset`` or ``protocol``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Conn(asyncio.Protocol):
+    __slots__ = ("_waiter", "chunks", "complete", "error", "headers", "keep_alive", "parser", "pool",
+                 "received", "status", "transport")
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[None] | None = None
+        self.error: UpstreamError | None = None
+        self._begin()
+
+    def _begin(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: deque[bytes] = deque()
+        self.complete = False
+        self.received = False
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.pool._forget(self)
+        if self.status and exc is None and _close_delimited(self.headers):
+            self.complete, self.keep_alive = True, False  # the body ended with the connection
+        if not self.complete and self.error is None:
+            self.error = UpstreamError("reset", f"connection to {self.pool.name} closed: {exc or 'EOF'}")
+        self._wake()
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.error = UpstreamError("protocol", f"malformed HTTP response from {self.pool.name}: {exc}")
+            self.close()
+            self._wake()
+
+    def eof_received(self) -> bool | None:
+        with contextlib.suppress(httptools.HttpParserError):
+            self.parser.feed_data(b"")
+        return None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        if len(self.chunks) > _HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()  # the client reads slower than the backend writes
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+        if self.error is not None and not self.complete:
+            raise self.error
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Response:
+    """The answer of one upstream request. Read it with :meth:`read` or :meth:`iter_chunks`,
+    then :meth:`release` it (returns the connection to the pool when it is reusable)."""
+
+    __slots__ = ("_conn", "headers", "status")
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn = conn
+        self.status = conn.status
+        self.headers = conn.headers
+
+    async def read(self) -> bytes:
+        conn = self._conn
+        while not conn.complete:
+            await conn.wait()
+        chunks = conn.chunks
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        while True:
+            while conn.chunks:
+                yield conn.chunks.popleft()
+            if conn.transport is not None and not conn.complete:
+                conn.transport.resume_reading()
+            if conn.complete:
+                return
+            await conn.wait()
+
+    def release(self) -> None:
+        conn = self._conn
+        if conn.complete and conn.keep_alive and conn.transport is not None and not conn.transport.is_closing():
+            conn.pool._put(conn)
+        else:
+            conn.close()
+
+
+class Pool:
+    """Connections to one origin (``host:port``, optionally TLS)."""
+
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None, max_idle: int = 256) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.max_idle = max_idle
+        self.name = f"{host}:{port}"
+        self._idle: list[_Conn] = []
+        self._all: set[_Conn] = set()
+
+    async def _connect(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(
+                lambda: _Conn(self), self.host, self.port, ssl=self.tls,
+                server_hostname=self.host if self.tls is not None else None,
+            )
+        except OSError as exc:
+            raise UpstreamError("connect", f"cannot connect to {self.name}: {exc.strerror or exc}") from None
+        self._all.add(conn)
+        return conn
+
+    def _put(self, conn: _Conn) -> None:
+        if len(self._idle) < self.max_idle:
+            conn._begin()
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def _forget(self, conn: _Conn) -> None:
+        self._all.discard(conn)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(conn)
+
+    async def request(self, head: bytes, body: bytes) -> Response:
+        """Sends ``head`` (request line and headers, without Content-Length and the blank line)
+        and ``body``; returns once the response's status and headers are in."""
+        data = b"%scontent-length: %d\r\n\r\n%s" % (head, len(body), body)
+        reused = bool(self._idle)
+        conn = self._idle.pop() if reused else await self._connect()
+        try:
+            return await self._send(conn, data)
+        except UpstreamError:
+            if not reused or conn.received:
+                raise
+        return await self._send(await self._connect(), data)
+
+    async def _send(self, conn: _Conn, data: bytes) -> Response:
+        transport = conn.transport
+        if transport is None:
+            raise conn.error or UpstreamError("reset", f"connection to {self.name} closed")
+        try:
+            transport.write(data)
+            while not conn.status:
+                await conn.wait()
+        except BaseException:
+            conn.close()
+            raise
+        return Response(conn)
+
+    async def aclose(self) -> None:
+        """Closes every connection; requests still using one see it reset."""
+        for conn in list(self._all):
+            conn.close()
+        self._idle.clear()

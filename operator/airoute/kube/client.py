@@ -1,0 +1,138 @@
+"""A small async Kubernetes API client over aiohttp: get, list and watch, nothing else.
+
+Watches resume from the last resourceVersion seen (bookmarks included); a ``410 Gone`` — as a
+status or as an ``ERROR`` event — means the version is too old and the caller relists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from airoute.kube.config import KubeConfig
+
+log = logging.getLogger(__name__)
+
+KubeObject = dict[str, Any]
+
+
+class KubeError(Exception):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
+        super().__init__(f"{status} {reason}: {message}" if reason else f"{status}: {message}")
+        self.status = status
+        self.reason = reason
+
+
+class Gone(KubeError):
+    """410: the resourceVersion is too old to watch from; list again."""
+
+
+def _error(status: int, text: str) -> KubeError:
+    message, reason = text, ""
+    try:
+        body = json.loads(text)
+        message, reason = body.get("message", text), body.get("reason", "")
+    except (ValueError, AttributeError):
+        pass
+    return (Gone if status == 410 else KubeError)(status, message, reason)
+
+
+class KubeClient:
+    """Requests to one API server as one user; use as an async context manager."""
+
+    def __init__(self, config: KubeConfig, request_timeout: float = 30.0) -> None:
+        self.config = config
+        self.request_timeout = request_timeout
+        self._ssl = config.ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else False, limit=32)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "airoute-gateway"}
+        token = self.config.bearer_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> KubeObject:
+        """GET ``path`` (e.g. ``/api/v1/namespaces/x/secrets/y``) and return the JSON object."""
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        async with self.session.get(
+            self.config.server + path, params=params or {}, headers=self._headers(), timeout=timeout
+        ) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise _error(response.status, text)
+            body: KubeObject = json.loads(text)
+            return body
+
+    async def list(self, path: str, params: Mapping[str, str] | None = None) -> tuple[list[KubeObject], str]:
+        """All objects of a collection (following ``continue``) and the list's resourceVersion."""
+        items: list[KubeObject] = []
+        query = {"limit": "500", **(params or {})}
+        while True:
+            body = await self.get(path, query)
+            items.extend(body.get("items") or [])
+            meta = body.get("metadata") or {}
+            if not meta.get("continue"):
+                return items, str(meta.get("resourceVersion", ""))
+            query["continue"] = meta["continue"]
+
+    async def watch(
+        self, path: str, resource_version: str, timeout_seconds: int = 300, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[KubeObject]:
+        """Watch events (``{"type", "object"}``) from ``resource_version``; ends when the server
+        closes the watch. Raises :class:`Gone` when the version is too old."""
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+            **(params or {}),
+        }
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout, sock_read=timeout_seconds + 30)
+        async with self.session.get(
+            self.config.server + path, params=query, headers=self._headers(), timeout=timeout
+        ) as response:
+            if response.status != 200:
+                raise _error(response.status, await response.text())
+            buffer = b""
+            async for data in response.content.iter_any():
+                buffer += data
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield _event(line)
+            if buffer.strip():
+                yield _event(buffer)
+
+
+def _event(line: bytes) -> KubeObject:
+    event: KubeObject = json.loads(line)
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        raise _error(int(status.get("code") or 500), json.dumps(status))
+    return event

@@ -1,0 +1,123 @@
+"""Azure OpenAI, Bedrock and Vertex AI backends behind the gateway: the provider SDKs talk to
+their emulators over HTTP, with credentials from Secrets in the route folder."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
+from airoute.gateway import Gateway, GatewayConfig
+
+from .conftest import completion_text, metric
+
+pytestmark = pytest.mark.sdk
+
+AZURE_KEY = "azure-key-0123456789abcdef01234567"
+AWS_KEY_ID = "AKIAEMULATOR00000001"
+AWS_SECRET = "emulator/secret/key/0123456789abcdefghij"
+
+
+def service_account(token_uri: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return json.dumps({"type": "service_account", "project_id": "acme-prod", "private_key_id": "0123abcd",
+                       "private_key": pem, "client_email": "gw@acme-prod.iam.gserviceaccount.com",
+                       "client_id": "1", "token_uri": token_uri})
+
+
+def secret(name: str, data: dict[str, str]) -> str:
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "support"},
+                       "data": encoded})
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+class Clouds:
+    def __init__(self) -> None:
+        self.azure = AzureOpenAIEmulator(api_key=AZURE_KEY)
+        self.bedrock = BedrockEmulator(access_key_id=AWS_KEY_ID, secret_access_key=AWS_SECRET,
+                                       region="eu-central-1")
+        self.vertex = VertexAIEmulator(access_token="ya29.minted-by-emulator")
+
+
+@pytest.fixture
+async def clouds(tmp_path: Path) -> AsyncIterator[tuple[Clouds, Gateway, str]]:
+    c = Clouds()
+    for emu in (c.azure, c.bedrock, c.vertex):
+        await emu.start()
+    route = {
+        "apiVersion": "airoute.dev/v1alpha1", "kind": "AIRoute",
+        "metadata": {"name": "support-chat", "namespace": "support"},
+        "spec": {"model": "support-chat", "tier": "critical", "degradedResponse": "unused", "backends": [
+            {"name": "azure-eu", "weight": 40, "azureOpenAI": {
+                "endpoint": c.azure.base_url, "deployment": "gpt-4o", "region": "westeurope", "insecure": True,
+                "credentialsSecretRef": {"name": "azure-eu"}}},
+            {"name": "bedrock-eu", "weight": 30, "bedrock": {
+                "region": "eu-central-1", "modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "endpointURL": c.bedrock.base_url, "insecure": True, "credentialsSecretRef": {"name": "aws-eu"}}},
+            {"name": "vertex-eu", "weight": 30, "vertexAI": {
+                "project": "acme-prod", "location": "europe-west4", "model": "gemini-1.5-pro-002",
+                "endpointURL": c.vertex.base_url, "insecure": True,
+                "credentialsSecretRef": {"name": "gcp-sa"}}},
+        ]},
+    }
+    docs = [json.dumps(route), secret("azure-eu", {"api-key": AZURE_KEY}),
+            secret("aws-eu", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
+            secret("gcp-sa", {"key.json": service_account(f"{c.vertex.base_url}/token")})]
+    (tmp_path / "support.yaml").write_text("\n---\n".join(docs))
+    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
+    await gateway.start()
+    await gateway.wait_ready()
+    yield c, gateway, f"http://127.0.0.1:{gateway.port}"
+    await gateway.shutdown()
+    for emu in (c.azure, c.bedrock, c.vertex):
+        await emu.stop()
+
+
+async def post(url: str, stream: bool = False) -> tuple[int, bytes]:
+    body = {"model": "support-chat", "stream": stream, "messages": [{"role": "user", "content": "my order?"}]}
+    async with aiohttp.ClientSession() as s, s.post(f"{url}/v1/chat/completions", json=body) as r:
+        return r.status, await r.read()
+
+
+async def test_every_cloud_answers_through_the_gateway(clouds: tuple[Clouds, Gateway, str]) -> None:
+    c, gateway, url = clouds
+    results = await asyncio.gather(*(post(url, stream=i % 2 == 1) for i in range(40)))
+    assert {s for s, _ in results} == {200}
+    for _, body in results[::2]:
+        assert completion_text(body).endswith("reply to: my order?")
+    for _, body in results[1::2]:
+        assert body.rstrip().endswith(b"data: [DONE]")
+    counts = [emu.stats.count(outcome="ok") - emu.stats.count(api="token") for emu in (c.azure, c.bedrock, c.vertex)]
+    assert sum(counts) == 40 and all(n > 0 for n in counts), counts
+    text = gateway.metrics.render().decode()
+    for provider in ("azureOpenAI", "bedrock", "vertexAI"):
+        assert metric(text, "airoute_requests_total", provider=provider, outcome="success") > 0
+
+
+async def test_an_azure_outage_fails_over_to_the_other_clouds(clouds: tuple[Clouds, Gateway, str]) -> None:
+    c, gateway, url = clouds
+    await c.azure.set_faults(error_rate=1.0, error_status=503)
+    results = await asyncio.gather(*(post(url) for _ in range(30)))
+    assert {s for s, _ in results} == {200}
+    assert c.azure.stats.count(outcome="ok") == 0
+    text = gateway.metrics.render().decode()
+    assert metric(text, "airoute_requests_total", backend="azure-eu", provider="azureOpenAI", outcome="error") >= 1
+    assert metric(text, "airoute_ejections_total", backend="azure-eu") == 1

@@ -1,0 +1,65 @@
+"""Hot reload of the route table while requests flow."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import yaml
+
+from .conftest import EnvFactory, backend_yaml, metric, route_yaml, until
+
+
+async def test_hot_reload_under_load_loses_no_request(gateway_env: EnvFactory) -> None:
+    env = await gateway_env(3, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])])
+    e = env.emulators
+    variants = [
+        [route_yaml([backend_yaml("a", 100, e[0])])],
+        [route_yaml([backend_yaml("a", 50, e[0]), backend_yaml("b", 50, e[1])])],
+        [route_yaml([backend_yaml("b", 100, e[1]), backend_yaml("c", 0, e[2])])],
+        [route_yaml([backend_yaml("c", 100, e[2])]) + yaml.safe_dump({"status": {"weights": {"c": 100}}})],
+        ["kind: [this file is broken"],  # refused: the last good table stays
+        [route_yaml([backend_yaml("a", 30, e[0]), backend_yaml("c", 70, e[2])]),
+         route_yaml([backend_yaml("b", 100, e[1])], name="other")],
+    ]
+    statuses: list[int] = []
+    stop = time.monotonic() + 2.0
+
+    async def client(stream: bool) -> None:
+        while time.monotonic() < stop:
+            status, _, body = await env.chat(stream=stream)
+            statuses.append(status)
+            if stream:
+                assert body.rstrip().endswith(b"data: [DONE]")
+
+    async def reloader() -> None:
+        for routes in itertools.cycle(variants):
+            if time.monotonic() >= stop:
+                return
+            env.write(*routes)
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(reloader(), *(client(stream=i % 2 == 1) for i in range(8)))
+    assert len(statuses) > 100
+    assert set(statuses) == {200}
+    assert env.gateway.keeper.live.version >= 5
+    text = await env.metrics()
+    assert metric(text, "airoute_gateway_route_table_load_failures_total") >= 1
+    assert sum(emu.stats.count(outcome="ok") for emu in e) == len(statuses)
+
+
+async def test_a_broken_file_keeps_the_last_good_table(gateway_env: EnvFactory) -> None:
+    env = await gateway_env(1, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])])
+    version = env.gateway.keeper.live.version
+    env.write("kind: [broken")
+
+    async def refused() -> bool:
+        return metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") >= 1
+
+    await until(refused)
+    assert env.gateway.keeper.live.version == version
+    assert (await env.chat())[0] == 200
+    await env.reload(route_yaml([backend_yaml("a", 100, env.emulators[0])], name="renamed", model="chat"))
+    assert (await env.chat())[0] == 200
+    assert env.gateway.keeper.live.routes["chat"].key == "team/renamed"

@@ -1,0 +1,101 @@
+"""The gateway as a process: graceful shutdown with an open stream, several workers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
+
+from .conftest import backend_yaml, metric, route_yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[OpenAICompatibleEmulator]:
+    emu = OpenAICompatibleEmulator()
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+async def start_gateway(
+    tmp_path: Path, emu: OpenAICompatibleEmulator, *args: str
+) -> tuple[asyncio.subprocess.Process, str]:
+    routes = tmp_path / "routes"
+    routes.mkdir()
+    (routes / "chat.yaml").write_text(route_yaml([backend_yaml("a", 100, emu)]))
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "airoute.gateway", "--routes", str(routes), "--no-auth", "--host", "127.0.0.1",
+        "--port", str(port), "--poll-interval", "0.1", *args,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session, asyncio.timeout(20):
+        while True:
+            try:
+                async with session.get(f"{url}/readyz") as r:
+                    if r.status == 200:
+                        return proc, url
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_sigterm_finishes_an_open_stream_then_exits(tmp_path: Path, emulator: OpenAICompatibleEmulator) -> None:
+    await emulator.set_faults(chunk_delay=0.25)
+    proc, url = await start_gateway(tmp_path, emulator, "--shutdown-delay", "0.5", "--shutdown-grace", "10")
+    body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "tell me a long story"}]}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/v1/chat/completions", json=body) as r:
+            first = await r.content.readany()
+            assert first.startswith(b"data: ")
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.1)
+            async with aiohttp.ClientSession() as other, other.get(f"{url}/readyz") as ready:
+                assert ready.status == 503
+            rest = await r.content.read()
+        assert (first + rest).rstrip().endswith(b"data: [DONE]")
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with aiohttp.ClientSession() as late, late.get(f"{url}/healthz"):
+                pass
+    assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+@pytest.mark.slow
+async def test_several_workers_share_the_port_and_one_scrape_sees_them_all(
+    tmp_path: Path, emulator: OpenAICompatibleEmulator
+) -> None:
+    proc, url = await start_gateway(tmp_path, emulator, "--workers", "2")
+    try:
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            for _ in range(40):
+                async with session.post(f"{url}/v1/chat/completions", json=body) as r:
+                    assert r.status == 200
+            async with asyncio.timeout(10):  # the second worker may still be starting
+                while True:
+                    async with session.get(f"{url}/metrics") as r:
+                        text = await r.text()
+                    if metric(text, "airoute_requests_total", outcome="success") == 40:
+                        break
+                    await asyncio.sleep(0.1)
+            assert metric(text, "airoute_gateway_route_table_version") == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0

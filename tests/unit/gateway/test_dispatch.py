@@ -1,0 +1,182 @@
+"""The retry policy: which failures move to the next backend, ejection, degraded answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+import yaml
+
+from airoute.gateway import errors
+from airoute.gateway.binder import Binder
+from airoute.gateway.dispatch import Dispatcher, fails_over, outcome_of
+from airoute.gateway.keeper import TableKeeper
+from airoute.gateway.metrics import GatewayMetrics
+from airoute.gateway.snapshot import Snapshot
+from airoute.gateway.sniff import Sniffed, sniff
+from airoute.gateway.table import LiveRoute
+from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable
+
+from .conftest import route_yaml
+
+
+@pytest.mark.parametrize(
+    ("error", "moves_on", "outcome"),
+    [
+        (Unavailable("x"), True, "error"),
+        (Throttled("x", retry_after=1), True, "throttled"),
+        (Timeout("x"), True, "timeout"),
+        (AuthFailed("x"), True, "auth_failed"),
+        (BadRequest("x"), False, "bad_request"),
+    ],
+)
+def test_policy(error: ProviderError, moves_on: bool, outcome: str) -> None:
+    assert fails_over(error) is moves_on
+    assert outcome_of(error) == outcome
+
+
+class FakeReply:
+    def __init__(self) -> None:
+        self.started = False
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.body = b""
+        self.ended = False
+
+    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
+        self.started, self.status, self.body, self.headers = True, status, body, list(headers or [])
+
+    def start(self, status: int, content_type: str = "", headers: Any = None) -> None:
+        self.started, self.status, self.headers = True, status, list(headers or [])
+
+    async def write(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    def write_nowait(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    def end(self) -> None:
+        self.ended = True
+
+
+class FakeCaller:
+    passthrough = True
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.calls = 0
+
+    def _next(self) -> Any:
+        self.calls += 1
+        step = self.script[min(self.calls, len(self.script)) - 1]
+        if isinstance(step, ProviderError):
+            raise step
+        return step
+
+    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
+        step = self._next()
+        if step == "hang":
+            await asyncio.sleep(10)
+        return bytes(step)
+
+    async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
+        for item in self._next():
+            if isinstance(item, ProviderError):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        pass
+
+
+def live_route(callers: dict[str, FakeCaller], extra: str = "", weights: tuple[int, ...] = (100, 0)) -> LiveRoute:
+    keeper = TableKeeper(Binder(), GatewayMetrics())
+    keeper.apply(Snapshot((yaml.safe_load(route_yaml(weights=weights, extra=extra)),)))
+    route = keeper.live.routes["chat"]
+    for s in route.choice.slots:
+        for p in s.variants:
+            p.target.caller = callers[s.name]
+    return route
+
+
+BODY = b'{"model":"chat","messages":[]}'
+STREAM_BODY = b'{"model":"chat","stream":true,"messages":[]}'
+
+
+async def run(route: LiveRoute, body: bytes = BODY, deadline: float = 30) -> tuple[Dispatcher, FakeReply]:
+    d = Dispatcher(GatewayMetrics(), rand=lambda: 0.0)
+    reply = FakeReply()
+    await d.run(route, body, sniff(body), reply, d.clock() + deadline)  # type: ignore[arg-type]
+    return d, reply
+
+
+async def test_retryable_failure_moves_to_the_next_backend() -> None:
+    b0, b1 = FakeCaller([Unavailable("down", status=503)]), FakeCaller([b'{"ok":1}'])
+    d, reply = await run(live_route({"b0": b0, "b1": b1}))
+    assert (reply.status, reply.body) == (200, b'{"ok":1}')
+    m = d.metrics.requests
+    assert m.get(("team", "chat", "b0", "stable", "openAICompatible", "error")) == 1
+    assert m.get(("team", "chat", "b1", "stable", "openAICompatible", "success")) == 1
+    assert d.metrics.retries.get(("team", "chat", "b0")) == 1
+
+
+async def test_bad_request_is_never_retried() -> None:
+    b0, b1 = FakeCaller([BadRequest("messages[0]: bad", status=400)]), FakeCaller([b"{}"])
+    with pytest.raises(errors.ClientError) as info:
+        await run(live_route({"b0": b0, "b1": b1}))
+    assert info.value.status == 400 and "messages[0]: bad" in info.value.message
+    assert b1.calls == 0
+
+
+async def test_every_backend_failing_gives_a_503_naming_them() -> None:
+    b0 = FakeCaller([Throttled("slow down", retry_after=2)])
+    b1 = FakeCaller([Unavailable("boom", status=500)])
+    with pytest.raises(errors.ClientError) as info:
+        await run(live_route({"b0": b0, "b1": b1}))
+    assert info.value.status == 503
+    assert "b0: throttled" in info.value.message and "b1: unavailable (HTTP 500: boom)" in info.value.message
+
+
+async def test_degraded_response_when_everything_fails() -> None:
+    b = FakeCaller([Unavailable("x")])
+    route = live_route({"b0": b, "b1": b}, extra="  degradedResponse: We are on it.\n")
+    d, reply = await run(route)
+    assert reply.status == 200 and ("x-airoute-degraded", "true") in reply.headers
+    assert json.loads(reply.body)["choices"][0]["message"] == {"role": "assistant", "content": "We are on it."}
+    assert d.metrics.degraded.get(("team", "chat")) == 1
+    _, reply = await run(route, STREAM_BODY)
+    assert reply.body.rstrip().endswith(b"data: [DONE]") and b"We are on it." in reply.body
+
+
+async def test_a_cut_stream_ends_with_an_error_event_and_no_retry() -> None:
+    b0 = FakeCaller([[b"data: {\"a\":1}\n\n", Unavailable("connection reset")]])
+    b1 = FakeCaller([[b"data: [DONE]\n\n"]])
+    _, reply = await run(live_route({"b0": b0, "b1": b1}), STREAM_BODY)
+    assert b1.calls == 0
+    assert reply.body.startswith(b'data: {"a":1}') and b'"error"' in reply.body and b"[DONE]" not in reply.body
+    assert reply.ended
+
+
+async def test_timeout_counts_and_moves_on() -> None:
+    b0, b1 = FakeCaller(["hang"]), FakeCaller([b"{}"])
+    route = live_route({"b0": b0, "b1": b1})
+    for s in route.choice.slots:
+        for p in s.variants:
+            p.target.timeout = 0.05
+    d, reply = await run(route)
+    assert reply.status == 200
+    assert d.metrics.requests.get(("team", "chat", "b0", "stable", "openAICompatible", "timeout")) == 1
+
+
+async def test_consecutive_failures_eject_locally() -> None:
+    b0, b1 = FakeCaller([Unavailable("x")]), FakeCaller([b"{}"])
+    route = live_route({"b0": b0, "b1": b1}, extra="  failover: {consecutiveFailures: 2, ejectFor: 1m}\n",
+                       weights=(100, 1))
+    d = Dispatcher(GatewayMetrics(), rand=lambda: 0.0)
+    for _ in range(4):
+        await d.run(route, BODY, sniff(BODY), FakeReply(), d.clock() + 5)  # type: ignore[arg-type]
+    assert b0.calls == 2 and b1.calls == 4
+    assert d.metrics.ejections.get(("team", "chat", "b0")) == 1

@@ -1,0 +1,124 @@
+"""The raw HTTP/1.1 server and the upstream pool, over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from airoute.gateway.httpserver import HttpServer, Reply, Request
+from airoute.gateway.upstream import Pool, UpstreamError
+
+
+async def echo(request: Request, reply: Reply) -> None:
+    if request.path == "/stream":
+        reply.start(200)
+        for part in (b"data: 1\n\n", b"data: 2\n\n"):
+            await reply.write(part)
+        reply.end()
+    elif request.path == "/boom":
+        raise RuntimeError("bug")
+    else:
+        reply.send(200, request.method.encode() + b" " + request.body, "text/plain")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[HttpServer, int]]:
+    srv = HttpServer(echo, max_body=64, idle_timeout=5)
+    port = await srv.listen("127.0.0.1", 0)
+    yield srv, port
+    await srv.drain(1)
+
+
+async def exchange(port: int, data: bytes, until: bytes | None = None) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    try:
+        if until is None:
+            return await asyncio.wait_for(reader.read(), 5)
+        out = b""
+        while until not in out:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        writer.close()
+
+
+def post(body: bytes, extra: str = "") -> bytes:
+    return f"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+async def test_keep_alive_and_pipelining_answer_in_order(server: tuple[HttpServer, int]) -> None:
+    out = await exchange(server[1], post(b"one") + post(b"two") + post(b"three", "connection: close\r\n"))
+    assert out.count(b"HTTP/1.1 200 OK") == 3
+    assert out.index(b"POST one") < out.index(b"POST two") < out.index(b"POST three")
+    assert out.rstrip().endswith(b"POST three")
+
+
+async def test_body_limit_by_content_length(server: tuple[HttpServer, int]) -> None:
+    out = await exchange(server[1], post(b"x" * 65))
+    assert out.startswith(b"HTTP/1.1 413") and b"body_too_large" in out and b"connection: close" in out
+
+
+async def test_body_limit_for_chunked_bodies(server: tuple[HttpServer, int]) -> None:
+    chunk = b"x" * 40
+    data = (b"POST /x HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n"
+            + (b"%x\r\n%s\r\n" % (len(chunk), chunk)) * 2 + b"0\r\n\r\n")
+    out = await exchange(server[1], data)
+    assert out.startswith(b"HTTP/1.1 413")
+
+
+async def test_malformed_request(server: tuple[HttpServer, int]) -> None:
+    out = await exchange(server[1], b"NOT HTTP\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400") and b"malformed" in out
+
+
+async def test_a_handler_bug_is_a_500_in_openai_shape(server: tuple[HttpServer, int]) -> None:
+    out = await exchange(server[1], b"GET /boom HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 500") and b'"type": "server_error"' in out
+
+
+async def test_chunked_stream(server: tuple[HttpServer, int]) -> None:
+    out = await exchange(server[1], b"GET /stream HTTP/1.1\r\nhost: t\r\n\r\n", until=b"0\r\n\r\n")
+    assert b"transfer-encoding: chunked" in out
+    assert out.endswith(b"9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n")
+
+
+async def test_drain_closes_idle_connections_and_refuses_new_ones(server: tuple[HttpServer, int]) -> None:
+    srv, port = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert await srv.drain(1)
+    assert await asyncio.wait_for(reader.read(), 2) == b""
+    writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_pool_reuses_connections_and_survives_a_server_closing_idle_ones(
+    server: tuple[HttpServer, int],
+) -> None:
+    srv, port = server
+    pool = Pool("127.0.0.1", port)
+    head = b"POST /x HTTP/1.1\r\nhost: t\r\n"
+    for body in (b"a", b"b"):
+        response = await pool.request(head, body)
+        assert (response.status, await response.read()) == (200, b"POST " + body)
+        response.release()
+    assert len(pool._all) == 1
+    for conn in list(srv.connections):  # the server's keep-alive timer closes the idle connection
+        conn.close()
+    await asyncio.sleep(0.05)
+    response = await pool.request(head, b"c")
+    assert await response.read() == b"POST c"
+    response.release()
+    await pool.aclose()
+
+
+async def test_pool_connect_error() -> None:
+    pool = Pool("127.0.0.1", 1)
+    with pytest.raises(UpstreamError, match="cannot connect"):
+        await pool.request(b"POST / HTTP/1.1\r\n", b"")

@@ -1,0 +1,121 @@
+"""List + watch against a small fake API server: resume, bookmarks, 410 Gone, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from airoute.kube import KubeClient, KubeConfig, Reflector, Store
+
+
+class FakeApi:
+    """Serves one collection. ``watch_plan`` is a list of watch answers: a list of events, or an
+    HTTP status to answer with."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.version = 10
+        self.watch_plan: list[Any] = []
+        self.lists = 0
+        self.watch_versions: list[str] = []
+        self.auth: list[str | None] = []
+        self.app = web.Application()
+        self.app.router.add_get("/api/v1/namespaces/ns/secrets", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.auth.append(request.headers.get("Authorization"))
+        if request.query.get("watch") != "true":
+            self.lists += 1
+            return web.json_response({"items": self.items, "metadata": {"resourceVersion": str(self.version)}})
+        self.watch_versions.append(request.query["resourceVersion"])
+        step = self.watch_plan.pop(0) if self.watch_plan else []
+        if isinstance(step, int):
+            return web.json_response({"kind": "Status", "code": step, "reason": "Expired"}, status=step)
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for event in step:
+            await response.write(json.dumps(event).encode() + b"\n")
+        if not self.watch_plan:
+            await asyncio.sleep(30)  # an open watch with nothing new
+        return response
+
+
+def obj(name: str, version: int) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": str(version)}}
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[FakeApi, str]]:
+    fake = FakeApi()
+    runner = web.AppRunner(fake.app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield fake, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def follow(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, list[Store]]:
+    seen: list[Store] = []
+    client = KubeClient(KubeConfig(url, token="t0ken"))
+    reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", lambda s: seen.append(dict(s)),
+                          backoff=(0.01, 0.05))
+    task = asyncio.create_task(reflector.run())
+    try:
+        for _ in range(int(within / 0.01)):
+            if until(reflector, seen):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(f"the reflector did not get there within {within}s")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+    return reflector, seen
+
+
+async def test_list_then_watch_events_and_bookmarks(api: tuple[FakeApi, str]) -> None:
+    fake, url = api
+    fake.items = [obj("a", 5)]
+    fake.watch_plan = [[
+        {"type": "ADDED", "object": obj("b", 11)},
+        {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "15"}}},
+        {"type": "DELETED", "object": obj("a", 16)},
+        {"type": "MODIFIED", "object": obj("b", 17)},
+    ]]
+    _, seen = await follow(url, lambda r, s: r.resource_version == "17")
+    assert list(seen[0]) == ["ns/a"]
+    assert list(seen[-1]) == ["ns/b"] and seen[-1]["ns/b"]["metadata"]["resourceVersion"] == "17"
+    assert len(seen) == 4  # list + three changes, no call for the bookmark
+    assert fake.watch_versions[0] == "10" and fake.auth[0] == "Bearer t0ken"
+
+
+async def test_a_closed_watch_resumes_from_the_last_version(api: tuple[FakeApi, str]) -> None:
+    fake, url = api
+    fake.watch_plan = [[{"type": "ADDED", "object": obj("a", 12)}], [{"type": "ADDED", "object": obj("b", 13)}]]
+    await follow(url, lambda r, s: r.resource_version == "13")
+    assert fake.watch_versions[:2] == ["10", "12"] and fake.lists == 1
+
+
+@pytest.mark.parametrize("gone", [410, "event"])
+async def test_410_gone_relists(api: tuple[FakeApi, str], gone: Any) -> None:
+    fake, url = api
+    expired = 410 if gone == 410 else [{"type": "ERROR", "object": {"kind": "Status", "code": 410}}]
+    fake.watch_plan = [expired, [{"type": "ADDED", "object": obj("z", 21)}]]
+    reflector, _ = await follow(url, lambda r, s: r.resource_version == "21")
+    assert fake.lists == 2 and reflector.relists == 2
+
+
+async def test_errors_back_off_and_keep_the_store(api: tuple[FakeApi, str]) -> None:
+    fake, url = api
+    fake.items = [obj("a", 5)]
+    fake.watch_plan = [500, 403, [{"type": "ADDED", "object": obj("b", 30)}]]
+    _, seen = await follow(url, lambda r, s: r.resource_version == "30")
+    assert fake.lists == 1 and set(seen[-1]) == {"ns/a", "ns/b"}
