@@ -27,6 +27,7 @@ Tier = Literal["critical", "standard", "best-effort"]
 TIERS: tuple[Tier, ...] = ("critical", "standard", "best-effort")
 MAX_BACKENDS = 16
 ClientName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL)]
+Percent = Annotated[int, Field(ge=1, le=100)]
 
 _ONE_PROVIDER_RULE = {
     "rule": "[" + ", ".join(f"has(self.{f})" for f in PROVIDER_FIELDS) + "].filter(x, x).size() == 1",
@@ -167,7 +168,7 @@ class FailoverPolicy(ApiModel):
         default="2m",
         description="How long an ejected backend stays out before it is tried again.",
     )
-    recovery_ramp: list[int] = Field(
+    recovery_ramp: list[Percent] = Field(
         default_factory=lambda: [10, 25, 50, 100],
         min_length=1,
         max_length=10,
@@ -212,7 +213,7 @@ class FailoverPolicy(ApiModel):
 class RolloutPolicy(ApiModel):
     """How a changed provider block (a new model version) or a new backend is rolled out."""
 
-    steps: list[int] = Field(
+    steps: list[Percent] = Field(
         default_factory=lambda: [5, 20, 50, 100],
         min_length=1,
         max_length=10,

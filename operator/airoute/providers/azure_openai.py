@@ -49,7 +49,7 @@ class AzureOpenAIProvider:
         )
         self._credential = credentials.value
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         body = to_azure(replace(req, stream=False, include_usage=False))
         try:
             response = await within(self._client.complete(
@@ -58,7 +58,7 @@ class AzureOpenAIProvider:
             raise self._error(exc) from exc
         return from_azure(cast("ChatCompletions", response).as_dict())
 
-    async def stream(self, req: ChatRequest, timeout: float,  # noqa: ASYNC109
+    async def stream(self, req: ChatRequest, timeout: float,
                      ) -> AsyncIterator[dict[str, Any]]:
         body = to_azure(replace(req, stream=True))
         try:
@@ -81,7 +81,7 @@ class AzureOpenAIProvider:
         if not finished:
             raise Unavailable("the stream ended before a finish_reason", provider=self.name)
 
-    async def probe(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def probe(self, timeout: float) -> None:
         await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:

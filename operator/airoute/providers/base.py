@@ -24,7 +24,7 @@ class ChatProvider(Protocol):
 
     name: str
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         """A ``chat.completion`` object."""
         ...
 
@@ -33,7 +33,7 @@ class ChatProvider(Protocol):
         ``include_usage`` was asked, a final chunk with ``usage`` and no choices follows)."""
         ...
 
-    async def probe(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def probe(self, timeout: float) -> None:
         """A health check that raises ProviderError when the backend is not usable: a one-token
         completion on the clouds, ``GET …/models`` on OpenAI-compatible servers."""
         ...
@@ -81,7 +81,7 @@ class RawResponse:
 class PassThroughProvider(Protocol):
     """A backend that already speaks OpenAI: bodies are relayed, not re-encoded."""
 
-    async def forward(self, body: bytes, stream: bool, timeout: float) -> RawResponse:  # noqa: ASYNC109
+    async def forward(self, body: bytes, stream: bool, timeout: float) -> RawResponse:
         """Send ``body`` (its ``model`` rewritten to the backend's model) upstream. Returns only
         on a 2xx answer; any other status raises the matching ProviderError."""
         ...

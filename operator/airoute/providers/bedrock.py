@@ -64,7 +64,7 @@ class BedrockProvider:
         self._clients: dict[int, Any] = {}
         self._lock: asyncio.Lock | None = None
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         kwargs = to_converse(req) | {"modelId": self.block.model_id}
         try:
             client = await self._client(timeout)
@@ -74,7 +74,7 @@ class BedrockProvider:
             raise self._error(exc) from exc
         return from_converse(response, self.block.model_id, _id(response), int(time.time()))
 
-    async def stream(self, req: ChatRequest, timeout: float,  # noqa: ASYNC109
+    async def stream(self, req: ChatRequest, timeout: float,
                      ) -> AsyncIterator[dict[str, Any]]:
         kwargs = to_converse(req) | {"modelId": self.block.model_id}
         try:
@@ -97,7 +97,7 @@ class BedrockProvider:
             await close_quietly(relay)
         translator.close()
 
-    async def probe(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def probe(self, timeout: float) -> None:
         await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:

@@ -51,12 +51,12 @@ class OpenAICompatibleProvider:
                                                   skip_auto_headers=("User-Agent",))
         return self._session
 
-    async def forward(self, body: bytes, stream: bool, timeout: float,  # noqa: ASYNC109
+    async def forward(self, body: bytes, stream: bool, timeout: float,
                       ) -> RawResponse:
         """Relay an OpenAI request body; see :class:`~airoute.providers.base.PassThroughProvider`."""
         return await self._send(rewrite_model(body, self.model), stream, timeout)
 
-    async def _send(self, body: bytes, stream: bool, timeout: float) -> RawResponse:  # noqa: ASYNC109
+    async def _send(self, body: bytes, stream: bool, timeout: float) -> RawResponse:
         limits = (aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
                   if stream else aiohttp.ClientTimeout(total=timeout))
         try:
@@ -86,7 +86,7 @@ class OpenAICompatibleProvider:
         if b"[DONE]" not in tail:
             raise Unavailable("the stream ended before data: [DONE]", provider=self.name)
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         body = replace(req, stream=False, include_usage=False).to_openai(self.model)
         raw = await self._send(json.dumps(body).encode(), False, timeout)
         try:
@@ -95,7 +95,7 @@ class OpenAICompatibleProvider:
             raise Unavailable(f"the answer is not JSON: {exc}", provider=self.name) from exc
         return answer
 
-    async def stream(self, req: ChatRequest, timeout: float,  # noqa: ASYNC109
+    async def stream(self, req: ChatRequest, timeout: float,
                      ) -> AsyncIterator[dict[str, Any]]:
         body = replace(req, stream=True).to_openai(self.model)
         raw = await self._send(json.dumps(body).encode(), True, timeout)
@@ -113,7 +113,7 @@ class OpenAICompatibleProvider:
         if not done:
             raise Unavailable("the stream ended before data: [DONE]", provider=self.name)
 
-    async def probe(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def probe(self, timeout: float) -> None:
         try:
             async with self._client().get(f"{self.base_url}/models", headers=self._headers,
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as resp:

@@ -65,7 +65,7 @@ class VertexAIProvider:
         return {"model": self.block.model, "contents": wire["contents"],
                 "config": self._types.GenerateContentConfig.model_validate(config)}
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
         arguments = self._arguments(req, timeout)
         try:
             response = await within(self._client.aio.models.generate_content(**arguments),
@@ -75,7 +75,7 @@ class VertexAIProvider:
         wire = response.model_dump(mode="json", by_alias=True, exclude_none=True)
         return from_generate_content(wire, self.block.model, _id(wire), int(time.time()))
 
-    async def stream(self, req: ChatRequest, timeout: float,  # noqa: ASYNC109
+    async def stream(self, req: ChatRequest, timeout: float,
                      ) -> AsyncIterator[dict[str, Any]]:
         arguments = self._arguments(req, None)
         try:
@@ -100,7 +100,7 @@ class VertexAIProvider:
             raise Unavailable("the stream ended before any chunk", provider=self.name)
         translator.close()
 
-    async def probe(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def probe(self, timeout: float) -> None:
         await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:

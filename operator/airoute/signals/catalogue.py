@@ -37,19 +37,29 @@ class Query:
         return string.Template(self.template).substitute(values)
 
 
+# Rows with backend="" are outcomes the gateway decided itself (shed, degraded, unknown model):
+# they say nothing about any backend's health.
+BACKEND = 'backend!=""'
+
 CATALOGUE: tuple[Query, ...] = (
     Query(
-        "requests", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome!~"{NOT_BACKEND_OUTCOMES}"}}[$window]))'
+        "requests",
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome!~"{NOT_BACKEND_OUTCOMES}"}}[$window]))',
     ),
-    Query("errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome=~"{ERROR_OUTCOMES}"}}[$window]))'),
-    Query("throttled", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{outcome=~"{THROTTLED_OUTCOMES}"}}[$window]))'),
+    Query(
+        "errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{ERROR_OUTCOMES}"}}[$window]))'
+    ),
+    Query(
+        "throttled",
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{THROTTLED_OUTCOMES}"}}[$window]))',
+    ),
     Query(
         "latency_p95",
-        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({REQUEST_DURATION}_bucket[$window])))",
+        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({REQUEST_DURATION}_bucket{{{BACKEND}}}[$window])))",
     ),
     Query(
         "ttft_p95",
-        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({TIME_TO_FIRST_TOKEN}_bucket[$window])))",
+        f"histogram_quantile(0.95, sum by ({GROUP_BY}, le) (rate({TIME_TO_FIRST_TOKEN}_bucket{{{BACKEND}}}[$window])))",
     ),
 )
 

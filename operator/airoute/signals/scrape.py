@@ -51,7 +51,7 @@ def parse_exposition(text: str, into: Sample) -> None:
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             key = _key(s.labels)
-            if key is None:
+            if key is None or not key[2]:  # backend="": decided by the gateway, not a backend's health
                 continue
             if s.name == REQUESTS_TOTAL:
                 slot = (key, s.labels.get("outcome", ""))

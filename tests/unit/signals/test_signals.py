@@ -100,3 +100,13 @@ def test_window_signals_accepts_the_scrape_history_deque() -> None:
     parse_exposition(_exposition(10, 0, []), old)
     parse_exposition(_exposition(20, 0, []), new)
     assert assemble(window_signals(deque([old, new]), {("support", "chat"): 60.0}))[KEY].requests == 10.0
+
+
+def test_gateway_decided_outcomes_are_not_a_backend() -> None:
+    for promql in render_all(60).values():
+        assert 'backend!=""' in promql
+    sample = Sample(at=0.0)
+    labels = 'namespace="support",route="chat",backend="",variant="",provider="",outcome="degraded"'
+    text = f"airoute_requests_total{{{labels}}} 5\n"
+    parse_exposition(text, sample)
+    assert sample.counts == {}
