@@ -156,6 +156,27 @@ def test_gateway_requires_client_keys_by_default() -> None:
     assert not any(r["metadata"]["name"].endswith("-api-keys") for r in _by_kind(opened, "Role"))
 
 
+def test_the_cli_accepts_the_arguments_the_chart_passes(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    """The chart's container arguments parse with the real `airoute` command line, and the
+    gateway's settings pass its own consistency check (flags drift between chart and code)."""
+    from airoute.cli import build_parser
+    from airoute.gateway.config import GatewayConfig
+
+    _, objects = rendered
+    parser = build_parser()
+    for name, _, container in _containers(objects):
+        args = parser.parse_args(container["args"])
+        assert args.command == ("gateway" if name.endswith("gateway") else "controller"), name
+        if args.command == "gateway":
+            from airoute.gateway.cli import config_from
+
+            config: GatewayConfig = config_from(args)
+            config.check()
+            assert config.kubernetes and config.namespaces and not config.auth_disabled
+        else:
+            assert args.namespace and (args.prometheus_url or args.gateway_metrics)
+
+
 def test_controller_runs_two_peered_replicas_by_default() -> None:
     objects = render(namespace="airoute-system")
     (deployment,) = [o for o in _by_kind(objects, "Deployment") if o["metadata"]["name"] == "airoute-controller"]
@@ -235,6 +256,14 @@ def test_spec_guard_matches_the_copy_in_policies() -> None:
     assert (
         "system:serviceaccount:airoute-system:airoute-controller" in policy["spec"]["matchConditions"][0]["expression"]
     )
+
+
+def test_kustomization_lists_every_governance_policy() -> None:
+    policies = REPO_ROOT / "policies"
+    listed = set(yaml.safe_load((policies / "kustomization.yaml").read_text())["resources"])
+    files = {f"admission/{p.name}" for p in (policies / "admission").glob("*.yaml")}
+    # The spec guard comes with the chart (it names the release's ServiceAccount).
+    assert listed == files - {"admission/controller-spec-guard.yaml"}
 
 
 # --------------------------------------------------------------------------- copies and observability
