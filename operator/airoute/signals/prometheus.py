@@ -38,10 +38,13 @@ class PrometheusMetricsSource:
 
     def __init__(self, config: PrometheusConfig) -> None:
         from prometheus_api_client import PrometheusConnect  # heavy import: only when used
+        from urllib3.util.retry import Retry
 
         self._config = config
+        # No client-side retries: the controller's next cycle is the retry, and an unreachable
+        # Prometheus must show as "metrics unavailable" at once, not after seconds of back-off.
         self._client = PrometheusConnect(
-            url=config.url, headers=config.headers or None, disable_ssl=config.verify_tls is False
+            url=config.url, headers=config.headers or None, disable_ssl=config.verify_tls is False, retry=Retry(total=0)
         )
         self.queries_run = 0
 
