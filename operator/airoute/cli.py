@@ -64,6 +64,7 @@ def _controller(args: argparse.Namespace) -> int:
         tick=args.tick,
         namespaces=args.namespace,
         standalone=args.standalone,
+        peering=args.peering,
         priority=args.priority,
         liveness=args.liveness or None,
         metrics_port=args.metrics_port or None,
@@ -106,6 +107,9 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--tick", type=float, default=5.0, help="seconds between evaluation passes (default 5)")
     p.add_argument("--namespace", action="append", default=[], help="watch only this namespace (repeatable)")
     p.add_argument("--standalone", action="store_true", help="no peering: for a single replica only")
+    p.add_argument(
+        "--peering", default="airoute", help="name of the KopfPeering object replicas share (default airoute)"
+    )
     p.add_argument("--priority", type=int, help="peering priority (default: random, so one replica acts)")
     p.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint ('' to disable)")
     p.add_argument("--metrics-port", type=int, default=8081, help="port of the controller's /metrics (0 to disable)")

@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--routes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
     if ensure_prometheus() is None:
-        print("prometheus is not installed and could not be installed (hack/install-prometheus.sh)", file=sys.stderr)
+        print("prometheus is not installed and could not be installed (hack/install-debian-tools.sh)", file=sys.stderr)
         return 2
     tune_gc()  # as `airoute controller` does
     results = {}

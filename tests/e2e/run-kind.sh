@@ -32,16 +32,21 @@ if [[ -f "$root/Dockerfile" ]]; then
   image_args=(--set "image.repository=${image%:*}" --set "image.tag=${image##*:}" --set image.pullPolicy=Never)
 fi
 
+# The namespaces the examples live in must exist and be served before the chart is installed:
+# the chart creates the controller's and gateway's Roles and the peering object in each.
+served=$(grep -rhoE '^\s+namespace:\s*[a-z0-9-]+' "$root/examples" | awk '{print $2}' | sort -u)
+for ns in $served; do
+  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+done
+
 step "helm install charts/airoute"
 # shellcheck disable=SC2086 # HELM_EXTRA_ARGS is a list of words on purpose
 helm upgrade --install airoute "$root/charts/airoute" --namespace airoute-system --create-namespace \
+  --set "namespaces={$(echo $served | tr ' ' ',')}" \
   --wait --timeout "$timeout" "${image_args[@]}" ${HELM_EXTRA_ARGS:-}
 kubectl wait --for=condition=Established crd/airoutes.airoute.dev --timeout=60s
 
 step "applying examples/"
-for ns in $(grep -rhoE '^\s+namespace:\s*[a-z0-9-]+' "$root/examples" | awk '{print $2}' | sort -u); do
-  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-done
 kubectl apply --server-side -R -f "$root/examples"
 
 step "waiting for every AIRoute to be Ready"

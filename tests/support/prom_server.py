@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-INSTALL = Path(__file__).resolve().parents[2] / "hack" / "install-prometheus.sh"
+INSTALL = Path(__file__).resolve().parents[2] / "hack" / "install-debian-tools.sh"
 
 
 def prometheus_binary() -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from airoute.controller.notify import WebhookNotifier
 from airoute.controller.reconciler import Outcome, Reconciler
 from airoute.core.events import Event
-from airoute.store import FolderRoutes
+from airoute.store import FolderRoutes, LoadedRoute
 
 log = logging.getLogger("airoute.controller")
 
@@ -50,10 +50,20 @@ class FolderController:
         for outcome in outcomes:
             source = by_key.get(outcome.key)
             if source is not None:
-                self.store.write_status(source, outcome.decision.status.to_wire())
+                self._write(source, outcome.decision.status.to_wire())
             for event in outcome.decision.events:
                 await self._record(outcome.key, event)
         return outcomes
+
+    def _write(self, source: LoadedRoute, status: dict[str, object]) -> None:
+        """Writes one route's status; a route whose status cannot be written never stops the others."""
+        try:
+            self.store.write_status(source, status)
+        except (OSError, ValueError) as exc:
+            problem = f"{source.source.name}: status not written: {exc}"
+            if problem not in self._reported:
+                self._reported.add(problem)
+                log.warning("%s", problem)
 
     async def _record(self, key: str, event: Event) -> None:
         level = logging.WARNING if event.type == "Warning" else logging.INFO

@@ -23,7 +23,7 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 
 
 @kopf.on.startup(id="airoute_startup")
-async def airoute_startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def airoute_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -32,6 +32,9 @@ async def airoute_startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # our Events say what changed; Kopf's own chatter stays in logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
+    # With explicit namespaces there is nothing to discover: no cluster-wide list/watch of
+    # namespaces and CRDs, so the controller needs no cluster-wide RBAC at all.
+    settings.scanning.disabled = bool(getattr(memo, "namespaces", None))
 
 
 async def _apply(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
@@ -63,3 +66,5 @@ async def airoute_evaluate(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, 
 async def airoute_forget(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
     shared: SharedSignals = memo.shared
     shared.forget(f"{namespace}/{name}")
+    if shared.reconciler.telemetry is not None:
+        shared.reconciler.telemetry.forget(str(namespace), str(name))

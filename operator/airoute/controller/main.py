@@ -115,7 +115,9 @@ def run_kopf(config: ControllerConfig) -> None:
     from airoute.controller.shared import SharedSignals
 
     reconciler, notifier = build(config)
-    memo = kopf.Memo(shared=SharedSignals(reconciler, max_age=config.tick), notifier=notifier)
+    memo = kopf.Memo(
+        shared=SharedSignals(reconciler, max_age=config.tick), notifier=notifier, namespaces=list(config.namespaces)
+    )
     priority = config.priority if config.priority is not None else random.randint(1, 2**31 - 1)
     kopf.run(
         clusterwide=not config.namespaces,

@@ -6,6 +6,8 @@ secret and no free text ever becomes a label.
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from airoute.api import AIRoute, AIRouteStatus
@@ -57,28 +59,53 @@ class ControllerMetrics:
         )
         self.cycle = Histogram("airoute_controller_evaluation_seconds", "Time to evaluate one route.", registry=r)
         self.metrics_available.set(0)
+        self._series: dict[tuple[str, str], set[tuple[object, tuple[str, ...]]]] = {}
+        self._fresh: dict[tuple[str, str], set[tuple[object, tuple[str, ...]]]] = {}
+        self._counters: dict[tuple[str, str], set[tuple[object, tuple[str, ...]]]] = {}
+
+    def _set(self, metric: Gauge, labels: tuple[str, ...], value: float, route: tuple[str, str]) -> None:
+        metric.labels(*labels).set(value)
+        self._fresh.setdefault(route, set()).add((metric, labels))
+
+    def _drop(self, series: set[tuple[object, tuple[str, ...]]]) -> None:
+        for metric, labels in series:
+            with contextlib.suppress(KeyError):
+                metric.remove(*labels)  # type: ignore[attr-defined]
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Remove every series of a deleted route."""
+        self._drop(self._series.pop((namespace, name), set()))
+        self._drop(self._counters.pop((namespace, name), set()))
 
     def observe(self, route: AIRoute, status: AIRouteStatus, events: tuple[Event, ...], metrics_ok: bool) -> None:
         ns, name = route.metadata.namespace, route.metadata.name
+        key = (ns, name)
         spec = route.spec
         self.metrics_available.set(1 if metrics_ok else 0)
-        self.route_info.labels(ns, name, spec.tier, spec.model).set(1)
+        self._fresh[key] = set()
+        self._set(self.route_info, (ns, name, spec.tier, spec.model), 1, key)
         ready = status.condition("Ready")
         degraded = status.condition("Degraded")
-        self.route_ready.labels(ns, name).set(1 if ready is not None and ready.status == "True" else 0)
-        self.route_degraded.labels(ns, name).set(1 if degraded is not None and degraded.status == "True" else 0)
-        self.route_clouds.labels(ns, name).set(len({b.cloud for b in spec.backends}))
-        self.route_providers.labels(ns, name).set(len(spec.backends))
+        self._set(self.route_ready, (ns, name), 1 if ready is not None and ready.status == "True" else 0, key)
+        self._set(self.route_degraded, (ns, name), 1 if degraded is not None and degraded.status == "True" else 0, key)
+        self._set(self.route_clouds, (ns, name), len({b.cloud for b in spec.backends}), key)
+        self._set(self.route_providers, (ns, name), len(spec.backends), key)
         for b in spec.backends:
             labels = (ns, name, b.name, b.provider_kind, b.cloud)
             seen = status.backend(b.name)
-            self.desired.labels(*labels).set(b.weight)
-            self.effective.labels(*labels).set(status.weights.get(b.name, 0))
+            self._set(self.desired, labels, b.weight, key)
+            self._set(self.effective, labels, status.weights.get(b.name, 0), key)
             for state in HEALTH_STATES:
-                self.health.labels(*labels, state).set(1 if seen is not None and seen.health == state else 0)
+                self._set(self.health, (*labels, state), 1 if seen is not None and seen.health == state else 0, key)
         for r in status.rollouts:
             for phase in ROLLOUT_PHASES:
-                self.rollout.labels(ns, name, r.backend, phase).set(1 if r.phase == phase else 0)
-            self.canary.labels(ns, name, r.backend).set(r.canary_weight)
+                self._set(self.rollout, (ns, name, r.backend, phase), 1 if r.phase == phase else 0, key)
+            self._set(self.canary, (ns, name, r.backend), r.canary_weight, key)
+        # A changed tier, model or backend list leaves no stale series behind (set first, then
+        # drop what is gone, so a scrape in between never sees the route half missing).
+        fresh = self._fresh.pop(key)
+        self._drop(self._series.get(key, set()) - fresh)
+        self._series[key] = fresh
         for e in events:
             self.events.labels(ns, name, e.reason).inc()
+            self._counters.setdefault(key, set()).add((self.events, (ns, name, e.reason)))

@@ -19,7 +19,7 @@ def ha(apiserver: Any, tmp_path: Any) -> Iterator[tuple[Stack, Process, Process]
     from tests.support.prom_server import ensure_prometheus
 
     if ensure_prometheus() is None:
-        pytest.skip("prometheus is not installed and hack/install-prometheus.sh could not install it")
+        pytest.skip("prometheus is not installed and hack/install-debian-tools.sh could not install it")
     stack = Stack(apiserver, "ha", tmp_path).start(controller=False)
     apiserver.apply(
         {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "airoute", "namespace": "ha"}}

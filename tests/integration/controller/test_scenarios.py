@@ -29,7 +29,7 @@ def stack(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     from tests.support.prom_server import ensure_prometheus
 
     if ensure_prometheus() is None:
-        pytest.skip("prometheus is not installed and hack/install-prometheus.sh could not install it")
+        pytest.skip("prometheus is not installed and hack/install-debian-tools.sh could not install it")
     logs = tmp_path_factory.mktemp("stack-logs")
     s = Stack(apiserver, "scenarios", logs).start()
     try:

@@ -37,7 +37,7 @@ def _promtool() -> str:
         ensure_prometheus()
         found = shutil.which("promtool")
     if found is None:
-        pytest.skip("promtool is not available: hack/install-prometheus.sh could not install it")
+        pytest.skip("promtool is not available: hack/install-debian-tools.sh could not install it")
     return found
 
 

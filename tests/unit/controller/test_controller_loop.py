@@ -184,3 +184,26 @@ async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
     sample = telemetry.effective.labels("support", "support-chat", "azure-eu", "azureOpenAI", "azure")
     assert sample._value.get() == 0
     assert telemetry.route_clouds.labels("support", "support-chat")._value.get() == 4
+
+
+async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) -> None:
+    from prometheus_client import generate_latest
+
+    from airoute.controller.metrics import ControllerMetrics
+
+    metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
+    ctl = FolderController(tmp_path, Reconciler(metrics, clock, telemetry=telemetry))
+    _write(tmp_path, ROUTE)
+    healthy(metrics)
+    await ctl.once()
+    changed = copy.deepcopy(ROUTE)
+    changed["spec"]["tier"] = "standard"
+    changed["spec"]["backends"] = changed["spec"]["backends"][:2]
+    _write(tmp_path, changed)
+    clock.t += 15
+    await ctl.once()
+    text = generate_latest(telemetry.registry).decode()
+    assert 'tier="critical"' not in text and 'tier="standard"' in text
+    assert 'backend="vertex-eu"' not in text, "a removed backend leaves no series"
+    telemetry.forget("support", "support-chat")
+    assert 'route="support-chat"' not in generate_latest(telemetry.registry).decode()
