@@ -98,6 +98,10 @@ class GatewayApp:
 
     def _route(self, request: Request, client: str | None, model: str) -> LiveRoute:
         route = self.keeper.live.routes.get(model)
+        if route is None and not self.keeper.loaded.is_set():
+            # Not "no such model": this gateway has not read its routes yet. Retryable.
+            self.metrics.requests.inc((*_NO_ROUTE, "shed"))
+            raise errors.not_ready("the gateway has not loaded its route table yet; retry in 1s")
         if route is None:
             self.metrics.requests.inc((*_NO_ROUTE, "bad_request"))
             raise errors.not_found(

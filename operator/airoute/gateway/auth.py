@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from airoute.store import unreadable
+
 
 class KeyFileError(ValueError):
     """The client key file or Secret cannot be used."""
@@ -71,8 +73,8 @@ def load_key_file(path: str | Path) -> ClientKeys:
     """``name: key`` lines (YAML) from a file, e.g. a mounted Secret rendered as one file."""
     try:
         data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise KeyFileError(f"cannot read client keys from {path}: {exc}") from exc
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:  # never quote the file: it holds keys
+        raise KeyFileError(f"cannot read client keys from {path}: {unreadable(exc)}") from None
     return keys_from_mapping(data, str(path))
 
 

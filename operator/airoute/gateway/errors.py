@@ -47,6 +47,10 @@ def not_found(message: str, code: str = "model_not_found", param: str | None = "
     return ClientError(404, message, "invalid_request_error", code, param)
 
 
+def not_ready(message: str) -> ClientError:
+    return ClientError(503, message, "server_error", "not_ready", None, headers=[("retry-after", "1")])
+
+
 def bad_request(message: str, param: str | None = None) -> ClientError:
     return ClientError(400, message, "invalid_request_error", "invalid_request", param)
 

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from airoute.gateway.snapshot import OnFailure, OnSnapshot, Snapshot, SnapshotError, name_of, namespace_of, secret_data
+from airoute.store import unreadable
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ def fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
     try:
         docs = list(yaml.safe_load_all(path.read_text()))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SnapshotError(f"{path}: {exc}") from exc
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise SnapshotError(f"{path}: {unreadable(exc)}") from None
     for doc in docs:
         if isinstance(doc, Mapping) and doc.get("kind") == "List":
             yield from (item for item in doc.get("items") or () if isinstance(item, Mapping))
@@ -74,8 +75,8 @@ def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
 def _status(path: Path) -> Mapping[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SnapshotError(f"{path}: {exc}") from exc
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise SnapshotError(f"{path}: {unreadable(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -140,7 +141,11 @@ class FolderSource:
     async def run(self, on_snapshot: OnSnapshot, on_failure: OnFailure) -> None:
         """Polls until cancelled; file I/O runs in a thread, callbacks on the event loop."""
         while True:
-            result = await asyncio.to_thread(self.check)
+            try:
+                result = await asyncio.to_thread(self.check)
+            except Exception as exc:  # whatever is in the folder, the source keeps watching it
+                log.exception("reading route folder %s failed", self.folder)
+                result = f"cannot read route folder {self.folder}: {type(exc).__name__}: {exc}"
             if isinstance(result, Snapshot):
                 on_snapshot(result)
             elif result is not None:

@@ -33,6 +33,8 @@ from airoute.kube import KubeClient, load_config
 
 log = logging.getLogger(__name__)
 
+JOIN_WAIT_SECONDS = 30.0
+
 
 class Gateway:
     """A running gateway (one process, one event loop)."""
@@ -83,6 +85,11 @@ class Gateway:
             self._spawn(self._poll_key_file(config.api_keys_file), "client-keys")
         if config.metrics_dir:
             await self._serve_local_metrics(config.metrics_dir)
+        if config.reuse_port:
+            # Workers share the port: the kernel spreads connections over every worker listening,
+            # so a worker joins only once it can route (or after a while, to answer probes).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.keeper.loaded.wait(), JOIN_WAIT_SECONDS)
         self.port = await self.http.listen(config.host, config.port, reuse_port=config.reuse_port)
         log.info("gateway worker %d listening on %s:%d (%s)", self.worker, config.host, self.port,
                  "kubernetes" if config.kubernetes else f"folder {config.routes_dir}")

@@ -79,8 +79,11 @@ async def test_not_ready_without_a_route_table(gateway_env: EnvFactory) -> None:
     await asyncio.sleep(0.2)
     async with env.session.get(f"{env.url}/readyz") as r:
         assert r.status == 503
-    status, _, _ = await env.chat()
-    assert status == 404
+    status, headers, body = await env.chat()
+    # Not "no such model": the gateway has not read its routes yet, and says so (retryable).
+    assert status == 503 and headers.get("Retry-After") == "1"
+    error = json.loads(body)["error"]
+    assert error["code"] == "not_ready" and "route table" in error["message"]
     assert metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") >= 1
 
 
