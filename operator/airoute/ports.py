@@ -38,6 +38,9 @@ class MetricsSnapshot:
     error: str = ""
     series: Mapping[SeriesKey, Signals] = field(default_factory=dict)
     queries: int = 0
+    client_errors: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    """Per (namespace, route): requests that failed for the client — every backend failed, or
+    the degraded answer — as a cumulative counter (compare two readings, never one)."""
 
     @cached_property
     def _by_route(self) -> dict[tuple[str, str, str], dict[str, Signals]]:

@@ -41,8 +41,15 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+MAX_DURATION_SECONDS = 365 * 24 * 3600.0
+"""The longest duration a spec may hold (8760h): longer ones overflow timestamps (year 9999)."""
+
+
 def _check_duration(text: str) -> str:
-    parse_duration(text)
+    if len(text) > 32:
+        raise ValueError("is not a duration: at most 32 characters, like 30s, 2m, 1h")
+    if parse_duration(text) > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is too long: at most {format_duration(MAX_DURATION_SECONDS)} (365 days)")
     return text
 
 

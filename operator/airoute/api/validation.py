@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from airoute.api.base import API_VERSION, KIND
+from airoute.api.providers import DNS_LABEL, DNS_SUBDOMAIN
 from airoute.api.spec import AIRouteSpec
 from airoute.api.status import AIRouteStatus
 
@@ -42,8 +43,8 @@ class ObjectMeta(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
-    name: str = Field(min_length=1, max_length=253)
-    namespace: str = "default"
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    namespace: str = Field(default="default", min_length=1, max_length=63, pattern=DNS_LABEL)
     generation: int = 1
     resource_version: str | None = None
     uid: str | None = None

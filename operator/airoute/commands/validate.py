@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from airoute.api import InvalidRoute, parse_route
+from airoute.store import unreadable
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,8 @@ def yaml_files(targets: Iterable[Path]) -> Iterator[Path]:
 def _documents(path: Path) -> Iterator[tuple[str, object]]:
     try:
         docs = list(yaml.safe_load_all(path.read_text()))
-    except (OSError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        yield str(path), Finding(str(path), "", f"cannot read YAML: {first}")
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:  # not UTF-8, nested too deep, …
+        yield str(path), Finding(str(path), "", f"cannot read YAML: {unreadable(exc)}")
         return
     for i, doc in enumerate(d for d in docs if d is not None):
         yield (f"{path}#{i + 1}" if len(docs) > 1 else str(path)), doc

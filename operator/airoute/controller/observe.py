@@ -11,6 +11,7 @@ Annotations people (or ``airoute drill|promote|abort``) put on an AIRoute:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from airoute.api import AIRoute, Backend
 from airoute.core.clock import from_rfc3339
@@ -56,7 +57,34 @@ def _with_page(signals: Signals | None, page: StatusPage | None) -> Signals | No
     return Signals(base.requests, base.errors, base.throttled, base.latency_p95, base.ttft_p95, page)
 
 
-def observe(route: AIRoute, snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage], now: float) -> Observations:
+@dataclass
+class DrillBaselines:
+    """Client-visible failures since each drill began: the route's counter when the controller
+    first saw the drill's annotation. Kept in memory; after a controller restart a running drill
+    counts from the restart."""
+
+    _start: dict[tuple[str, str, float], float] = field(default_factory=dict)
+
+    def since_drill(self, route: AIRoute, snapshot: MetricsSnapshot, active: Mapping[str, float]) -> float | None:
+        current = snapshot.client_errors.get((route.metadata.namespace, route.metadata.name))
+        running = any(d.phase == "Running" for d in route.status.drills)
+        if current is None or not (active or running):
+            return None
+        bases = [self._start.setdefault((route.key, backend, until), current) for backend, until in active.items()]
+        if len(self._start) > 10_000:  # bounded: the oldest drills are forgotten first
+            for key in list(self._start)[: len(self._start) - 10_000]:
+                del self._start[key]
+        base = min(bases) if bases else current
+        return current - base if current >= base else current  # a counter reset (gateway restart) counts from 0
+
+
+def observe(
+    route: AIRoute,
+    snapshot: MetricsSnapshot,
+    pages: Mapping[str, StatusPage],
+    now: float,
+    baselines: DrillBaselines | None = None,
+) -> Observations:
     """Everything the core needs to know about one route for one evaluation."""
     ns, name = route.metadata.namespace, route.metadata.name
     stable = snapshot.for_route(ns, name, "stable")
@@ -66,12 +94,14 @@ def observe(route: AIRoute, snapshot: MetricsSnapshot, pages: Mapping[str, Statu
     }
     active = {r.canary_hash for r in route.status.rollouts if r.phase in ("Progressing", "Paused")}
     annotations = route.metadata.annotations
+    drill_ends = drills(annotations, now)
     return Observations(
         metrics_available=snapshot.available,
         metrics_error=snapshot.error,
         backends=backends,
         canaries=canary,
-        drills=drills(annotations, now),
+        drills=drill_ends,
         promote=_gate(annotations, PROMOTE, active),
         abort=_gate(annotations, ABORT, active),
+        client_errors=baselines.since_drill(route, snapshot, drill_ends) if baselines is not None else None,
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
 from airoute.controller.metrics import ControllerMetrics
-from airoute.controller.observe import observe
+from airoute.controller.observe import DrillBaselines, observe
 from airoute.controller.parsing import ParseCache, object_key, try_parse
 from airoute.core.clock import from_rfc3339
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
@@ -46,6 +46,7 @@ class Reconciler:
     cycles: int = 0
     telemetry: ControllerMetrics | None = None
     cache: ParseCache = field(default_factory=ParseCache)
+    drill_baselines: DrillBaselines = field(default_factory=DrillBaselines)
 
     @staticmethod
     def due(route: AIRoute, now: float) -> bool:
@@ -95,7 +96,7 @@ class Reconciler:
             prev, _ = parse_status(obj.get("status") or {})
             problems = problem.problems if problem is not None else []
             return Outcome(key, invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now))
-        decision = evaluate(route, observe(route, snapshot, pages, now), now)
+        decision = evaluate(route, observe(route, snapshot, pages, now, self.drill_baselines), now)
         self.cache.wrote(key, decision.status)
         if self.telemetry is not None:
             self.telemetry.observe(route, decision.status, decision.events, snapshot.available)

@@ -71,6 +71,7 @@ def markdown(findings: Findings, tally: Tally, png: Path | None) -> str:
         lines += [
             f"| drill: traffic shifted away from vertex-eu after | {_seconds(drill.weight_shifted_after)} |",
             f"| drill: full weight back after the drill ended | {_seconds(drill.recovered_after)} |",
+            f"| drill: client-visible errors | {'—' if drill.client_errors is None else f'{drill.client_errors:g}'} |",
         ]
     lines += ["", "## Why the canary was rolled back", "", findings.rollback_message or "—", "", "## Timeline", ""]
     t0 = findings.started

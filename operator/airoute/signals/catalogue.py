@@ -64,7 +64,22 @@ CATALOGUE: tuple[Query, ...] = (
 )
 
 
+def promql_duration(seconds: float) -> str:
+    """A range PromQL accepts: whole units (``90s``, ``2m``) or else integer milliseconds, never 0.
+
+    PromQL refuses ``1.5s`` and ``0ms``; one such window would fail the batched query of every route.
+    """
+    millis = max(1, round(seconds * 1000))
+    return f"{millis}ms" if millis % 1000 else format_duration(millis / 1000)
+
+
+CLIENT_ERROR_OUTCOMES = "error|timeout|degraded"
+CLIENT_ERRORS = f'sum by (namespace, route) ({REQUESTS_TOTAL}{{backend="",outcome=~"{CLIENT_ERROR_OUTCOMES}"}})'
+"""Cumulative client-visible failures per route (rows the gateway decided itself). One query per
+cycle for all routes, whatever their windows; drills compare it with its value at their start."""
+
+
 def render_all(window_seconds: float) -> Mapping[str, str]:
     """Every catalogue query for one health window, by name."""
-    window = format_duration(window_seconds)
+    window = promql_duration(window_seconds)
     return {q.name: q.render(window=window) for q in CATALOGUE}

@@ -10,7 +10,7 @@ from typing import Any
 
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble
-from airoute.signals.catalogue import render_all
+from airoute.signals.catalogue import CLIENT_ERRORS, render_all
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,28 @@ class PrometheusMetricsSource:
         windows = sorted({r.window_seconds for r in routes})
         per_metric: dict[str, dict[SeriesKey, float]] = defaultdict(dict)
         jobs = [(window, name, promql) for window in windows for name, promql in render_all(window).items()]
+        jobs.append((0.0, "client_errors", CLIENT_ERRORS))
         try:
             results = await asyncio.gather(*(asyncio.to_thread(self._query, q) for _, _, q in jobs))
         except Exception as exc:  # any failure to read means "could not measure"
             return MetricsSnapshot(available=False, error=_describe(exc, self._config.url), queries=len(jobs))
         self.queries_run += len(jobs)
         window_of = {(r.namespace, r.route): r.window_seconds for r in routes}
+        client_errors: dict[tuple[str, str], float] = {}
         for (window, name, _), rows in zip(jobs, results, strict=True):
+            if name == "client_errors":
+                for row in rows:
+                    metric = row.get("metric", {})
+                    client_errors[(metric.get("namespace", ""), metric.get("route", ""))] = float(row["value"][1])
+                continue
             for row in rows:
                 key = _series_key(row.get("metric", {}))
                 if key is None or (key[0], key[1]) not in wanted or window_of[(key[0], key[1])] != window:
                     continue
                 per_metric[name][key] = float(row["value"][1])
-        return MetricsSnapshot(available=True, series=assemble(per_metric), queries=len(jobs))
+        return MetricsSnapshot(
+            available=True, series=assemble(per_metric), queries=len(jobs), client_errors=client_errors
+        )
 
 
 def _describe(exc: BaseException, url: str) -> str:

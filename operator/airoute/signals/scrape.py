@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from airoute.ports import Clock, MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble, histogram_quantile
 from airoute.signals.catalogue import (
+    CLIENT_ERROR_OUTCOMES,
     ERROR_OUTCOMES,
     NOT_BACKEND_OUTCOMES,
     REQUEST_DURATION,
@@ -28,6 +29,7 @@ from airoute.signals.catalogue import (
 
 _ERRORS = set(ERROR_OUTCOMES.split("|"))
 _SKIP = set(NOT_BACKEND_OUTCOMES.split("|"))
+_CLIENT_ERRORS = set(CLIENT_ERROR_OUTCOMES.split("|"))
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Sample:
     at: float
     counts: dict[tuple[SeriesKey, str], float] = field(default_factory=dict)  # (key, outcome)
     buckets: dict[tuple[str, SeriesKey, float], float] = field(default_factory=dict)  # (metric, key, le)
+    client_errors: dict[tuple[str, str], float] = field(default_factory=dict)  # (namespace, route)
 
 
 def _key(labels: Mapping[str, str]) -> SeriesKey | None:
@@ -51,6 +54,11 @@ def parse_exposition(text: str, into: Sample) -> None:
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             key = _key(s.labels)
+            if key is not None and not key[2] and s.name == REQUESTS_TOTAL:
+                if s.labels.get("outcome") in _CLIENT_ERRORS:  # the gateway decided: the client saw a failure
+                    route = (key[0], key[1])
+                    into.client_errors[route] = into.client_errors.get(route, 0.0) + s.value
+                continue
             if key is None or not key[2]:  # backend="": decided by the gateway, not a backend's health
                 continue
             if s.name == REQUESTS_TOTAL:
@@ -136,7 +144,10 @@ class GatewayScrapeSource:
             self._history.popleft()
         windows = {(r.namespace, r.route): r.window_seconds for r in routes}
         return MetricsSnapshot(
-            available=True, series=assemble(window_signals(self._history, windows)), queries=len(texts)
+            available=True,
+            series=assemble(window_signals(self._history, windows)),
+            queries=len(texts),
+            client_errors=dict(sample.client_errors),
         )
 
     async def aclose(self) -> None:

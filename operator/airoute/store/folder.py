@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from typing import Any
 import yaml
 
 STATUS_SUFFIX = ".status.yaml"
+_UNREADABLE = (OSError, ValueError, RecursionError, yaml.YAMLError)  # ValueError: not UTF-8; RecursionError: too deep
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_MAX_FILE_NAME = 255
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,12 @@ class LoadedRoute:
 
 
 def status_path(folder: Path, namespace: str, name: str) -> Path:
-    return folder / f"{namespace}.{name}{STATUS_SUFFIX}"
+    """Where the status of ``namespace/name`` goes; ValueError when the names cannot make a file name
+    (a ``/``, ``..`` or anything that is not a Kubernetes name, or too long for the file system)."""
+    file_name = f"{namespace}.{name}{STATUS_SUFFIX}"
+    if not (_NAME.match(namespace) and _NAME.match(name)) or ".." in name or len(file_name.encode()) > _MAX_FILE_NAME:
+        raise ValueError(f"{namespace}/{name}: no status file for this name (not a Kubernetes name, or too long)")
+    return folder / file_name
 
 
 def _is_route_file(path: Path, folder: Path) -> bool:
@@ -75,8 +84,8 @@ class FolderRoutes:
     def _load_file(self, path: Path) -> Iterator[LoadedRoute]:
         try:
             docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-        except (OSError, yaml.YAMLError) as exc:
-            yield LoadedRoute(path, 0, None, f"{path.name}: cannot read YAML: {_first_line(exc)}")
+        except _UNREADABLE as exc:
+            yield LoadedRoute(path, 0, None, f"{path.name}: cannot read YAML: {unreadable(exc)}")
             return
         for i, doc in enumerate(docs):
             if not isinstance(doc, Mapping) or doc.get("kind") != "AIRoute":
@@ -88,11 +97,14 @@ class FolderRoutes:
         assert isinstance(meta, Mapping)
         namespace, name = str(meta.get("namespace", "default")), str(meta.get("name", ""))
         doc["metadata"] = {"namespace": namespace, **meta, "generation": _generation(doc)}
-        spath = status_path(self.folder, namespace, name)
+        try:
+            spath = status_path(self.folder, namespace, name)
+        except ValueError:
+            return doc
         if spath.exists():
             try:
                 status = yaml.safe_load(spath.read_text())
-            except yaml.YAMLError:
+            except _UNREADABLE:
                 status = None
             if isinstance(status, Mapping):
                 doc["status"] = dict(status)
@@ -115,5 +127,17 @@ def _generation(doc: Mapping[str, Any]) -> int:
     return int(hashlib.sha256(blob).hexdigest()[:8], 16) % 1_000_000_000 + 1
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def unreadable(exc: BaseException) -> str:
+    """Why a YAML file could not be read, without quoting it: YAML errors show the offending line,
+    and a file of routes may also hold a Secret."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{exc.problem or exc.context or 'invalid YAML'}{where}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return type(exc).__name__

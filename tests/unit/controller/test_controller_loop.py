@@ -38,12 +38,15 @@ class ScriptedMetrics:
         self.calls: list[list[RouteQuery]] = []
         self.series: dict[tuple[str, str, str, str], Signals] = {}
         self.available = True
+        self.client_errors: dict[tuple[str, str], float] = {}
 
     async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
         self.calls.append(list(routes))
         if not self.available:
             return MetricsSnapshot(available=False, error="Prometheus at http://prom unavailable: ConnectionError")
-        return MetricsSnapshot(available=True, series=dict(self.series), queries=5)
+        return MetricsSnapshot(
+            available=True, series=dict(self.series), queries=5, client_errors=dict(self.client_errors)
+        )
 
     def set(self, backend: str, requests: float, errors: float) -> None:
         self.series[("support", "support-chat", backend, "stable")] = Signals(requests, errors, 0.0, 0.4)
@@ -207,3 +210,24 @@ async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) 
     assert 'backend="vertex-eu"' not in text, "a removed backend leaves no series"
     telemetry.forget("support", "support-chat")
     assert 'route="support-chat"' not in generate_latest(telemetry.registry).decode()
+
+
+async def test_a_drill_counts_the_client_errors_seen_since_it_began(tmp_path: Path) -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    ctl = FolderController(tmp_path, Reconciler(metrics, clock))
+    _write(tmp_path, ROUTE)
+    healthy(metrics)
+    metrics.client_errors[("support", "support-chat")] = 40.0  # failures from before the drill
+    await ctl.once()
+    drilled = copy.deepcopy(ROUTE)
+    drilled["metadata"]["annotations"] = {"drill.airoute.dev/vertex-eu": to_rfc3339(clock.t + 20)}
+    _write(tmp_path, drilled)
+    clock.t += 15
+    await ctl.once()
+    metrics.client_errors[("support", "support-chat")] = 43.0
+    for _ in range(16):  # the drill ends after 20 s; the default ramp back takes 4 x 30 s
+        clock.t += 15
+        await ctl.once()
+    drill = _status(tmp_path)["drills"][0]
+    assert drill["phase"] == "Completed"
+    assert drill["clientErrors"] == 3.0, "only the errors since the drill began"

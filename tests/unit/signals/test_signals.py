@@ -109,4 +109,5 @@ def test_gateway_decided_outcomes_are_not_a_backend() -> None:
     labels = 'namespace="support",route="chat",backend="",variant="",provider="",outcome="degraded"'
     text = f"airoute_requests_total{{{labels}}} 5\n"
     parse_exposition(text, sample)
-    assert sample.counts == {}
+    assert sample.counts == {}, "no backend's health"
+    assert sample.client_errors == {("support", "chat"): 5.0}, "but a failure the client saw"
