@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from airoute.commands import actions
+from airoute.commands.governance import GovernanceParams, PolicyParamsError
 from airoute.commands.inventory import RISKS, RouteRow, inventory, to_json, to_markdown
 from airoute.commands.routes import FolderRouteStore, KubectlRoutes, RouteStore, RouteStoreError, find
 from airoute.commands.status import render
@@ -26,7 +28,14 @@ def _validate(args: argparse.Namespace) -> int:
     if missing:
         print(f"airoute validate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    checked, findings = validate(args.paths)
+    policies = None
+    if args.policies is not None:
+        try:
+            policies = GovernanceParams.from_configmap(yaml.safe_load(args.policies.read_text()))
+        except (OSError, yaml.YAMLError, PolicyParamsError) as exc:
+            print(f"airoute validate: --policies {args.policies}: {exc}", file=sys.stderr)
+            return 2
+    checked, findings = validate(args.paths, policies)
     for f in findings:
         print(f)
     verdict = "valid" if not findings else f"{len(findings)} problem(s)"
@@ -101,6 +110,13 @@ def _target(p: argparse.ArgumentParser) -> None:
 def add_route_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v = sub.add_parser("validate", help="check AIRoute files offline (for pre-merge checks in GitOps repositories)")
     v.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR")
+    v.add_argument(
+        "--policies",
+        type=Path,
+        metavar="CONFIGMAP",
+        help="also apply the governance policies, with the parameters of this ConfigMap "
+        "(e.g. policies/admission/governance-params.yaml)",
+    )
     v.set_defaults(func=_validate)
     inv = sub.add_parser(
         "inventory", help="every AI route by tier, provider, cloud and region; flags single points of failure"

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from airoute.api import InvalidRoute, parse_route
+from airoute.commands.governance import GovernanceParams, check
 from airoute.store import unreadable
 
 
@@ -44,8 +45,9 @@ def _documents(path: Path) -> Iterator[tuple[str, object]]:
         yield (f"{path}#{i + 1}" if len(docs) > 1 else str(path)), doc
 
 
-def validate(targets: Iterable[Path]) -> tuple[int, list[Finding]]:
-    """How many AIRoutes were checked, and every problem found (schema, duplicates)."""
+def validate(targets: Iterable[Path], policies: GovernanceParams | None = None) -> tuple[int, list[Finding]]:
+    """How many AIRoutes were checked, and every problem found (schema, duplicates, and the
+    governance policies when their parameters are given)."""
     findings: list[Finding] = []
     checked = 0
     models: dict[str, str] = {}
@@ -75,4 +77,6 @@ def validate(targets: Iterable[Path]) -> tuple[int, list[Finding]]:
                     )
                 )
             models.setdefault(route.spec.model, f"{route.key} ({where})")
+            if policies is not None:
+                findings.extend(Finding(where, "policy", message) for message in check(route, policies))
     return checked, findings
