@@ -65,12 +65,15 @@ class PrometheusMetricsSource:
             return MetricsSnapshot(available=False, error=_describe(exc, self._config.url), queries=len(jobs))
         self.queries_run += len(jobs)
         window_of = {(r.namespace, r.route): r.window_seconds for r in routes}
-        client_errors: dict[tuple[str, str], float] = {}
+        # No series means no failure yet: the gateway only creates it on the first one.
+        client_errors: dict[tuple[str, str], float] = dict.fromkeys(wanted, 0.0)
         for (window, name, _), rows in zip(jobs, results, strict=True):
             if name == "client_errors":
                 for row in rows:
                     metric = row.get("metric", {})
-                    client_errors[(metric.get("namespace", ""), metric.get("route", ""))] = float(row["value"][1])
+                    route = (metric.get("namespace", ""), metric.get("route", ""))
+                    if route in wanted:
+                        client_errors[route] = float(row["value"][1])
                 continue
             for row in rows:
                 key = _series_key(row.get("metric", {}))

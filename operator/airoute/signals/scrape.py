@@ -147,7 +147,10 @@ class GatewayScrapeSource:
             available=True,
             series=assemble(window_signals(self._history, windows)),
             queries=len(texts),
-            client_errors=dict(sample.client_errors),
+            # No row means no failure yet: the gateway only creates the series on the first one.
+            client_errors={
+                (r.namespace, r.route): sample.client_errors.get((r.namespace, r.route), 0.0) for r in routes
+            },
         )
 
     async def aclose(self) -> None:

@@ -240,6 +240,7 @@ def test_drill_from_the_cli_takes_a_backend_out_and_reports(stack: Stack, tmp_pa
             40,
         )
     assert drill["backend"] == "b2" and drill["weightShiftedAfter"] is not None
+    assert drill["clientErrors"] == 0, "clients saw no failure while b2 was out (Prometheus-counted)"
     report = subprocess.run(
         [sys.executable, "-m", "airoute.cli", "drill", "report", f"{stack.namespace}/drill"],
         env=stack.env,

@@ -43,6 +43,7 @@ def test_demo_plays_the_whole_scenario(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "| client errors during the Azure outage | 0 |" in report
     assert "| canary share after the rollback | 0% |" in report
+    assert "| drill: client-visible errors | 0 |" in report
     assert " 0 failed, " in report, "no client request failed at any point"
     assert "CanaryRolledBack" in report and "BackendEjected" in report and "DrillCompleted" in report
     failover = next(line for line in report.splitlines() if line.startswith("| time to failover"))
