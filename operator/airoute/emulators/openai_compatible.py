@@ -113,7 +113,7 @@ class OpenAICompatibleEmulator(EmulatorServer):
     def _prepare(self, raw: bytes, path: str) -> _Prepared:
         try:
             body: Any = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # what OpenAI answers too: 400, never a 500
             raise fmt.InvalidRequest(f"The body is not valid JSON: {exc}") from exc
         model = body.get("model") if isinstance(body, dict) else None
         if not isinstance(model, str) or not model:

@@ -4,7 +4,9 @@ into a :class:`ChatRequest`, the adapter translates, and its OpenAI-shaped answe
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncGenerator, Mapping
 
 from airoute.core.routetable import Variant
@@ -13,8 +15,10 @@ from airoute.gateway.sniff import Sniffed, parsed_body
 from airoute.gateway.table import Caller
 from airoute.providers import make_provider
 from airoute.providers.base import ChatProvider
-from airoute.providers.errors import BadRequest
+from airoute.providers.errors import BadRequest, ProviderError, Unavailable
 from airoute.providers.request import ChatRequest
+
+log = logging.getLogger(__name__)
 
 
 def _request(body: bytes, sniffed: Sniffed) -> ChatRequest:
@@ -24,6 +28,13 @@ def _request(body: bytes, sniffed: Sniffed) -> ChatRequest:
         if isinstance(exc, BadRequest):
             raise
         raise BadRequest(str(exc)) from None
+
+
+def _surprise(provider: ChatProvider, exc: Exception) -> Unavailable:
+    """An SDK failure the adapter did not classify: this backend failed, the next one is tried."""
+    log.warning("backend %s: unexpected %s from its SDK", provider.name, type(exc).__name__)
+    log.debug("backend %s: unexpected SDK failure", provider.name, exc_info=True)
+    return Unavailable(f"unexpected failure in the provider SDK ({type(exc).__name__})", provider=provider.name)
 
 
 class AdapterCaller:
@@ -36,12 +47,24 @@ class AdapterCaller:
         self.timeout = timeout
 
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
-        answer = await self.provider.chat(_request(body, sniffed), self.timeout)
+        request = _request(body, sniffed)
+        try:
+            answer = await self.provider.chat(request, self.timeout)
+        except (ProviderError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise _surprise(self.provider, exc) from None
         return json.dumps(answer).encode()
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
-        async for chunk in self.provider.stream(_request(body, sniffed), self.timeout):
-            yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        chunks = self.provider.stream(_request(body, sniffed), self.timeout)
+        try:
+            async for chunk in chunks:
+                yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        except (ProviderError, asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:
+            raise _surprise(self.provider, exc) from None
         yield b"data: [DONE]\n\n"
 
     async def aclose(self) -> None:

@@ -89,7 +89,10 @@ class Binder:
         if endpoint is not None:
             key: Any = ("passthrough", endpoint, backend)
             if key not in self._callers:
-                values = tuple(v.encode() for _, v in endpoint.headers)
+                # Scrub both the header values ("Bearer <key>") and the Secret values themselves: a
+                # provider that quotes the bare key back in an error must not get it to a client or a log.
+                values = (*(v.encode() for _, v in endpoint.headers),
+                          *referenced_secrets(variant.provider, namespace, secrets).values())
                 self._callers[key] = PassThrough(endpoint, self._pool(endpoint), backend, values)
         else:
             values_by_ref = referenced_secrets(variant.provider, namespace, secrets)

@@ -33,6 +33,7 @@ _REASONS = {
     408: b"Request Timeout",
     413: b"Payload Too Large",
     429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     502: b"Bad Gateway",
     503: b"Service Unavailable",
@@ -40,6 +41,8 @@ _REASONS = {
 }
 _MAX_PIPELINED = 32  # requests read ahead on one connection before reading pauses
 _DISCARD_LIMIT_FACTOR = 4  # an oversized body is read (and dropped) up to 4 times the limit, then the connection closes
+MAX_HEAD = 64 * 1024  # request line and headers of one request, in bytes: a header flood gets a 431, not memory
+LINGER = 1.0  # seconds a refused client's further bytes are read and dropped, so that it gets the answer
 
 
 class Request:
@@ -182,14 +185,17 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self.busy = False
         self._drain_waiter: asyncio.Future[None] | None = None
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._queue: deque[tuple[Request, int]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._refused = False
         self._reset()
 
     def _reset(self) -> None:
         self._url = b""
+        self._in_head = True
+        self._head_size = 0
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
@@ -214,11 +220,27 @@ class _Connection(asyncio.Protocol):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._queue.clear()
+        self._parser = None  # it refers back to this protocol: free both now, not at the next full GC
         self._wake()
 
     def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if self._refused or parser is None:
+            return  # answered and closing: what the client still sends is dropped
         try:
-            self._parser.feed_data(data)
+            while data and self.transport is not None:
+                if not self._in_head:
+                    parser.feed_data(data)
+                    return
+                # The parser keeps a header in memory until it is complete: feed it no more than the
+                # head may hold, so that a flood of header bytes is refused instead of buffered.
+                room = MAX_HEAD - self._head_size
+                if room <= 0:
+                    self._fail(431, f"request line and headers larger than {MAX_HEAD} bytes")
+                    return
+                piece, data = data[:room], data[room:]
+                self._head_size += len(piece)
+                parser.feed_data(piece)
         except httptools.HttpParserUpgrade:
             self._fail(400, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
@@ -240,6 +262,7 @@ class _Connection(asyncio.Protocol):
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         length = self._headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_body:
             self._reject = 413
@@ -257,8 +280,13 @@ class _Connection(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
-        method = self._parser.get_method().decode()
-        keep_alive = self._parser.should_keep_alive()
+        if self._refused:  # already answered (413, 431 …) while this request was still arriving
+            self._reset()
+            return
+        parser = self._parser
+        assert parser is not None  # called by the parser itself
+        method = parser.get_method().decode()
+        keep_alive = parser.should_keep_alive()
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         request = Request(method, self._url, self._headers, body, keep_alive)
         self._queue.append((request, self._reject))
@@ -311,17 +339,28 @@ class _Connection(asyncio.Protocol):
             self._idle_handle = asyncio.get_running_loop().call_later(self.server.idle_timeout, self._idle_close)
 
     def _idle_close(self) -> None:
-        if not self.busy:
+        if self.busy:
+            return
+        if self._head_size and self.transport is not None:  # a request began but did not arrive in time
+            self._fail(408, f"the request did not arrive within {self.server.idle_timeout:g}s")
+        else:
             self.close()
 
     def _fail(self, status: int, message: str) -> None:
-        if self.transport is not None and not self.busy:
-            reply = Reply(self, keep_alive=False)
-            reply.send(status, error_body(message, "invalid_request_error", None))
-        self.close()
+        transport = self.transport
+        if transport is None or self.busy or transport.is_closing():
+            self.close()
+            return
+        Reply(self, keep_alive=False).send(status, error_body(message, "invalid_request_error", None))
+        # Closing now, with the client's bytes still unread, would reset the connection and lose the
+        # answer: end the sending side, drop what still comes for a moment, then close.
+        self._refused = True
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, self.close)
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self.transport is not None and not self.transport.is_closing() and not self._refused:
             self.transport.write(data)
 
     async def drain(self) -> None:

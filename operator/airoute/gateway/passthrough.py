@@ -134,6 +134,15 @@ def _int_after(data: bytes, key: bytes) -> int:
     return int(data[i:j]) if j > i else 0
 
 
+_SSE_FIELDS = (b"data:", b":", b"event:", b"id:", b"retry:")
+
+
+def _looks_like_json_object(data: bytes, headers: Mapping[str, str]) -> bool:
+    """A cheap check (no parsing) that a 200 answer is what OpenAI-compatible servers send."""
+    body = data.strip()
+    return "json" in headers.get("content-type", "") and body[:1] == b"{" and body[-1:] == b"}"
+
+
 def _message(body: bytes) -> str:
     """The upstream's error message: ``error.message`` of an OpenAI-shaped body, else the text."""
     try:
@@ -166,6 +175,10 @@ class PassThrough:
     def _unavailable(self, exc: UpstreamError) -> ProviderError:
         return Unavailable(str(exc), provider=self.name, secrets=self._secrets)
 
+    def _garbage(self, what: str, headers: Mapping[str, str]) -> ProviderError:
+        content_type = headers.get("content-type", "none")
+        return Unavailable(f"{what} (content-type {content_type[:64]})", provider=self.name)
+
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
         """The whole answer (JSON bytes) of a non-streaming request; raises ProviderError."""
         try:
@@ -178,6 +191,8 @@ class PassThrough:
             raise self._unavailable(exc) from None
         if response.status != 200:
             raise self._error(response.status, data, response.headers)
+        if not _looks_like_json_object(data, response.headers):  # an HTML error page, a cut or empty body …
+            raise self._garbage("the answer is not a JSON object", response.headers)
         return data
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
@@ -190,8 +205,16 @@ class PassThrough:
         try:
             if response.status != 200:
                 raise self._error(response.status, await response.read(), response.headers)
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                raise self._garbage("the answer is not an event stream", response.headers)
+            tail = b""
             async for chunk in response.iter_chunks():
+                if not tail and not chunk.lstrip(b"\r\n").startswith(_SSE_FIELDS):
+                    raise self._garbage("the answer is not an event stream", response.headers)
+                tail = chunk[-64:] if len(chunk) >= 64 else (tail + chunk)[-64:]
                 yield chunk
+            if b"[DONE]" not in tail:  # ended cleanly but early: the client must not take it for whole
+                raise Unavailable("the stream ended before data: [DONE]", provider=self.name)
         except UpstreamError as exc:
             raise self._unavailable(exc) from None
         finally:

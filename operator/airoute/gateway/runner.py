@@ -21,6 +21,17 @@ from airoute.gateway.server import Gateway
 
 log = logging.getLogger(__name__)
 
+# Libraries that log request headers (credentials, AWS session tokens) at DEBUG: never below WARNING.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "azure", "google", "httpx", "httpcore", "aiohttp.access")
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """The gateway's log: ``level`` for airoute itself, WARNING at most for the provider SDKs. It replaces
+    whatever was set up before (``airoute``'s own default), so that ``--log-level`` takes effect."""
+    logging.basicConfig(level=level, format=fmt, force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 
 async def serve(
     config: GatewayConfig,
@@ -69,9 +80,7 @@ def _die_with_parent() -> None:
 
 def _worker_main(config: GatewayConfig, worker: int) -> None:
     _die_with_parent()
-    logging.basicConfig(
-        level=config.log_level, format=f"%(asctime)s worker-{worker} %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level, f"%(asctime)s worker-{worker} %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM for every worker
     raise SystemExit(0 if _run_loop(config, worker) else 1)
 
@@ -115,7 +124,7 @@ def _supervise(config: GatewayConfig) -> int:
 def run_gateway(config: GatewayConfig) -> int:
     """Runs the gateway until SIGTERM/SIGINT; the exit code is 0 after a clean drain."""
     config.check()
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.workers > 1:
         return _supervise(config)
     return 0 if _run_loop(config, 0) else 1

@@ -101,6 +101,8 @@ def _slow(body: bytes) -> Sniffed:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SniffError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SniffError("the request body is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise SniffError("the request body must be a JSON object")
     model = parsed.get("model")

@@ -40,7 +40,7 @@ class _Conn(asyncio.Protocol):
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self.error: UpstreamError | None = None
         self._begin()
@@ -67,10 +67,13 @@ class _Conn(asyncio.Protocol):
             self.complete, self.keep_alive = True, False  # the body ended with the connection
         if not self.complete and self.error is None:
             self.error = UpstreamError("reset", f"connection to {self.pool.name} closed: {exc or 'EOF'}")
+        self.parser = None  # it refers back to this protocol: free both now, not at the next full GC
         self._wake()
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        if self.parser is None:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -79,16 +82,19 @@ class _Conn(asyncio.Protocol):
             self._wake()
 
     def eof_received(self) -> bool | None:
-        with contextlib.suppress(httptools.HttpParserError):
-            self.parser.feed_data(b"")
+        if self.parser is not None:
+            with contextlib.suppress(httptools.HttpParserError):
+                self.parser.feed_data(b"")
         return None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        self.keep_alive = self.parser.should_keep_alive()
+        parser = self.parser
+        assert parser is not None  # called by the parser itself
+        self.status = parser.get_status_code()
+        self.keep_alive = parser.should_keep_alive()
         self._wake()
 
     def on_body(self, body: bytes) -> None:

@@ -72,6 +72,9 @@ class BedrockProvider:
                                     self.name)
         except Exception as exc:
             raise self._error(exc) from exc
+        if not isinstance((response.get("output") or {}).get("message"), Mapping):
+            # boto3 reads a 200 with a body that is not JSON (an HTML error page …) as an empty answer
+            raise Unavailable("malformed answer: no output.message in the Converse response", provider=self.name)
         return from_converse(response, self.block.model_id, _id(response), int(time.time()))
 
     async def stream(self, req: ChatRequest, timeout: float,

@@ -73,6 +73,8 @@ class VertexAIProvider:
         except Exception as exc:
             raise self._error(exc) from exc
         wire = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if "candidates" not in wire and "promptFeedback" not in wire:  # an empty or foreign body, not a refusal
+            raise Unavailable("malformed answer: neither candidates nor promptFeedback", provider=self.name)
         return from_generate_content(wire, self.block.model, _id(wire), int(time.time()))
 
     async def stream(self, req: ChatRequest, timeout: float,
@@ -127,6 +129,8 @@ class VertexAIProvider:
         if isinstance(exc, errors.UnknownApiResponseError):
             return Unavailable(f"malformed answer: {exc}", provider=self.name,
                                secrets=self._secrets)
+        if isinstance(exc, ValueError):  # an answer the SDK could not parse (not JSON, wrong shape)
+            return Unavailable(f"malformed answer: {type(exc).__name__}", provider=self.name)
         raise exc
 
 

@@ -1,0 +1,200 @@
+"""Generated AIRoute files through the controller's folder loop (``airoute controller --routes-dir``).
+
+The loop runs for real over a temporary folder: the files are read back by the store, the
+Reconciler asks a small in-test MetricsSource, the core decides, status files are written. Whatever
+a file holds, a cycle never raises, the other routes are still evaluated, nothing is written outside
+the folder, and an invalid update leaves the last good weights in force with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airoute.api import InvalidRoute, parse_route
+from airoute.controller.folder_loop import FolderController
+from airoute.controller.reconciler import Reconciler
+from airoute.core.signals import Signals
+from airoute.ports import MetricsSnapshot, RouteQuery
+
+from .strategies import fuzz, huge_values, junk, mutated, related, valid_routes
+
+ANCHOR: dict[str, Any] = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+ANCHOR_STATUS = "support.support-chat.status.yaml"
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> float:
+        return self.t
+
+
+class ScriptedMetrics:
+    """A MetricsSource (``airoute.ports``): every backend it was told about is healthy."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.series: dict[tuple[str, str, str, str], Signals] = {}
+
+    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
+        self.batches += 1
+        return MetricsSnapshot(available=True, series=dict(self.series))
+
+    def healthy(self, objs: Sequence[dict[str, Any]]) -> None:
+        for obj in objs:
+            meta = obj["metadata"]
+            for b in obj["spec"]["backends"]:
+                key = (meta.get("namespace", "default"), meta["name"], b["name"], "stable")
+                self.series[key] = Signals(500.0, 0.0, 0.0, 0.3)
+
+
+IN_FILES = st.one_of(junk, huge_values(scale=0.1))  # YAML in pure Python is slow: smaller giants for files
+
+
+def dump(obj: Any) -> str:
+    """YAML when it can be written as YAML, else JSON (a YAML subset) — the file holds *something*."""
+    try:
+        return yaml.dump(obj, Dumper=yaml.CSafeDumper, allow_unicode=False)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return json.dumps(obj, default=str)
+
+
+def read_status(folder: Path, name: str) -> dict[str, Any]:
+    data = yaml.safe_load((folder / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def ready(status: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in status.get("conditions", []) if c["type"] == "Ready")
+
+
+class Loop:
+    """One folder, one controller, one clock; ``cycle`` runs ``FolderController.once`` for real."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folder = root / "routes"
+        self.folder.mkdir()
+        self.clock = Clock()
+        self.metrics = ScriptedMetrics()
+        self.controller = FolderController(self.folder, Reconciler(self.metrics, self.clock))
+        self.write("anchor.yaml", yaml.safe_dump(ANCHOR))
+        self.metrics.healthy([ANCHOR])
+
+    def write(self, name: str, content: str | bytes) -> None:
+        path = self.folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, errors="surrogatepass")
+
+    def cycle(self, seconds: float = 15.0) -> None:
+        self.clock.t += seconds
+        asyncio.run(self.controller.once())  # must never raise
+        anchor = read_status(self.folder, ANCHOR_STATUS)
+        assert anchor["lastEvaluated"].startswith("2027"), "the other routes are still evaluated"
+        assert sorted(p.name for p in self.root.iterdir()) == ["routes"], "nothing written outside the folder"
+
+
+def _problems(obj: Any) -> list[str]:
+    try:
+        parse_route(obj)
+    except InvalidRoute as exc:
+        return [p.path for p in exc.problems]
+    return []
+
+
+@pytest.mark.slow
+@fuzz(100)
+@given(st.data())
+def test_an_invalid_update_is_named_and_keeps_the_last_good_weights(data: st.DataObject) -> None:
+    good = data.draw(valid_routes(max_backends=4))
+    with tempfile.TemporaryDirectory() as tmp:
+        loop = Loop(Path(tmp))
+        loop.write("route.yaml", yaml.safe_dump(good))
+        loop.metrics.healthy([good])
+        loop.cycle()
+        status_name = f"{good['metadata']['namespace']}.{good['metadata']['name']}.status.yaml"
+        before = read_status(loop.folder, status_name)
+        assert ready(before)["reason"] != "InvalidSpec"
+        broken, where = data.draw(mutated(good, under="spec", values=IN_FILES))
+        loop.write("route.yaml", dump(broken))
+        loop.cycle()
+        seen = yaml.safe_load((loop.folder / "route.yaml").read_text())  # what the controller read
+        problems = _problems(seen)
+        after = read_status(loop.folder, status_name)
+        if problems:
+            condition = ready(after)
+            assert (condition["status"], condition["reason"]) == ("False", "InvalidSpec")
+            assert any(p in condition["message"] for p in problems), (problems, condition["message"])
+            if seen == broken:
+                named = any(related(p, where) for p in problems) or "duplicate" in condition["message"]
+                assert named, f"broke {where}, the status says {condition['message']}"
+            assert after["weights"] == before["weights"], "an invalid spec must leave the last good routing in force"
+        loop.write("route.yaml", yaml.safe_dump(good))  # fixed again: the route is Ready again
+        loop.cycle()
+        assert ready(read_status(loop.folder, status_name))["reason"] != "InvalidSpec"
+
+
+def _deep_yaml(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+garbage_files = st.one_of(
+    st.binary(max_size=300),  # not UTF-8, NUL bytes
+    st.text(max_size=300),
+    st.builds(dump, junk),
+    st.builds(dump, IN_FILES),
+    st.builds(_deep_yaml, st.integers(400, 1200)),  # deeper than the YAML parser can recurse
+    st.sampled_from([
+        "kind: [broken", "---\n---\n", "kind: AIRoute\n", "kind: AIRoute\nmetadata: {name: ../../escape}\n",
+        "a: &a [x, x]\nb: [*a, *a, *a]\nkind: AIRoute\nspec: *a\n", "!!python/object:os.system {}",
+        "kind: AIRoute\napiVersion: airoute.dev/v1alpha1\nmetadata: {name: " + "n" * 253 + "}\n",
+    ]),
+)
+
+
+@st.composite
+def broken_routes(draw: st.DrawFn) -> str:
+    """A route broken anywhere, metadata included (names with ``/``, ``..``, 300 characters …)."""
+    obj, _ = draw(valid_routes(max_backends=3).flatmap(lambda r: mutated(r, values=IN_FILES)))
+    if draw(st.booleans()):
+        obj = copy.deepcopy(obj)
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            meta["name"] = draw(st.sampled_from(["a/b", "../../../x", "..", "n" * 300, "UPPER", "x.", ""]))
+    return dump(obj)
+
+
+@pytest.mark.slow
+@fuzz(100)
+@given(st.lists(st.one_of(garbage_files, broken_routes()), min_size=1, max_size=4), st.data())
+def test_any_file_content_never_stops_the_loop(files: list[str | bytes], data: st.DataObject) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        loop = Loop(Path(tmp))
+        for i, content in enumerate(files):
+            loop.write(f"f{i}.yaml", content)
+        loop.cycle()
+        weights = read_status(loop.folder, ANCHOR_STATUS)["weights"]
+        assert sum(weights.values()) == 100
+        for i in range(len(files)):  # files change again: still fine
+            loop.write(f"f{i}.yaml", data.draw(garbage_files))
+        loop.cycle()
+        for status in loop.folder.glob("*.status.yaml"):
+            written = yaml.safe_load(status.read_text())
+            assert isinstance(written, dict) and math.isfinite(sum(written.get("weights", {}).values()))
