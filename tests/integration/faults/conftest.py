@@ -17,6 +17,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from airoute.emulators import OpenAICompatibleEmulator
+
 from ..gateway.conftest import (  # noqa: F401  (gateway_env is a fixture used by the tests here)
     CLIENT_KEYS,
     Env,
@@ -138,3 +140,14 @@ def complete(status: int, body: bytes, stream: bool) -> bool:
     if status != 200:
         return False
     return body.rstrip().endswith(b"data: [DONE]") if stream else body.lstrip().startswith(b"{")
+
+
+@pytest.fixture
+async def emulators() -> AsyncIterator[list[OpenAICompatibleEmulator]]:
+    """Two OpenAI-compatible emulators, stopped after the test."""
+    emus = [OpenAICompatibleEmulator(seed=i) for i in range(2)]
+    for emu in emus:
+        await emu.start()
+    yield emus
+    for emu in emus:
+        await emu.stop()

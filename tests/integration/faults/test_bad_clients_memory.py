@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.slow
 
 KEY = CLIENT_KEYS["support-bot"]
 LIMIT = 4 * 1024 * 1024  # the gateway's default --max-body-bytes
-
-
-@pytest.fixture
-async def emulators() -> AsyncIterator[list[OpenAICompatibleEmulator]]:
-    emus = [OpenAICompatibleEmulator(seed=i) for i in range(2)]
-    for emu in emus:
-        await emu.start()
-    yield emus
-    for emu in emus:
-        await emu.stop()
 
 
 async def raw(port: int, data: bytes, hold: float = 0.0) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -27,16 +26,6 @@ pytestmark = pytest.mark.slow
 SECONDS = float(os.environ.get("AIROUTE_LOAD_SECONDS", "24"))
 FLAP = 2.0
 CLIENTS = 16
-
-
-@pytest.fixture
-async def emulators() -> AsyncIterator[list[OpenAICompatibleEmulator]]:
-    emus = [OpenAICompatibleEmulator(seed=i) for i in range(2)]
-    for emu in emus:
-        await emu.start()
-    yield emus
-    for emu in emus:
-        await emu.stop()
 
 
 async def test_load_with_a_flapping_backend_loses_nothing_and_memory_stays_flat(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,16 +18,6 @@ from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from .conftest import GatewayFactory, backend_yaml, chat_body, complete, route_yaml
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def emulators() -> AsyncIterator[list[OpenAICompatibleEmulator]]:
-    emus = [OpenAICompatibleEmulator(seed=i) for i in range(2)]
-    for emu in emus:
-        await emu.start()
-    yield emus
-    for emu in emus:
-        await emu.stop()
 
 
 def routes(tmp_path: Path, emus: list[OpenAICompatibleEmulator]) -> Path:
