@@ -6,7 +6,6 @@ controller would be blind to all of them.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,24 +16,14 @@ from hypothesis import strategies as st
 
 from airoute.api import parse_duration
 from airoute.signals.catalogue import render_all
-from tests.support.prom_server import ensure_prometheus
+from tests.support.prom_server import require_promtool
 
 from .strategies import durations, fuzz
 
 
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        ensure_prometheus()
-        found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool is not available: hack/install-debian-tools.sh could not install it")
-    return found
-
-
 @pytest.mark.prometheus
 def test_every_valid_window_renders_valid_promql(tmp_path: Path) -> None:
-    tool = promtool()
+    tool = require_promtool()
     windows: set[str] = set()
 
     @fuzz(5)

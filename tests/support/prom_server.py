@@ -34,6 +34,19 @@ def ensure_prometheus() -> str | None:
     return found
 
 
+def require_promtool() -> str:
+    """The promtool binary (installing it if needed), or skip the test with the reason."""
+    import pytest
+
+    found = shutil.which("promtool")
+    if found is None:
+        ensure_prometheus()
+        found = shutil.which("promtool")
+    if found is None:
+        pytest.skip("promtool is not available: hack/install-debian-tools.sh could not install it")
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import signal
 import socket
@@ -30,6 +29,7 @@ from airoute.controller.folder_loop import EventHook, FolderController
 from airoute.controller.main import SystemClock
 from airoute.controller.reconciler import Reconciler
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, OpenAICompatibleEmulator, VertexAIEmulator
+from airoute.emulators.credentials import service_account_key
 from airoute.signals.scrape import GatewayScrapeSource
 from airoute.store import status_path
 
@@ -37,6 +37,7 @@ NAMESPACE, ROUTE = "support", "support-chat"
 AZURE_KEY = "demo-azure-key-0123456789abcdef"
 AWS_KEY_ID, AWS_SECRET = "AKIADEMO000000000001", "demo/aws/secret/0123456789abcdefghij"
 BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+DEMO_SA = "airoute-demo@acme-support.iam.gserviceaccount.com"
 BEDROCK_CANARY = "anthropic.claude-3-5-sonnet-20241022-v2:0"
 
 
@@ -87,27 +88,6 @@ def _die_with_parent() -> None:
 def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE}, "data": encoded}
-
-
-def _service_account(token_uri: str) -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return json.dumps(
-        {
-            "type": "service_account",
-            "project_id": "acme-support",
-            "private_key_id": "demo0001",
-            "private_key": pem,
-            "client_email": "airoute-demo@acme-support.iam.gserviceaccount.com",
-            "client_id": "1",
-            "token_uri": token_uri,
-        }
-    )
 
 
 class World:
@@ -231,7 +211,9 @@ class World:
         secrets = [
             _secret("azure-eu", {"api-key": AZURE_KEY}),
             _secret("aws-eu", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
-            _secret("gcp-sa", {"key.json": _service_account(f"{self.vertex.base_url}/token")}),
+            _secret(
+                "gcp-sa", {"key.json": service_account_key(f"{self.vertex.base_url}/token", "acme-support", DEMO_SA)}
+            ),
         ]
         (self.folder / "secrets.yaml").write_text(yaml.safe_dump_all(secrets))
         self.write_route(self.route())

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from airoute.emulators.credentials import service_account_key
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
 
@@ -96,18 +97,6 @@ def bad_block(kind: str, base: str) -> dict[str, Any]:
                          "endpointURL": base, "insecure": True, "credentialsSecretRef": {"name": "gcp"}}}
 
 
-def service_account(token_uri: str) -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({"type": "service_account", "project_id": "acme-prod", "private_key_id": "0123abcd",
-                       "private_key": pem, "client_email": "gw@acme-prod.iam.gserviceaccount.com",
-                       "client_id": "1", "token_uri": token_uri})
-
-
 class Garbage:
     """The garbage server, a healthy emulator as standby, and a gateway with one route per (kind, mode)."""
 
@@ -141,7 +130,7 @@ async def garbage_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
             docs.append(route(names[-1], bad_block(kind, base), good))
     docs += [secret("azure", {"api-key": "azure-key-0123"}),
              secret("aws", {"aws_access_key_id": "AKIAGARBAGE000000001", "aws_secret_access_key": "garbage/secret"}),
-             secret("gcp", {"key.json": service_account(f"http://127.0.0.1:{port}/oauth/token")})]
+             secret("gcp", {"key.json": service_account_key(f"http://127.0.0.1:{port}/oauth/token")})]
     (tmp_path / "routes.yaml").write_text("\n---\n".join(docs))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
     await gateway.start()

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
+from airoute.emulators.credentials import service_account_key
 from airoute.gateway import Gateway, GatewayConfig
 
 from .conftest import completion_text, metric
@@ -22,18 +23,6 @@ pytestmark = pytest.mark.sdk
 AZURE_KEY = "azure-key-0123456789abcdef01234567"
 AWS_KEY_ID = "AKIAEMULATOR00000001"
 AWS_SECRET = "emulator/secret/key/0123456789abcdefghij"
-
-
-def service_account(token_uri: str) -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({"type": "service_account", "project_id": "acme-prod", "private_key_id": "0123abcd",
-                       "private_key": pem, "client_email": "gw@acme-prod.iam.gserviceaccount.com",
-                       "client_id": "1", "token_uri": token_uri})
 
 
 def secret(name: str, data: dict[str, str]) -> str:
@@ -80,7 +69,7 @@ async def clouds(tmp_path: Path) -> AsyncIterator[tuple[Clouds, Gateway, str]]:
     }
     docs = [json.dumps(route), secret("azure-eu", {"api-key": AZURE_KEY}),
             secret("aws-eu", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
-            secret("gcp-sa", {"key.json": service_account(f"{c.vertex.base_url}/token")})]
+            secret("gcp-sa", {"key.json": service_account_key(f"{c.vertex.base_url}/token")})]
     (tmp_path / "support.yaml").write_text("\n---\n".join(docs))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
     await gateway.start()

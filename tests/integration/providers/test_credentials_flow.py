@@ -10,6 +10,7 @@ import pytest
 
 from airoute.api import AzureOpenAI, Bedrock, VertexAI
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
+from airoute.emulators.credentials import service_account_key
 from airoute.providers import AuthFailed, ChatRequest, ProviderConfigError, make_provider
 
 pytestmark = pytest.mark.sdk
@@ -25,27 +26,13 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
-def _service_account(token_uri: str) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return json.dumps({
-        "type": "service_account", "project_id": "acme-prod", "private_key_id": "0123abcd",
-        "private_key": pem, "client_email": "airoute@acme-prod.iam.gserviceaccount.com",
-        "client_id": "1234567890", "token_uri": token_uri,
-    }).encode()
-
-
 def _secrets(values: dict[tuple[str, str], bytes]) -> Callable[[str, str], bytes | None]:
     return lambda name, key: values.get((name, key))
 
 
 async def test_vertex_service_account_key_from_secret() -> None:
     async with VertexAIEmulator(access_token="ya29.minted-by-emulator") as emulator:
-        key_file = _service_account(f"{emulator.base_url}/token")
+        key_file = service_account_key(f"{emulator.base_url}/token").encode()
         block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
                          endpoint_url=emulator.base_url, insecure=True,
                          credentials_secret_ref={"name": "gcp-sa"})
@@ -61,7 +48,7 @@ async def test_vertex_service_account_key_from_secret() -> None:
 
 async def test_vertex_token_refused_is_auth_failed() -> None:
     async with VertexAIEmulator() as emulator:
-        key_file = _service_account(f"{emulator.base_url}/no-such-token-endpoint")
+        key_file = service_account_key(f"{emulator.base_url}/no-such-token-endpoint").encode()
         block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
                          endpoint_url=emulator.base_url, insecure=True,
                          credentials_secret_ref={"name": "gcp-sa"})

@@ -29,6 +29,7 @@ from airoute.controller.folder_loop import FolderController
 from airoute.controller.notify import WebhookNotifier
 from airoute.controller.reconciler import Reconciler
 from airoute.core.events import Event
+from airoute.emulators.credentials import service_account_key
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.signals.scrape import GatewayScrapeSource
 
@@ -109,16 +110,10 @@ async def serve(handler: object, path: str) -> tuple[web.AppRunner, int]:
 
 
 def service_account(token_uri: str, secrets: Planted) -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    secrets.add("google private key", pem.splitlines()[5])  # a line from the middle of the key
-    return json.dumps({"type": "service_account", "project_id": "acme-prod", "private_key_id": planted("kid"),
-                       "private_key": pem, "client_email": "gw@acme-prod.iam.gserviceaccount.com",
-                       "client_id": "1", "token_uri": token_uri})
+    key = service_account_key(token_uri, client_email="gw@acme-prod.iam.gserviceaccount.com",
+                              private_key_id=planted("kid"))
+    secrets.add("google private key", json.loads(key)["private_key"].splitlines()[5])  # a line from the middle
+    return key
 
 
 def secret_doc(name: str, data: dict[str, str]) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from prometheus_client import generate_latest
 from airoute.controller.metrics import ControllerMetrics
 from airoute.gateway.metrics import GatewayMetrics
 from tests.support.helm import CHART, REPO_ROOT
-from tests.support.prom_server import ensure_prometheus
+from tests.support.prom_server import require_promtool
 
 RULES = REPO_ROOT / "policies" / "alerts" / "airoute.rules.yaml"
 RULE_TESTS = Path(__file__).parent / "promtool" / "airoute.rules.test.yaml"
@@ -31,19 +30,11 @@ def _alerts() -> list[dict[str, Any]]:
     return [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
 
 
-def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        ensure_prometheus()
-        found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool is not available: hack/install-debian-tools.sh could not install it")
-    return found
-
-
 @pytest.mark.prometheus
 def test_promtool_check_rules() -> None:
-    done = subprocess.run([_promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [require_promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(_alerts())} rules found" in done.stdout
 
@@ -51,7 +42,7 @@ def test_promtool_check_rules() -> None:
 @pytest.mark.prometheus
 def test_promtool_test_rules() -> None:
     done = subprocess.run(
-        [_promtool(), "test", "rules", str(RULE_TESTS)],
+        [require_promtool(), "test", "rules", str(RULE_TESTS)],
         capture_output=True,
         text=True,
         check=False,
