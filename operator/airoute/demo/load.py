@@ -17,6 +17,44 @@ QUESTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What one client got back: the HTTP status, whether it was the route's prepared fallback, the body."""
+
+    status: int
+    degraded: bool
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Seen:
+    """How the user experienced one request: answered, or not (``failure`` says why).
+
+    The route's prepared fallback answer (``degraded``) keeps the service going but is not an
+    answer from a model: it counts as a failure, and is also counted apart.
+    """
+
+    failure: str | None = None
+    degraded: bool = False
+
+    @property
+    def good(self) -> bool:
+        return self.failure is None
+
+
+def judge(answer: Answer, streamed: bool) -> Seen:
+    """One request as the user saw it. Every rule of what counts as a failure lives here.
+
+    ``streamed`` is the hook for judging a stream by its content (a stream that ends in an
+    error event is a failure even with status 200).
+    """
+    if answer.status != 200:
+        return Seen(failure=f"HTTP {answer.status}")
+    if answer.degraded:
+        return Seen(degraded=True, failure="degraded answer")
+    return Seen()
+
+
 @dataclass
 class Tally:
     """Every client request: when, how long, and whether it succeeded for the user."""
@@ -25,10 +63,21 @@ class Tally:
     failed: int = 0
     degraded: int = 0
     failures: list[str] = field(default_factory=list)
-    recent: deque[tuple[float, bool, float]] = field(default_factory=lambda: deque(maxlen=20_000))
+    recent: deque[tuple[float, bool, float]] = field(default_factory=lambda: deque(maxlen=50_000))
 
-    def record(self, at: float, good: bool, seconds: float) -> None:
-        self.recent.append((at, good, seconds))
+    def add(self, at: float, seen: Seen, seconds: float) -> None:
+        if seen.good:
+            self.ok += 1
+        else:
+            self.failed += 1
+            self.degraded += seen.degraded
+            if seen.failure is not None and len(self.failures) < 20:
+                self.failures.append(seen.failure)
+        self.recent.append((at, seen.good, seconds))
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed
 
     def rate(self, now: float, window: float = 5.0) -> tuple[float, float]:
         """(requests per second, failed per second) over the last ``window`` seconds."""
@@ -62,24 +111,13 @@ class Load:
                 "stream": i % 5 == 0,
             }
             started = time.monotonic()
-            good = False
             try:
                 async with self._session.post(self.url, json=body) as resp:
-                    await resp.read()
-                    good = resp.status == 200
-                    if resp.headers.get("x-airoute-degraded") == "true":
-                        self.tally.degraded += 1
-                        good = False
-                    if not good and len(self.tally.failures) < 20:
-                        self.tally.failures.append(f"HTTP {resp.status}")
+                    answer = Answer(resp.status, resp.headers.get("x-airoute-degraded") == "true", await resp.read())
+                    seen = judge(answer, streamed=bool(body["stream"]))
             except (aiohttp.ClientError, TimeoutError) as exc:
-                if len(self.tally.failures) < 20:
-                    self.tally.failures.append(type(exc).__name__)
-            if good:
-                self.tally.ok += 1
-            else:
-                self.tally.failed += 1
-            self.tally.record(time.time(), good, time.monotonic() - started)
+                seen = Seen(failure=type(exc).__name__)
+            self.tally.add(time.time(), seen, time.monotonic() - started)
             await asyncio.sleep(self.think)
 
     async def start(self) -> None:

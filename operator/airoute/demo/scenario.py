@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from airoute.api import AIRouteStatus, DrillStatus
@@ -28,14 +28,31 @@ class Sample:
     failed_ps: float
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One chapter of the story: what a person reads as it happens, and how it is played."""
+
+    key: str
+    title: str
+    short: str  # the PNG's label
+    play: Callable[[Story], Awaitable[str]]  # plays the phase; returns what it showed, in one line
+
+
+@dataclass(frozen=True)
+class Mark:
+    at: float
+    phase: Phase
+
+
 @dataclass
 class Findings:
     """What the scenario showed, in numbers."""
 
     started: float = field(default_factory=time.time)
+    ended: float | None = None
     samples: list[Sample] = field(default_factory=list)
-    markers: list[tuple[float, str]] = field(default_factory=list)
-    short_markers: list[tuple[float, str]] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     failover_seconds: float | None = None
     outage_client_errors: int | None = None
@@ -44,25 +61,23 @@ class Findings:
     rollback_message: str = ""
     canary_weight_after: int | None = None
     drill: DrillStatus | None = None
-    phase: str = "starting"
+
+    @property
+    def current(self) -> Mark | None:
+        return self.marks[-1] if self.marks else None
 
 
 class Story:
-    """Plays the phases against a started :class:`World` while clients send traffic."""
+    """Plays :data:`PHASES` against a started :class:`World` while clients send traffic.
+
+    ``say`` receives each phase's title when it begins and its outcome when it ends.
+    """
 
     def __init__(self, world: World, load: Load, say: Callable[[str], None]) -> None:
         self.world = world
         self.load = load
         self.say = say
         self.findings = Findings()
-
-    def mark(self, label: str, short: str = "") -> float:
-        now = time.time()
-        self.findings.markers.append((now, label))
-        self.findings.short_markers.append((now, short or label))
-        self.findings.phase = label
-        self.say(label)
-        return now
 
     def sample(self) -> None:
         status = self.world.status()
@@ -81,44 +96,89 @@ class Story:
         raise DemoError(f"{what}: not reached within {timeout:.0f}s (weights now: {status.weights_summary})")
 
     async def run(self) -> Findings:
-        t = self.world.timing
-        f = self.findings
-        self.mark("steady traffic across Azure OpenAI, Bedrock and Vertex AI", "steady")
-        await self.until("initial weights", lambda s: s.weights.get("azure-eu") == 50, 30)
-        await asyncio.sleep(t.steady)
+        self.findings.started = time.time()
+        for phase in PHASES:
+            self.findings.marks.append(Mark(time.time(), phase))
+            self.say(phase.title)
+            outcome = await phase.play(self)
+            self.findings.outcomes[phase.key] = outcome
+            self.say(f"  ✓ {outcome}")
+        self.findings.ended = time.time()
+        return self.findings
 
-        down = self.mark("Azure OpenAI fails hard (connections refused)", "Azure down")
+    def _began(self) -> float:
+        current = self.findings.current
+        assert current is not None
+        return current.at
+
+    async def steady(self) -> str:
+        await self.until("initial weights", lambda s: s.weights.get("azure-eu") == 50, 30)
+        await asyncio.sleep(self.world.timing.steady)
+        weights = self.world.status().weights
+        return "weights " + ", ".join(f"{name} {weight}%" for name, weight in weights.items())
+
+    async def outage(self) -> str:
+        f, down = self.findings, self._began()
         await self.world.azure.set_faults(Faults(down="refuse"))
         shifted = await self.until("azure-eu's weight to 0", lambda s: s.weights.get("azure-eu") == 0, 40)
         f.failover_seconds = shifted - down
-        await asyncio.sleep(t.hold)
+        await asyncio.sleep(self.world.timing.hold)
         f.outage_client_errors = self.load.tally.failed_between(down, time.time())
+        return f"azure-eu's weight at 0 after {f.failover_seconds:.1f} s; {f.outage_client_errors} client errors"
 
-        back = self.mark("Azure OpenAI recovers: the controller ramps it back in", "Azure back")
+    async def recovery(self) -> str:
         await self.world.azure.set_faults()
         full = await self.until("azure-eu back at full weight", lambda s: s.weights.get("azure-eu") == 50, 60)
-        f.recovery_seconds = full - back
+        self.findings.recovery_seconds = full - self._began()
+        return f"azure-eu back at full weight after {self.findings.recovery_seconds:.1f} s"
 
-        start = self.mark("a new Bedrock model version rolls out as a canary, and misbehaves", "bad canary")
+    async def bad_canary(self) -> str:
+        f = self.findings
         await self.world.bedrock.set_faults(Faults(error_rate=0.6, model=BEDROCK_CANARY))
         self.world.write_route(self.world.route(bedrock_model=BEDROCK_CANARY))
         rolled = await self.until("the canary to be rolled back", _rolled_back, 60)
-        f.rollback_seconds = rolled - start
+        f.rollback_seconds = rolled - self._began()
         status = self.world.status()
         rollout = status.rollout("bedrock-eu")
         f.rollback_message = rollout.message if rollout else ""
         f.canary_weight_after = status.canary_weights.get("bedrock-eu", 0)
-        await asyncio.sleep(t.hold)
+        await asyncio.sleep(self.world.timing.hold)
+        return f"rolled back after {f.rollback_seconds:.1f} s: {f.rollback_message}"
 
-        self.mark("an outage drill takes Vertex AI out", "Vertex drill")
+    async def drill(self) -> str:
         doc = self.world.read_route()
-        until = to_rfc3339(time.time() + t.drill_for)
+        until = to_rfc3339(time.time() + self.world.timing.drill_for)
         doc["metadata"].setdefault("annotations", {})["drill.airoute.dev/vertex-eu"] = until
         self.world.write_route(doc)
         await self.until("the drill report", _drill_done, 60)
-        f.drill = next(d for d in self.world.status().drills if d.backend == "vertex-eu")
-        self.mark("done", "done")
-        return f
+        self.findings.drill = next(d for d in self.world.status().drills if d.backend == "vertex-eu")
+        return drill_result(self.findings.drill)
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("steady", "steady traffic across Azure OpenAI, Bedrock and Vertex AI", "steady", Story.steady),
+    Phase("outage", "Azure OpenAI fails hard (connections refused)", "Azure down", Story.outage),
+    Phase("recovery", "Azure OpenAI recovers: the controller ramps it back in", "Azure back", Story.recovery),
+    Phase("canary", "a new Bedrock model version goes out as a canary, and misbehaves", "bad canary", Story.bad_canary),
+    Phase("drill", "an outage drill takes Vertex AI out", "Vertex drill", Story.drill),
+)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{max(0.0, value):.1f} s"  # a drill measured in the same cycle reads -0.0
+
+
+def drill_passed(drill: DrillStatus) -> bool:
+    """A drill passes when the traffic left the backend, came back, and no client saw an error."""
+    return drill.weight_shifted_after is not None and drill.recovered_after is not None and drill.client_errors == 0
+
+
+def drill_result(drill: DrillStatus) -> str:
+    errors = "—" if drill.client_errors is None else f"{drill.client_errors:g}"
+    return (
+        f"{'passed' if drill_passed(drill) else 'FAILED'}: traffic away after {_seconds(drill.weight_shifted_after)},"
+        f" full weight back {_seconds(drill.recovered_after)} after it ended, {errors} client errors"
+    )
 
 
 def _rolled_back(status: AIRouteStatus) -> bool:

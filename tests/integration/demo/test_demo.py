@@ -79,3 +79,33 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     assert "interrupted" in rest
     time.sleep(0.5)
     assert _gateway_processes(folder) == []
+
+
+@pytest.mark.parametrize(("columns", "lines"), [(80, 24)])
+def test_demo_in_a_terminal_is_one_region_then_one_screen_of_figures(tmp_path: Path, columns: int, lines: int) -> None:
+    """The real demo in a pty, read through a terminal emulator, as a person would see it."""
+    from tests.support.terminal import live_screens, view_problems, watch
+
+    out = tmp_path / "demo-output"
+    argv = [sys.executable, "-m", "airoute.cli", "demo", "--fast"]
+    seen = watch(argv, columns, lines, timeout=240, cwd=str(tmp_path))
+    final = "\n".join(seen.final)
+    assert seen.returncode == 0, seen.text()
+    screens = live_screens(seen)
+    assert len(screens) > 40, f"the view was redrawn as the story went: {len(screens)} screens"
+    for screen in screens:
+        assert view_problems(screen) == [], "\n".join(screen)
+    assert any(line.split()[:2] == ["backend", "weight"] for screen in screens for line in screen)
+    assert not seen.scrolled_off, f"nothing left behind above the screen: {seen.scrolled_off[:10]}"
+    story = "\n".join("\n".join(s) for s in screens)
+    assert "BackendEjected" in story and "CanaryRolledBack" in story, "decisions are readable as they happen"
+    assert "▶ 2/5 Azure OpenAI fails hard" in story
+
+    assert seen.final[0].startswith("✓ airoute demo passed"), final
+    for figure in ("failover", "client errors", "recovery", "rollback", "drill", "passed: traffic away"):
+        assert figure in final
+    assert "demo-output/timeline.png" in final and "demo-output/report.md" in final
+    assert "airoute demo --simulate" in final and "charts/airoute/README.md" in final
+    assert "| client errors during the Azure outage | 0 |" in (out / "report.md").read_text()
+    folder = next(line.split()[2] for line in seen.final if line.startswith("route folder"))
+    assert _gateway_processes(folder) == [], "the demo must stop the gateway it started"
