@@ -1,4 +1,5 @@
-"""Test-wide rules: under CI=true, a required integration test may not skip."""
+"""Test-wide rules: under CI=true, a required integration test may not skip, and Hypothesis is
+derandomized (the same examples every run; an example it once found is pinned with ``@example``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from collections.abc import Generator
 
 import pytest
+from hypothesis import settings
 
 # Tests with these markers need a real part (API server, Prometheus, Helm, a provider SDK).
 # Locally they skip with a reason when the part is missing; in CI a skip is a failure.
@@ -13,6 +15,11 @@ REQUIRED_IN_CI = ("cluster", "prometheus", "helm", "sdk")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+# Loaded before any test module builds its own settings, which inherit from it.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
+from airoute.core.events import Event
 from airoute.core.signals import Signals, StatusPage
 
 SeriesKey = tuple[str, str, str, str]
@@ -67,9 +68,11 @@ class StatusPageSource(Protocol):
 
 
 class Notifier(Protocol):
-    """Tells people that something changed (Slack-compatible or generic webhook)."""
+    """Tells people that something happened to a route (Slack-compatible or generic webhook)."""
 
-    async def post(self, title: str, text: str, severity: str, dedupe_key: str) -> None: ...
+    async def notify(self, route: str, event: Event) -> bool:
+        """Tells people about ``event`` of ``route`` (``namespace/name``) if it is worth it; ``True`` when told."""
+        ...
 
 
 class Clock(Protocol):

@@ -1,7 +1,7 @@
 """Controller cost per evaluation cycle at 1,000 and 10,000 routes, against a real Prometheus.
 
 A synthetic exposition (gateway metric names, 3 backends per route) is served on several
-targets and scraped by the real Prometheus server; then the controller's reconciler evaluates
+targets and scraped by the real Prometheus server; then the controller's evaluator decides
 every route once per cycle with the real PrometheusMetricsSource. Printed: CPU seconds per cycle
 (this process: PromQL answers decoded, every route decided), wall seconds, and PromQL queries
 per cycle. The goal: queries constant in the number of routes, ≤ 1 s CPU at 10,000 routes.
@@ -27,8 +27,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from airoute.controller.evaluator import Evaluator
 from airoute.controller.main import tune_gc
-from airoute.controller.reconciler import Reconciler
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
 from tests.support.prom_server import PrometheusServer, ensure_prometheus
 
@@ -110,14 +110,14 @@ def routes(n: int) -> list[dict[str, Any]]:
 async def measure(prom_url: str, n: int) -> dict[str, float]:
     source = PrometheusMetricsSource(PrometheusConfig(prom_url, timeout_seconds=60))
     clock = Clock()
-    reconciler = Reconciler(source, clock)
+    evaluator = Evaluator(source, clock)
     objs = routes(n)
     # Steady state: a first cycle gives every route a status, as it has in a running cluster.
-    first = await reconciler.cycle(objs, force=True)
+    first = await evaluator.cycle(objs, force=True)
     objs = [{**o, "status": out.decision.status.to_wire()} for o, out in zip(objs, first, strict=True)]
     clock.t += 15
     before_q, cpu0, wall0 = source.queries_run, time.process_time(), time.perf_counter()
-    outcomes = await reconciler.cycle(objs, force=True)
+    outcomes = await evaluator.cycle(objs, force=True)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     shifted = sum(1 for o in outcomes if o.decision.status.weights.get("azure-eu", 50) < 50)
     return {

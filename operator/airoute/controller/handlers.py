@@ -1,70 +1,85 @@
-"""The Kopf handlers: thin. Parse → observe through ports → decide in the core → write status.
+"""The Kopf handlers: thin. Kopf says which routes this replica evaluates; one loop evaluates them.
 
-Importing this module registers the handlers; ``airoute controller`` runs Kopf with it. The
-timer interval is the controller's tick (``AIROUTE_CONTROLLER_TICK``, seconds); each route is
-evaluated when its own ``spec.health.interval`` has passed, with the shared batched snapshot.
+Importing this module registers the handlers; ``airoute controller`` runs Kopf with it and puts
+the loop, the route store and the Kubernetes config into ``memo`` (see ``controller/main.py``).
+
+* ``airoute_route`` — a daemon per AIRoute: while Kopf runs it, this replica owns the route.
+  Kopf stops every daemon when it pauses for a higher-priority peer, so a standby owns nothing.
+* ``airoute_changed`` — a watch event that is not our own status write (a new spec, annotations
+  such as a drill, someone else's write) wakes the loop instead of waiting for the next tick.
+* One :class:`~airoute.controller.loop.EvaluationLoop` evaluates every owned route that is due,
+  with one read of the health signals, and PATCHes only the statuses that changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from typing import Any
 
 import kopf
 
 from airoute.api import GROUP, PLURAL, VERSION
-from airoute.controller.notify import WebhookNotifier
-from airoute.controller.reconciler import Outcome
-from airoute.controller.shared import SharedSignals, status_patch
+from airoute.controller.kubestore import KubeRoutes
+from airoute.controller.loop import EvaluationLoop
+from airoute.kube import KubeConfig
 
-TICK = float(os.environ.get("AIROUTE_CONTROLLER_TICK", "5"))
 RESOURCE = (GROUP, VERSION, PLURAL)
+
+
+@kopf.on.login(id="airoute_login")
+def airoute_login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """Kopf talks to the API server as the route store does: one source of credentials."""
+    config: KubeConfig = memo.kube_config
+    return kopf.ConnectionInfo(
+        server=config.server,
+        ca_data=config.ca_data,
+        insecure=config.insecure,
+        token=config.bearer_token(),
+        certificate_data=config.client_cert,
+        private_key_data=config.client_key,
+        default_namespace=config.namespace,
+    )
 
 
 @kopf.on.startup(id="airoute_startup")
 async def airoute_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"  # Kopf stops a route's daemon before it is gone
     settings.posting.level = logging.WARNING  # our Events say what changed; Kopf's own chatter stays in logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
     # With explicit namespaces there is nothing to discover: no cluster-wide list/watch of
     # namespaces and CRDs, so the controller needs no cluster-wide RBAC at all.
-    settings.scanning.disabled = bool(getattr(memo, "namespaces", None))
+    settings.scanning.disabled = bool(memo.namespaces)
+    loop: EvaluationLoop = memo.loop
+    memo.stop = asyncio.Event()
+    memo.task = asyncio.create_task(loop.run(memo.stop), name="airoute evaluation loop")
 
 
-async def _apply(outcome: Outcome | None, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo) -> None:
-    if outcome is None:
-        return
-    patch.status.update(status_patch(body.get("status"), outcome.decision.status.to_wire()))
-    notifier: WebhookNotifier | None = getattr(memo, "notifier", None)
-    for event in outcome.decision.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        if notifier is not None:
-            await notifier.notify(outcome.key, event)
+@kopf.on.cleanup(id="airoute_cleanup")
+async def airoute_cleanup(memo: kopf.Memo, **_: Any) -> None:
+    memo.stop.set()
+    await memo.task
+    routes: KubeRoutes = memo.routes
+    await routes.client.close()
 
 
-@kopf.on.resume(*RESOURCE, id="airoute_reconcile")
-@kopf.on.create(*RESOURCE, id="airoute_reconcile")
-@kopf.on.update(*RESOURCE, id="airoute_reconcile")
-async def airoute_reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    shared: SharedSignals = memo.shared
-    await _apply(await shared.evaluate(dict(body), force=True), body, patch, memo)
+@kopf.daemon(*RESOURCE, id="airoute_route", cancellation_timeout=5)
+async def airoute_route(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
+    key = f"{body.metadata.namespace}/{body.metadata.name}"
+    routes: KubeRoutes = memo.routes
+    loop: EvaluationLoop = memo.loop
+    routes.own(key, body)
+    loop.wake()
+    try:
+        await stopped.wait()
+    finally:
+        routes.release(key)
+        loop.evaluator.forget(key)
 
 
-@kopf.timer(*RESOURCE, interval=TICK, idle=None, id="airoute_evaluate")
-async def airoute_evaluate(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    shared: SharedSignals = memo.shared
-    await _apply(await shared.evaluate(dict(body), force=False), body, patch, memo)
-
-
-@kopf.on.delete(*RESOURCE, id="airoute_forget", optional=True)
-async def airoute_forget(namespace: str | None, name: str | None, memo: kopf.Memo, **_: Any) -> None:
-    shared: SharedSignals = memo.shared
-    shared.forget(f"{namespace}/{name}")
-    if shared.reconciler.telemetry is not None:
-        shared.reconciler.telemetry.forget(str(namespace), str(name))
+@kopf.on.event(*RESOURCE, id="airoute_changed")
+def airoute_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    routes: KubeRoutes = memo.routes
+    if not routes.is_own_write(body):
+        memo.loop.wake()

@@ -15,11 +15,13 @@ from typing import Literal
 
 from prometheus_client import start_http_server
 
+from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
+from airoute.controller.loop import EvaluationLoop
 from airoute.controller.metrics import ControllerMetrics
-from airoute.controller.notify import WebhookNotifier
-from airoute.controller.reconciler import Reconciler
-from airoute.ports import MetricsSource
+from airoute.controller.notify import NullNotifier, WebhookNotifier
+from airoute.kube import KubeClient, KubeConfigError, load_config
+from airoute.ports import MetricsSource, Notifier
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
 from airoute.signals.scrape import GatewayScrapeSource
 from airoute.signals.statuspage import StatusPageConfig, StatuspageSource
@@ -78,45 +80,50 @@ def metrics_source(config: ControllerConfig, clock: SystemClock) -> MetricsSourc
     raise ConfigError("no health signal source: give --prometheus-url URL or --gateway-metrics URL (repeatable)")
 
 
-def build(config: ControllerConfig) -> tuple[Reconciler, WebhookNotifier | None]:
+def build(config: ControllerConfig) -> tuple[Evaluator, Notifier]:
     clock = SystemClock()
     pages = StatuspageSource(config.status_pages) if config.status_pages else None
     telemetry = ControllerMetrics()
     if config.metrics_port:
         start_http_server(config.metrics_port, registry=telemetry.registry)
-    reconciler = Reconciler(metrics=metrics_source(config, clock), clock=clock, status_pages=pages, telemetry=telemetry)
-    notifier = None
+    evaluator = Evaluator(metrics=metrics_source(config, clock), clock=clock, status_pages=pages, telemetry=telemetry)
     url = os.environ.get("AIROUTE_NOTIFY_WEBHOOK", "").strip()
     if config.webhook_url_file:
         url = config.webhook_url_file.read_text().strip()
-    if url:
-        notifier = WebhookNotifier(url, clock.now, config.webhook_format)
-    return reconciler, notifier
+    notifier: Notifier = WebhookNotifier(url, clock.now, config.webhook_format) if url else NullNotifier()
+    return evaluator, notifier
 
 
 async def run_folder(config: ControllerConfig) -> None:
     assert config.routes_dir is not None
     if not config.routes_dir.is_dir():
         raise ConfigError(f"--routes-dir {config.routes_dir}: not a folder")
-    reconciler, notifier = build(config)
+    evaluator, notifier = build(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("evaluating the routes in %s every %.0fs", config.routes_dir, config.tick)
-    await FolderController(config.routes_dir, reconciler, notifier).run(config.tick, stop)
+    await FolderController(config.routes_dir, evaluator, notifier, tick=config.tick).run(stop)
 
 
 def run_kopf(config: ControllerConfig) -> None:
-    os.environ["AIROUTE_CONTROLLER_TICK"] = str(config.tick)
     import kopf
 
     import airoute.controller.handlers  # noqa: F401  (registers the handlers)
-    from airoute.controller.shared import SharedSignals
+    from airoute.controller.kubestore import KubeRoutes
 
-    reconciler, notifier = build(config)
+    try:
+        kube_config = load_config()
+    except KubeConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    evaluator, notifier = build(config)
+    routes = KubeRoutes(KubeClient(kube_config, user_agent="airoute-controller"))
     memo = kopf.Memo(
-        shared=SharedSignals(reconciler, max_age=config.tick), notifier=notifier, namespaces=list(config.namespaces)
+        kube_config=kube_config,
+        routes=routes,
+        loop=EvaluationLoop(evaluator, routes, config.tick, notifier),
+        namespaces=list(config.namespaces),
     )
     priority = config.priority if config.priority is not None else random.randint(1, 2**31 - 1)
     kopf.run(

@@ -60,8 +60,15 @@ class Deduplicator:
         return True
 
 
+class NullNotifier:
+    """The :class:`~airoute.ports.Notifier` when no webhook is configured: tells no one."""
+
+    async def notify(self, route: str, event: Event) -> bool:
+        return False
+
+
 class WebhookNotifier:
-    """Posts events worth telling to one webhook URL."""
+    """Posts events worth telling to one webhook URL (a :class:`~airoute.ports.Notifier`)."""
 
     def __init__(
         self,

@@ -25,9 +25,10 @@ import aiohttp
 import yaml
 
 from airoute.api import AIRouteStatus, parse_status
-from airoute.controller.folder_loop import EventHook, FolderController
+from airoute.controller.evaluator import Evaluator
+from airoute.controller.folder_loop import FolderController
+from airoute.controller.loop import EventHook
 from airoute.controller.main import SystemClock
-from airoute.controller.reconciler import Reconciler
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, OpenAICompatibleEmulator, VertexAIEmulator
 from airoute.emulators.credentials import service_account_key
 from airoute.signals.scrape import GatewayScrapeSource
@@ -221,7 +222,7 @@ class World:
         await self._wait_ready()
         clock = SystemClock()
         self.scrape = GatewayScrapeSource([f"{self.gateway_url}/metrics"], clock)
-        self.controller = FolderController(self.folder, Reconciler(self.scrape, clock), on_event=on_event)
+        self.controller = FolderController(self.folder, Evaluator(self.scrape, clock), on_event=on_event)
 
     def _start_gateway(self) -> None:
         local = self.local.base_url.removeprefix("http://")

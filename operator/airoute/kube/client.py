@@ -1,4 +1,4 @@
-"""A small async Kubernetes API client over aiohttp: get, list and watch, nothing else.
+"""A small async Kubernetes API client over aiohttp: get, list, watch, merge-patch and create.
 
 Watches resume from the last resourceVersion seen (bookmarks included); a ``410 Gone`` — as a
 status or as an ``ERROR`` event — means the version is too old and the caller relists.
@@ -46,9 +46,10 @@ def _error(status: int, text: str) -> KubeError:
 class KubeClient:
     """Requests to one API server as one user; use as an async context manager."""
 
-    def __init__(self, config: KubeConfig, request_timeout: float = 30.0) -> None:
+    def __init__(self, config: KubeConfig, request_timeout: float = 30.0, user_agent: str = "airoute-gateway") -> None:
         self.config = config
         self.request_timeout = request_timeout
+        self.user_agent = user_agent
         self._ssl = config.ssl_context()
         self._session: aiohttp.ClientSession | None = None
 
@@ -71,7 +72,7 @@ class KubeClient:
             self._session = None
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "airoute-gateway"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         token = self.config.bearer_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -88,6 +89,27 @@ class KubeClient:
                 raise _error(response.status, text)
             body: KubeObject = json.loads(text)
             return body
+
+    async def _send(self, method: str, path: str, body: Mapping[str, Any], content_type: str) -> KubeObject:
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        headers = {**self._headers(), "Content-Type": content_type}
+        async with self.session.request(
+            method, self.config.server + path, data=json.dumps(body), headers=headers, timeout=timeout
+        ) as response:
+            text = await response.text()
+            if response.status not in (200, 201):
+                raise _error(response.status, text)
+            answer: KubeObject = json.loads(text)
+            return answer
+
+    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> KubeObject:
+        """PATCH ``path`` with a JSON merge patch; returns the object as stored. A
+        ``metadata.resourceVersion`` in the patch is a precondition (409 when it moved on)."""
+        return await self._send("PATCH", path, patch, "application/merge-patch+json")
+
+    async def create(self, path: str, obj: Mapping[str, Any]) -> KubeObject:
+        """POST ``obj`` to the collection ``path``; returns the object as stored."""
+        return await self._send("POST", path, obj, "application/json")
 
     async def list(self, path: str, params: Mapping[str, str] | None = None) -> tuple[list[KubeObject], str]:
         """All objects of a collection (following ``continue``) and the list's resourceVersion."""

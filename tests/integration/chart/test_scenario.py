@@ -204,8 +204,8 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
     assert any("vendor" in e.get("message", "") for e in mine), [e.get("message") for e in mine]
     peering = json.loads(apiserver.kubectl("get", "kopfpeering", "airoute", "-n", ns, "-o", "json").stdout)
     assert "airoute-controller-test" in peering.get("status", {}), "the controller kept its peering alive"
-    annotations = route()["metadata"].get("annotations", {})
-    assert any(k.startswith("airoute.dev/") for k in annotations), "Kopf's progress annotations were written"
+    finalizers = route()["metadata"].get("finalizers", [])
+    assert "airoute.dev/finalizer" in finalizers, "Kopf added its finalizer (RBAC: patch airoutes)"
 
     for name in ("gateway", "controller"):
         assert processes[name].popen.poll() is None, f"the {name} exited:\n{processes[name].text()[-3000:]}"

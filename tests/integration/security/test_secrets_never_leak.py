@@ -25,9 +25,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
 from airoute.controller.notify import WebhookNotifier
-from airoute.controller.reconciler import Reconciler
 from airoute.core.events import Event
 from airoute.emulators.credentials import service_account_key
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
@@ -225,7 +225,7 @@ async def test_no_secret_in_logs_metrics_answers_status_or_notifications(
     clock = Clock()
     source = GatewayScrapeSource([f"{gateway.url}/metrics"], clock)
     notifier = WebhookNotifier(s.webhook_url, clock.now, "generic", quiet_seconds=0)
-    controller = FolderController(s.folder, Reconciler(source, clock), notifier)
+    controller = FolderController(s.folder, Evaluator(source, clock), notifier)
     answers: list[str] = []
     async with aiohttp.ClientSession() as session:
         for _ in range(4):  # traffic, then a controller cycle over what the gateway measured

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from airoute.api import parse_route
+from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
+from airoute.controller.kubestore import status_patch
 from airoute.controller.observe import drills, observe
-from airoute.controller.reconciler import Reconciler
-from airoute.controller.shared import SharedSignals, status_patch
 from airoute.core.clock import to_rfc3339
 from airoute.core.signals import Signals
 from airoute.ports import MetricsSnapshot, RouteQuery
@@ -81,28 +81,67 @@ def test_stale_promote_annotation_does_not_promote() -> None:
 
 async def test_one_metrics_read_per_cycle_for_all_routes() -> None:
     metrics, clock = ScriptedMetrics(), Clock()
-    reconciler = Reconciler(metrics, clock)
-    objs = []
-    for i in range(25):
-        obj = copy.deepcopy(ROUTE)
-        obj["metadata"]["name"] = f"route-{i}"
-        objs.append(obj)
-    outcomes = await reconciler.cycle(objs)
+    evaluator = Evaluator(metrics, clock)
+    outcomes = await evaluator.cycle(_routes(25))
     assert len(outcomes) == 25
     assert len(metrics.calls) == 1 and len(metrics.calls[0]) == 25
 
 
-async def test_shared_snapshot_is_refreshed_once_per_tick() -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
-    shared = SharedSignals(Reconciler(metrics, clock), max_age=5)
-    for i in range(10):
+def _routes(n: int, interval: str = "15s") -> list[dict[str, Any]]:
+    objs = []
+    for i in range(n):
         obj = copy.deepcopy(ROUTE)
-        obj["metadata"]["name"] = f"r{i}"
-        assert await shared.evaluate(obj, force=True) is not None
+        obj["metadata"]["name"] = f"route-{i}"
+        obj["metadata"]["generation"] = 1
+        obj["spec"]["health"]["interval"] = interval
+        objs.append(obj)
+    return objs
+
+
+async def _cycle(evaluator: Evaluator, objs: list[dict[str, Any]], **kwargs: Any) -> list[str]:
+    """One cycle whose statuses are stored back into ``objs``; the keys decided."""
+    outcomes = await evaluator.cycle(objs, **kwargs)
+    by_key = {o.key: o for o in outcomes}
+    for obj in objs:
+        decided = by_key.get(f"{obj['metadata']['namespace']}/{obj['metadata']['name']}")
+        if decided is not None:
+            obj["status"] = decided.decision.status.to_wire()
+    return [o.key for o in outcomes]
+
+
+async def test_only_due_routes_are_evaluated_and_asked_for() -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    evaluator = Evaluator(metrics, clock)
+    objs = _routes(3)
+    assert len(await _cycle(evaluator, objs)) == 3
+    clock.t += 5
+    assert await _cycle(evaluator, objs) == [], "nothing is due before its interval"
+    objs[1]["metadata"]["generation"] = 2  # a new spec is due at once
+    objs[2]["metadata"]["annotations"] = {"drill.airoute.dev/azure-eu": to_rfc3339(clock.t + 60)}
+    assert await _cycle(evaluator, objs) == ["support/route-1", "support/route-2"]
+    assert [q.route for q in metrics.calls[-1]] == ["route-1", "route-2"]
+    clock.t += 10
+    assert await _cycle(evaluator, objs) == ["support/route-0"]
+    evaluator.forget("support/route-1")
+    assert await _cycle(evaluator, objs) == ["support/route-1"], "a forgotten route is due"
+    objs[2]["status"]["observedGeneration"] = 7
+    assert await _cycle(evaluator, objs) == ["support/route-2"], "a status about another spec is due"
+
+
+async def test_a_wake_up_between_ticks_reuses_the_fresh_signals() -> None:
+    metrics, clock = ScriptedMetrics(), Clock()
+    evaluator = Evaluator(metrics, clock)
+    objs = _routes(2)
+    await _cycle(evaluator, objs)
     assert len(metrics.calls) == 1
-    clock.t += 6
-    await shared.evaluate(ROUTE, force=True)
-    assert len(metrics.calls) == 2 and len(metrics.calls[1]) == 11
+    clock.t += 2
+    objs[0]["metadata"]["generation"] = 2
+    assert await _cycle(evaluator, objs, max_signal_age=5) == ["support/route-0"]
+    assert len(metrics.calls) == 1, "read 2 s ago: young enough"
+    clock.t += 4
+    objs[0]["metadata"]["generation"] = 3
+    await _cycle(evaluator, objs, max_signal_age=5)
+    assert len(metrics.calls) == 2, "read 6 s ago: read again"
 
 
 def _write(folder: Path, obj: dict[str, Any]) -> Path:
@@ -118,7 +157,7 @@ def _status(folder: Path) -> dict[str, Any]:
 async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_path: Path) -> None:
     metrics, clock = ScriptedMetrics(), Clock()
     seen: list[str] = []
-    ctl = FolderController(tmp_path, Reconciler(metrics, clock), on_event=lambda k, e: seen.append(e.reason))
+    ctl = FolderController(tmp_path, Evaluator(metrics, clock), on_event=lambda k, e: seen.append(e.reason))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     await ctl.once()
@@ -144,7 +183,7 @@ async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_pat
 
 async def test_prometheus_gap_changes_nothing(tmp_path: Path) -> None:
     metrics, clock = ScriptedMetrics(), Clock()
-    ctl = FolderController(tmp_path, Reconciler(metrics, clock))
+    ctl = FolderController(tmp_path, Evaluator(metrics, clock))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     await ctl.once()
@@ -163,7 +202,7 @@ async def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, caplog: pyt
     _write(tmp_path, ROUTE)
     metrics = ScriptedMetrics()
     healthy(metrics)
-    outcomes = await FolderController(tmp_path, Reconciler(metrics, Clock())).once()
+    outcomes = await FolderController(tmp_path, Evaluator(metrics, Clock())).once()
     assert [o.key for o in outcomes] == ["support/support-chat"]
     assert "broken.yaml: cannot read YAML" in caplog.text
 
@@ -174,7 +213,7 @@ async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
     from airoute.controller.metrics import ControllerMetrics
 
     metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
-    ctl = FolderController(tmp_path, Reconciler(metrics, clock, telemetry=telemetry))
+    ctl = FolderController(tmp_path, Evaluator(metrics, clock, telemetry=telemetry))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     metrics.set("azure-eu", 500, 400)
@@ -195,7 +234,7 @@ async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) 
     from airoute.controller.metrics import ControllerMetrics
 
     metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
-    ctl = FolderController(tmp_path, Reconciler(metrics, clock, telemetry=telemetry))
+    ctl = FolderController(tmp_path, Evaluator(metrics, clock, telemetry=telemetry))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     await ctl.once()
@@ -214,7 +253,7 @@ async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) 
 
 async def test_a_drill_counts_the_client_errors_seen_since_it_began(tmp_path: Path) -> None:
     metrics, clock = ScriptedMetrics(), Clock()
-    ctl = FolderController(tmp_path, Reconciler(metrics, clock))
+    ctl = FolderController(tmp_path, Evaluator(metrics, clock))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     metrics.client_errors[("support", "support-chat")] = 40.0  # failures from before the drill

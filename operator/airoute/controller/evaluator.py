@@ -1,0 +1,153 @@
+"""One evaluation cycle over many routes: the controller's one orchestration (no Kopf here).
+
+Kopf (routes from the API server) and the folder loop (routes from files) both drive an
+:class:`Evaluator` through :class:`~airoute.controller.loop.EvaluationLoop`. A cycle picks the
+routes that are due, reads the health signals once for all of them (one query per metric, not per
+route), decides each one in the core and says whose status changed. When a route was last
+evaluated is kept here, in memory: a status field rewritten every interval would wake every
+watcher of every route (see docs/operations).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
+from airoute.controller.metrics import ControllerMetrics
+from airoute.controller.observe import DrillBaselines, observe
+from airoute.controller.parsing import ParseCache, object_key, try_parse
+from airoute.core.decide import Decision, evaluate, invalid_spec_status
+from airoute.core.signals import StatusPage
+from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
+
+log = logging.getLogger("airoute.controller")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision for one raw AIRoute object (valid or not)."""
+
+    key: str
+    decision: Decision
+    route: AIRoute | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a route looked like when it was last evaluated, and when."""
+
+    at: float
+    interval: float
+    generation: object
+    annotations: Mapping[str, Any]
+
+
+@dataclass
+class Evaluator:
+    """The ports, the parse caches and the memory of past evaluations."""
+
+    metrics: MetricsSource
+    clock: Clock
+    status_pages: StatusPageSource | None = None
+    telemetry: ControllerMetrics | None = None
+    cache: ParseCache = field(default_factory=ParseCache)
+    drill_baselines: DrillBaselines = field(default_factory=DrillBaselines)
+    _seen: dict[str, _Seen] = field(default_factory=dict)
+    _snapshot: MetricsSnapshot = field(default_factory=lambda: MetricsSnapshot(available=False, error="not yet read"))
+    _pages: Mapping[str, StatusPage] = field(default_factory=dict)
+    _read_at: float = float("-inf")
+
+    def due(self, obj: Mapping[str, Any], now: float) -> bool:
+        """Never evaluated here, changed since (spec or annotations), its status not about this spec,
+        or its ``health.interval`` has passed."""
+        seen = self._seen.get(object_key(obj))
+        meta = obj.get("metadata") or {}
+        if seen is None or seen.generation != meta.get("generation"):
+            return True
+        if (obj.get("status") or {}).get("observedGeneration") != meta.get("generation"):
+            return True
+        if seen.annotations != (meta.get("annotations") or {}):
+            return True
+        return now - seen.at >= seen.interval - 0.001
+
+    def forget(self, key: str) -> None:
+        """A route this controller no longer evaluates (deleted, or handed to another replica)."""
+        self._seen.pop(key, None)
+        self.cache.forget(key)
+        if self.telemetry is not None:
+            namespace, _, name = key.partition("/")
+            self.telemetry.forget(namespace, name)
+
+    async def _signals(self, due: Sequence[AIRoute], max_age: float | None) -> None:
+        """Reads the signals for ``due``, unless the last read is younger than ``max_age``."""
+        now = self.clock.now()
+        if max_age is not None and now - self._read_at < max_age:
+            return
+        queries = [RouteQuery(r.metadata.namespace, r.metadata.name, parse_duration(r.spec.health.window)) for r in due]
+        try:
+            self._snapshot = await self.metrics.collect(queries)
+        except Exception as exc:  # a broken source means "could not measure", never a crash
+            log.exception("reading health signals failed")
+            error = f"reading health signals failed: {type(exc).__name__}"
+            self._snapshot = MetricsSnapshot(available=False, error=error)
+        self._pages = await self._status_pages()
+        self._read_at = now
+
+    async def _status_pages(self) -> Mapping[str, StatusPage]:
+        if self.status_pages is None:
+            return {}
+        try:
+            return await self.status_pages.states()
+        except Exception:  # status pages are an extra signal: without them, carry on
+            log.exception("reading provider status pages failed")
+            return {}
+
+    def _decide(self, obj: Mapping[str, Any], route: AIRoute | None, problem: InvalidRoute | None) -> Outcome:
+        now = self.clock.now()
+        key = object_key(obj)
+        meta = obj.get("metadata") or {}
+        if route is None:
+            self._seen.pop(key, None)
+            prev, _ = parse_status(obj.get("status") or {})
+            problems = problem.problems if problem is not None else []
+            return Outcome(key, invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now))
+        snapshot = self._snapshot
+        decision = evaluate(route, observe(route, snapshot, self._pages, now, self.drill_baselines), now)
+        interval = parse_duration(route.spec.health.interval)
+        self._seen[key] = _Seen(now, interval, meta.get("generation"), dict(meta.get("annotations") or {}))
+        self.cache.wrote(key, decision.status)
+        if self.telemetry is not None:
+            self.telemetry.observe(route, decision.status, decision.events, snapshot.available)
+        return Outcome(key, decision, route)
+
+    async def cycle(
+        self, objs: Sequence[Mapping[str, Any]], force: bool = False, max_signal_age: float | None = None
+    ) -> list[Outcome]:
+        """Decide every object that is due (all of them with ``force``) with one read of the signals.
+
+        ``max_signal_age``: reuse the last read when it is younger than this (a cycle woken by a
+        change between two ticks); ``None`` reads afresh whenever some route is due.
+        """
+        now = self.clock.now()
+        candidates = objs if force else [o for o in objs if self.due(o, now)]
+        parsed = [(obj, *try_parse(self.cache, obj)) for obj in candidates]
+        due = [route for _, route, _ in parsed if route is not None]
+        if due:
+            await self._signals(due, max_signal_age)
+        return [
+            self._decide(obj, route, problem)
+            for obj, route, problem in parsed
+            if route is not None or force or _invalid_unreported(obj)
+        ]
+
+
+def _invalid_unreported(obj: Mapping[str, Any]) -> bool:
+    """An invalid object whose status does not yet say so for this generation."""
+    status = obj.get("status") or {}
+    meta = obj.get("metadata") or {}
+    ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), None)
+    reported = ready is not None and ready.get("reason") == "InvalidSpec"
+    return not reported or status.get("observedGeneration") != meta.get("generation")

@@ -1,0 +1,151 @@
+"""The routes in the API server that this replica evaluates; their status PATCHed, Events posted.
+
+Which routes are this replica's to evaluate is Kopf's call: a daemon per route :meth:`owns` it
+while Kopf runs it, and Kopf stops every daemon when it pauses for a higher-priority peer — a
+standby owns nothing, so it writes nothing. The object to evaluate is the newer of Kopf's live
+body and the object our last PATCH returned (the watch delivers our own writes a moment later;
+like client-go's mutation cache, versions are compared as the integers the API server issues).
+
+A status PATCH carries the resourceVersion it was computed from: if anyone changed the route
+meanwhile the API server answers 409 and nothing is overwritten; the next cycle decides again
+from what is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from airoute.api import GROUP, PLURAL, VERSION
+from airoute.controller.parsing import object_key
+from airoute.core.events import Event
+from airoute.kube import KubeClient, KubeError
+
+log = logging.getLogger("airoute.controller")
+
+COMPONENT = "airoute-controller"
+
+
+def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch from ``old`` to ``new`` status: keys that disappeared become ``None``.
+
+    Merge patches merge maps key by key, so a backend removed from ``weights`` must be deleted
+    explicitly; lists are replaced whole.
+    """
+    patch: dict[str, Any] = dict(new)
+    for key, value in (old or {}).items():
+        if key not in new:
+            patch[key] = None
+        elif isinstance(value, Mapping) and isinstance(new[key], Mapping):
+            patch[key] = {**{k: None for k in value if k not in new[key]}, **new[key]}
+    return patch
+
+
+def _version(obj: Mapping[str, Any]) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class KubeRoutes:
+    """A :class:`~airoute.controller.loop.RouteStore` over the API server."""
+
+    def __init__(self, client: KubeClient, instance: str | None = None) -> None:
+        self.client = client
+        self.instance = instance or socket.gethostname()
+        self._owned: dict[str, Mapping[str, Any]] = {}
+        self._written: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+        self.conflicts = 0
+
+    def own(self, key: str, body: Mapping[str, Any]) -> None:
+        """This replica evaluates ``key``; ``body`` is Kopf's live view of it."""
+        self._owned[key] = body
+
+    def release(self, key: str) -> None:
+        self._owned.pop(key, None)
+        self._written.pop(key, None)
+
+    def owned(self) -> list[str]:
+        return list(self._owned)
+
+    def routes(self) -> Sequence[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        for key, body in self._owned.items():
+            mine = self._written.get(key)
+            if mine is not None and _version(mine) <= _version(body):
+                del self._written[key]  # the watch has caught up with our write
+                mine = None
+            out.append(mine if mine is not None else dict(body))
+        return out
+
+    def is_own_write(self, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` is the version our last PATCH produced (a watch event not worth waking for)."""
+        mine = self._written.get(object_key(obj))
+        return mine is not None and _version(mine) == _version(obj)
+
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        key = object_key(obj)
+        if key not in self._owned:
+            return  # handed over to another replica meanwhile: not ours to write any more
+        meta = obj.get("metadata") or {}
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{meta.get('namespace')}/{PLURAL}/{meta.get('name')}/status"
+        patch = {
+            "metadata": {"resourceVersion": meta.get("resourceVersion")},
+            "status": status_patch(obj.get("status"), status),
+        }
+        try:
+            stored = await self.client.merge_patch(path, patch)
+        except KubeError as exc:
+            if exc.status == 409:
+                self.conflicts += 1
+                log.info("%s changed while it was evaluated; it is decided again from what is stored", key)
+            elif exc.status == 404:
+                self.release(key)
+            else:
+                log.warning("%s: status not written: %s", key, exc)
+            return
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("%s: status not written: %s", key, type(exc).__name__)
+            return
+        self.writes += 1
+        if key in self._owned:
+            self._written[key] = stored
+
+    async def record(self, obj: Mapping[str, Any], event: Event) -> None:
+        """A core/v1 Event about the route (never raises: an Event is worth less than the loop)."""
+        meta = obj.get("metadata") or {}
+        namespace, name = meta.get("namespace"), meta.get("name")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "AIRoute",
+                "namespace": namespace,
+                "name": name,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.client.create(f"/api/v1/namespaces/{namespace}/events", body)
+        except (KubeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("%s: Event %s not posted: %s", object_key(obj), event.reason, exc)

@@ -1,0 +1,107 @@
+"""The evaluation loop: every tick, the routes of a store through the :class:`Evaluator`, and back.
+
+The same loop runs in a cluster (:mod:`airoute.controller.kubestore`: routes from the API server,
+status PATCHed, Kubernetes Events) and over a folder (:mod:`airoute.controller.folder_loop`:
+routes from files, status files, Events in the log). A store is told to write a status only
+when it changed; every event is recorded by the store and told to the notifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from airoute.controller.evaluator import Evaluator, Outcome
+from airoute.controller.notify import NullNotifier
+from airoute.controller.parsing import object_key
+from airoute.core.events import Event
+from airoute.ports import Notifier
+
+log = logging.getLogger("airoute.controller")
+
+EventHook = Callable[[str, Event], None]
+
+
+class RouteStore(Protocol):
+    """Where the routes come from and where their statuses and events go."""
+
+    def routes(self) -> Sequence[Mapping[str, Any]]:
+        """The raw AIRoute objects to evaluate now (``metadata``, ``spec``, ``status``)."""
+        ...
+
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        """Stores ``status`` (wire form) as the status of ``obj``; never raises for one route."""
+        ...
+
+    async def record(self, obj: Mapping[str, Any], event: Event) -> None:
+        """Records an event about ``obj`` where people look for them."""
+        ...
+
+
+class EvaluationLoop:
+    """Evaluates a store's routes every ``tick`` seconds, or at once when woken."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        store: RouteStore,
+        tick: float,
+        notifier: Notifier | None = None,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.evaluator = evaluator
+        self.store = store
+        self.tick = tick
+        self.notifier: Notifier = notifier or NullNotifier()
+        self.on_event = on_event
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """A route changed: evaluate what is due now rather than at the next tick."""
+        self._woken.set()
+
+    async def once(self, force: bool = False, max_signal_age: float | None = None) -> list[Outcome]:
+        """One cycle; ``force`` evaluates every route, due or not."""
+        objs = {object_key(o): o for o in self.store.routes()}
+        outcomes = await self.evaluator.cycle(list(objs.values()), force=force, max_signal_age=max_signal_age)
+        for outcome in outcomes:
+            obj = objs[outcome.key]
+            await self.store.write_status(obj, outcome.decision.status.to_wire())
+            for event in outcome.decision.events:
+                await self._record(obj, outcome.key, event)
+        return outcomes
+
+    async def _record(self, obj: Mapping[str, Any], key: str, event: Event) -> None:
+        await self.store.record(obj, event)
+        if self.on_event is not None:
+            self.on_event(key, event)
+        await self.notifier.notify(key, event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Cycles until ``stop`` is set: one per tick, and one whenever woken in between."""
+        tick = asyncio.get_running_loop().time()
+        while not stop.is_set():
+            woken = self._woken.is_set()
+            self._woken.clear()
+            try:
+                # A wake-up between ticks reuses the signals of the last tick when still fresh.
+                await self.once(max_signal_age=self.tick if woken else None)
+            except Exception:  # one bad cycle must not stop the controller
+                log.exception("evaluation cycle failed; retrying in %.0fs", self.tick)
+            if not woken:
+                tick = asyncio.get_running_loop().time()
+            await _first(stop, self._woken, timeout=max(0.0, tick + self.tick - asyncio.get_running_loop().time()))
+
+
+async def _first(*events: asyncio.Event, timeout: float) -> None:
+    """Waits until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), timeout)
+    finally:
+        for w in waiters:
+            w.cancel()
