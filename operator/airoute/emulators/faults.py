@@ -29,6 +29,10 @@ class Faults:
     ``down``: ``refuse`` closes the listening socket and resets open connections (clients see
     "connection refused"; server-wide, scope ignored); ``reset`` accepts and resets the connection
     when a request arrives; ``drop`` accepts and never answers.
+
+    ``stream_error_after`` (OpenAI-compatible emulator only): after that many chunks a stream
+    reports an error in band, the way vLLM does once a stream began — a ``data: {"error": …}``
+    event with ``error_status`` as its code, then ``data: [DONE]``.
     """
 
     error_rate: float = 0.0
@@ -41,6 +45,7 @@ class Faults:
     first_token_delay: float = 0.0
     chunk_delay: float = 0.0
     cut_after: int | None = None
+    stream_error_after: int | None = None
     down: Down = "none"
     model: str | None = None
     version: str | None = None
@@ -59,8 +64,10 @@ class Faults:
             raise ValueError(f"down must be one of {', '.join(_DOWN)}, got {self.down!r}")
         if self.jitter_dist not in _JITTER:
             raise ValueError(f"jitter_dist must be one of {', '.join(_JITTER)}")
-        if self.cut_after is not None and self.cut_after < 0:
-            raise ValueError("cut_after must not be negative")
+        for name in ("cut_after", "stream_error_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
 
     def matches(self, model: str, version: str) -> bool:
         """Whether this rule's scope covers a request for ``model`` while ``version`` is served."""
@@ -91,6 +98,8 @@ class Decision:
     first_token_delay: float = 0.0
     chunk_delay: float = 0.0
     cut_after: int | None = None
+    stream_error_after: int | None = None
+    error_status: int = 500
 
 
 OK = Decision()
@@ -166,6 +175,7 @@ class FaultController:
             return Decision("error", rule.error_status, delay, retry_after=rule.retry_after)
         return Decision(
             "ok", 200, delay, None, rule.first_token_delay, rule.chunk_delay, rule.cut_after,
+            rule.stream_error_after, rule.error_status,
         )
 
     def snapshot(self) -> dict[str, Any]:

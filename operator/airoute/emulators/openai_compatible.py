@@ -102,9 +102,13 @@ class OpenAICompatibleEmulator(EmulatorServer):
         if isinstance(prepared.payload, bytes):
             self.stats.counter[prepared.ok] += 1
             return web.Response(body=prepared.payload, content_type="application/json")
-        response, complete = await self.stream(
-            request, prepared.payload, gate.decision, "text/event-stream")
-        if complete:
+        chunks, decision = prepared.payload, gate.decision
+        if decision.stream_error_after is not None:
+            chunks = [*chunks[:decision.stream_error_after], _error_event(decision.error_status), b"data: [DONE]\n\n"]
+        response, complete = await self.stream(request, chunks, decision, "text/event-stream")
+        if complete and decision.stream_error_after is not None:
+            self.record(request, API, prepared.model, True, "stream_error", 200)
+        elif complete:
             self.stats.counter[prepared.ok] += 1
         else:
             self.record(request, API, prepared.model, True, "cut", 200)
@@ -137,3 +141,10 @@ class OpenAICompatibleEmulator(EmulatorServer):
             self._cache.clear()
         self._cache[raw] = prepared
         return prepared
+
+
+def _error_event(status: int) -> bytes:
+    """An error reported inside a stream, as vLLM writes it."""
+    error = {"object": "error", "message": "the engine failed while generating", "type": "InternalServerError",
+             "param": None, "code": status}
+    return b"data: " + json.dumps({"error": error}).encode() + b"\n\n"

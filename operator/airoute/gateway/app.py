@@ -16,8 +16,8 @@ from airoute.gateway.httpserver import Reply, Request
 from airoute.gateway.keeper import TableKeeper
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.promtext import CONTENT_TYPE
-from airoute.gateway.sniff import SniffError, sniff
 from airoute.gateway.table import LiveRoute
+from airoute.providers.sniff import SniffError, sniff
 
 log = logging.getLogger(__name__)
 

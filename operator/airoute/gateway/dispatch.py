@@ -27,10 +27,9 @@ from airoute.gateway.answers import degraded_completion, degraded_stream, stream
 from airoute.gateway.balancer import Ejector
 from airoute.gateway.httpserver import Reply
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.passthrough import usage_tokens
-from airoute.gateway.sniff import Sniffed
 from airoute.gateway.table import LiveRoute, Target
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout
+from airoute.providers.sniff import Sniffed, usage_tokens
 
 log = logging.getLogger(__name__)
 

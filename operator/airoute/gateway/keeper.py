@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from airoute.core.routetable import RouteEntry, build_table
-from airoute.gateway.binder import Binder
+from airoute.gateway.callers import BindError, CallerCache
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.passthrough import BindError
 from airoute.gateway.snapshot import SecretData, Snapshot, namespace_of
 from airoute.gateway.table import EMPTY, LiveRoute, LiveTable, compile_route
 
@@ -31,8 +30,8 @@ RETIRE_AFTER = 300.0
 class TableKeeper:
     """Holds the live table; :meth:`apply` builds and swaps, :meth:`refuse` records a failure."""
 
-    def __init__(self, binder: Binder, metrics: GatewayMetrics, namespaces: tuple[str, ...] = ()) -> None:
-        self.binder = binder
+    def __init__(self, callers: CallerCache, metrics: GatewayMetrics, namespaces: tuple[str, ...] = ()) -> None:
+        self.callers = callers
         self.metrics = metrics
         self.namespaces = frozenset(namespaces)
         self.live: LiveTable = EMPTY
@@ -73,7 +72,7 @@ class TableKeeper:
         objs = [o for o in snapshot.routes if self.serves(namespace_of(o))]
         table, table_problems = build_table(objs, self.live.table if self.live is not EMPTY else None)
         problems = [str(p) for p in table_problems]
-        self.binder.begin()
+        self.callers.begin()
         routes: dict[str, LiveRoute] = {}
         entries: dict[str, RouteEntry] = {}
         for model, entry in table.routes.items():
@@ -92,11 +91,11 @@ class TableKeeper:
     def _bind(self, entry: RouteEntry, secrets: Mapping[str, SecretData], problems: list[str]) -> LiveRoute | None:
         previous = self._previous(entry.key)
         try:
-            return compile_route(entry, self.binder.bind(entry, secrets))
+            return compile_route(entry, self.callers.bind(entry, secrets))
         except BindError as exc:
             if previous is not None:
                 problems.append(f"{entry.key}: {exc}; previous routing kept")
-                self.binder.keep({(t.backend, t.variant): t.caller for t in _targets(previous)})
+                self.callers.keep({(t.backend, t.variant): t.caller for t in _targets(previous)})
                 return previous
             problems.append(f"{entry.key}: {exc}; left out")
             return None
@@ -108,7 +107,7 @@ class TableKeeper:
         return None
 
     def _retire(self) -> None:
-        for caller in self.binder.retire():
+        for caller in self.callers.retire():
             task = asyncio.get_running_loop().create_task(_close_later(caller, RETIRE_AFTER))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
@@ -116,7 +115,7 @@ class TableKeeper:
     async def close(self) -> None:
         for task in list(self._retiring):
             task.cancel()
-        await self.binder.close()
+        await self.callers.close()
 
 
 def _targets(route: LiveRoute) -> list[Any]:

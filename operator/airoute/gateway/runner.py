@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
-from airoute.gateway.binder import AdapterFactory
 from airoute.gateway.config import GatewayConfig
 from airoute.gateway.server import Gateway
 
@@ -37,7 +36,6 @@ async def serve(
     config: GatewayConfig,
     *,
     stop: asyncio.Event | None = None,
-    adapters: AdapterFactory | None = None,
     worker: int = 0,
     on_started: Callable[[Gateway], None] | None = None,
 ) -> bool:
@@ -45,7 +43,7 @@ async def serve(
     Returns True when everything in flight finished within the grace period."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    gateway = Gateway(config, adapters, worker)
+    gateway = Gateway(config, worker)
     await gateway.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

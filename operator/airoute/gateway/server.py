@@ -16,11 +16,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from airoute.gateway.adapter import default_adapters
 from airoute.gateway.admission import Admission
 from airoute.gateway.app import GatewayApp
 from airoute.gateway.auth import ClientKeys, KeyFileError, keys_from_secret, load_key_file
-from airoute.gateway.binder import AdapterFactory, Binder
+from airoute.gateway.callers import CallerCache
 from airoute.gateway.config import GatewayConfig
 from airoute.gateway.dispatch import Dispatcher
 from airoute.gateway.folder import FolderSource
@@ -30,6 +29,7 @@ from airoute.gateway.kubesource import KubeSource, watch_secret
 from airoute.gateway.metrics import MAX_GAUGES, GatewayMetrics
 from airoute.gateway.promtext import merge
 from airoute.kube import KubeClient, load_config
+from airoute.providers import Pools
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,13 @@ JOIN_WAIT_SECONDS = 30.0
 class Gateway:
     """A running gateway (one process, one event loop)."""
 
-    def __init__(self, config: GatewayConfig, adapters: AdapterFactory | None = None, worker: int = 0) -> None:
+    def __init__(self, config: GatewayConfig, worker: int = 0) -> None:
         config.check()
         self.config = config
         self.worker = worker
         self.metrics = GatewayMetrics()
-        binder = Binder(adapters or default_adapters(config.request_timeout), config.service_hosts)
-        self.keeper = TableKeeper(binder, self.metrics, config.namespaces)
+        callers = CallerCache(Pools(), config.service_hosts, config.request_timeout)
+        self.keeper = TableKeeper(callers, self.metrics, config.namespaces)
         self.dispatcher = Dispatcher(self.metrics)
         self.app = GatewayApp(self.keeper, self.dispatcher, Admission(config.max_in_flight, self.metrics),
                               self.metrics, None, not config.auth_disabled, config.request_timeout)

@@ -7,27 +7,14 @@ request sees either the old table or the new one, never a mix.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from airoute.core.routetable import RouteEntry, RouteTable
 from airoute.gateway.balancer import Choice, Pick, Slot
-from airoute.gateway.sniff import Sniffed
+from airoute.providers import Caller
 
 Labels5 = tuple[str, str, str, str, str]
-
-
-class Caller(Protocol):
-    """How the gateway calls one backend variant (pass-through or through a provider adapter)."""
-
-    passthrough: bool
-
-    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes: ...
-
-    def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass(eq=False, slots=True)

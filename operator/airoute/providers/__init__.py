@@ -1,11 +1,25 @@
-"""One adapter per AI provider behind one Protocol (:class:`ChatProvider`): Azure OpenAI
-(``azure-ai-inference``), Bedrock (``boto3`` Converse), Vertex AI (``google-genai``) and
-OpenAI-compatible servers (byte pass-through, :class:`PassThroughProvider`).
+"""One caller per backend kind behind one Protocol (:class:`Caller`), built by one factory
+(:func:`make_caller`), over one async HTTP/1.1 pool (:class:`Pools`).
+
+========================  =====================================================================
+``caller.py``             the Protocol: OpenAI body bytes in, OpenAI bytes out
+``factory.py``            provider block + Secret values → the caller of its kind
+``openai_format.py``      inCluster and openAICompatible backends: bytes relayed over the pool
+``http_pool.py``          the keep-alive HTTP/1.1 client, one pool per origin
+``sdk_caller.py``         Azure OpenAI, Bedrock, Vertex AI through their SDK adapters
+``azure_openai.py`` …     the SDK adapters (``bedrock.py``, ``vertex_ai.py``)
+``translate/``            pure request/answer translation, one file per provider pair
+``credentials.py``        credentials from Secrets or the workload's identity
+``sniff.py``              ``model``/``stream`` of a request and usage of an answer, read by a scan
+``request.py``            the parsed request the SDK adapters translate from
+``request_codec.py``      JSON ⇄ :class:`ChatRequest`
+``errors.py``             what can go wrong, in the terms the gateway acts on; scrubbing
+========================  =====================================================================
 
 Importing this package imports no provider SDK: each is imported when its adapter is built.
 """
 
-from airoute.providers.base import ChatProvider, PassThroughProvider, RawResponse, SecretLookup
+from airoute.providers.caller import Caller
 from airoute.providers.errors import (
     AuthFailed,
     BadRequest,
@@ -16,19 +30,15 @@ from airoute.providers.errors import (
     Unavailable,
     scrub,
 )
-from airoute.providers.factory import make_provider, service_url
-from airoute.providers.request import (
-    ChatRequest,
-    ForcedTool,
-    Message,
-    ResponseFormat,
-    Tool,
-    ToolCall,
-)
+from airoute.providers.factory import make_caller
+from airoute.providers.http_pool import Pools
+from airoute.providers.request import ChatRequest, ForcedTool, Message, ResponseFormat, Tool, ToolCall
+from airoute.providers.request_codec import parse_request, request_to_openai
+from airoute.providers.sniff import Sniffed, SniffError, sniff
 
 __all__ = [
-    "AuthFailed", "BadRequest", "ChatProvider", "ChatRequest", "ForcedTool", "Message",
-    "PassThroughProvider", "ProviderConfigError", "ProviderError", "RawResponse",
-    "ResponseFormat", "SecretLookup", "Throttled", "Timeout", "Tool", "ToolCall", "Unavailable",
-    "make_provider", "scrub", "service_url",
+    "AuthFailed", "BadRequest", "Caller", "ChatRequest", "ForcedTool", "Message", "Pools",
+    "ProviderConfigError", "ProviderError", "ResponseFormat", "SniffError", "Sniffed", "Throttled",
+    "Timeout", "Tool", "ToolCall", "Unavailable", "make_caller", "parse_request", "request_to_openai",
+    "scrub", "sniff",
 ]

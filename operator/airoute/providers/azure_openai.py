@@ -15,7 +15,7 @@ from airoute.providers.errors import (
     error_for_status,
     retry_after_from,
 )
-from airoute.providers.request import ChatRequest, Message
+from airoute.providers.request import ChatRequest
 from airoute.providers.translate.openai_to_azure import chunk_from_azure, from_azure, to_azure
 from airoute.providers.transport import paced, transport_error, within
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from azure.ai.inference.models import AsyncStreamingChatCompletions, ChatCompletions
 
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
-_PROBE = ChatRequest(model="probe", messages=(Message("user", "ping"),), max_tokens=1)
 
 
 class AzureOpenAIProvider:
@@ -80,9 +79,6 @@ class AzureOpenAIProvider:
             await updates.aclose()
         if not finished:
             raise Unavailable("the stream ended before a finish_reason", provider=self.name)
-
-    async def probe(self, timeout: float) -> None:
-        await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:
         await self._client.close()

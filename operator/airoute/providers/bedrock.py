@@ -26,7 +26,7 @@ from airoute.providers.errors import (
     error_for_status,
     retry_after_from,
 )
-from airoute.providers.request import ChatRequest, Message
+from airoute.providers.request import ChatRequest
 from airoute.providers.threads import BlockingRunner
 from airoute.providers.translate.common import completion_id
 from airoute.providers.translate.openai_to_bedrock import (
@@ -47,7 +47,6 @@ CODES: dict[str, type[ProviderError]] = {
     "ModelStreamErrorException": Unavailable, "ModelErrorException": Unavailable,
     "ResourceNotFoundException": Unavailable,
 }
-_PROBE = ChatRequest(model="probe", messages=(Message("user", "ping"),), max_tokens=1)
 
 
 class BedrockProvider:
@@ -99,9 +98,6 @@ class BedrockProvider:
         finally:
             await close_quietly(relay)
         translator.close()
-
-    async def probe(self, timeout: float) -> None:
-        await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

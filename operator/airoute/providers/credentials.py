@@ -7,12 +7,15 @@ of); they are never logged. Cloud SDKs are imported only when the matching adapt
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api.providers import SecretKeyRef
-from airoute.providers.base import SecretLookup
 from airoute.providers.errors import ProviderConfigError
+
+SecretLookup = Callable[[str, str], bytes | None]
+"""``(secret name, key) -> value`` in the AIRoute's namespace; ``None`` when it is missing."""
 
 AZURE_KEY = "api-key"
 OPENAI_KEY = "api-key"

@@ -1,10 +1,17 @@
-"""Build the adapter for one backend from its provider block. Unknown kinds are an error."""
+"""One factory for every backend kind: a provider block (and the Secret values it references) in,
+a :class:`~airoute.providers.caller.Caller` out. Unknown kinds are an error.
+
+* ``inCluster`` and ``openAICompatible``: the OpenAI-format caller over the shared pool;
+* ``azureOpenAI``, ``bedrock``, ``vertexAI``: an SDK adapter behind an
+  :class:`~airoute.providers.sdk_caller.SdkCaller` (each SDK is imported when its first adapter
+  is built).
+"""
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from airoute.api.providers import (
     PROVIDER_FIELDS,
@@ -13,105 +20,115 @@ from airoute.api.providers import (
     InCluster,
     OpenAICompatible,
     ProviderBlock,
-    ServiceRef,
     VertexAI,
 )
 from airoute.providers import credentials as creds
-from airoute.providers.base import ChatProvider, SecretLookup
+from airoute.providers.caller import Caller
+from airoute.providers.credentials import SecretLookup
 from airoute.providers.errors import ProviderConfigError
-from airoute.providers.openai_compatible import OpenAICompatibleProvider
-
-ServiceResolver = Callable[[ServiceRef, str, str], str]
-"""``(service, namespace, scheme) -> base URL without the path prefix``."""
+from airoute.providers.http_pool import Origin, Pools
+from airoute.providers.openai_format import Endpoint, OpenAIFormatCaller
+from airoute.providers.sdk_caller import ChatProvider, SdkCaller
 
 BLOCK_TYPES: dict[str, type[Any]] = {
     "azureOpenAI": AzureOpenAI, "bedrock": Bedrock, "vertexAI": VertexAI,
     "inCluster": InCluster, "openAICompatible": OpenAICompatible,
 }
+_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 
-def service_url(service: ServiceRef, namespace: str, scheme: str) -> str:
-    """The cluster DNS name of a Service: ``http://{name}.{namespace}.svc:{port}``."""
-    return f"{scheme}://{service.name}.{service.namespace or namespace}.svc:{service.port}"
+def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, *,
+                pools: Pools, service_hosts: Mapping[str, str] | None = None, timeout: float = 120.0,
+                google_credentials: Any = None) -> Caller:
+    """The caller of one backend variant. ``kind`` is the block's field name in the AIRoute
+    (``azureOpenAI``, ``bedrock``, ``vertexAI``, ``inCluster``, ``openAICompatible``); ``secrets``
+    reads the Secrets of the route's ``namespace``; raises :class:`ProviderConfigError`.
 
-
-def make_provider(backend_name: str, provider_kind: str, block: ProviderBlock,
-                  secrets: SecretLookup, namespace: str, *,
-                  base_url_override: str | None = None,
-                  resolve_service: ServiceResolver | None = None,
-                  google_credentials: Any = None,
-                  max_connections: int = 64) -> ChatProvider:
-    """The adapter for a backend. ``provider_kind`` is the block's field name in the AIRoute
-    (``azureOpenAI``, ``bedrock``, ``vertexAI``, ``inCluster``, ``openAICompatible``).
-
-    Overrides, for tests and special networks: ``base_url_override`` replaces the URL of an
-    inCluster/openAICompatible backend (``…/v1``); ``resolve_service`` maps an inCluster Service
-    to a base URL; ``google_credentials`` replaces the Vertex AI credentials object.
+    ``service_hosts`` maps ``<service>.<namespace>`` of an inCluster Service to ``host:port``
+    (running outside a cluster, tests, the demo); ``timeout`` bounds an SDK adapter's own calls;
+    ``google_credentials`` replaces the Vertex AI credentials object (tests).
     """
-    expected = BLOCK_TYPES.get(provider_kind)
+    expected = BLOCK_TYPES.get(kind)
     if expected is None:
-        raise ProviderConfigError(f"backend {backend_name!r}: unknown provider kind "
-                                  f"{provider_kind!r} (expected one of {', '.join(PROVIDER_FIELDS)})")
+        raise ProviderConfigError(f"backend {backend!r}: unknown provider kind "
+                                  f"{kind!r} (expected one of {', '.join(PROVIDER_FIELDS)})")
     if not isinstance(block, expected):
-        raise ProviderConfigError(f"backend {backend_name!r}: a {provider_kind} backend needs a "
+        raise ProviderConfigError(f"backend {backend!r}: a {kind} backend needs a "
                                   f"{expected.__name__} block, not {type(block).__name__}")
+    if isinstance(block, InCluster):
+        endpoint, values = in_cluster_endpoint(block, secrets, namespace, service_hosts or {})
+        return OpenAIFormatCaller(backend, endpoint, pools, values)
+    if isinstance(block, OpenAICompatible):
+        endpoint, values = openai_compatible_endpoint(block, secrets)
+        return OpenAIFormatCaller(backend, endpoint, pools, values)
+    return SdkCaller(_sdk_adapter(backend, block, secrets, google_credentials), timeout)
+
+
+def _sdk_adapter(backend: str, block: ProviderBlock, secrets: SecretLookup, google_credentials: Any) -> ChatProvider:
     if isinstance(block, AzureOpenAI):
         from airoute.providers.azure_openai import AzureOpenAIProvider
 
-        return AzureOpenAIProvider(backend_name, block,
-                                   creds.azure_credential(secrets, block.credentials_secret_ref))
+        return AzureOpenAIProvider(backend, block, creds.azure_credential(secrets, block.credentials_secret_ref))
     if isinstance(block, Bedrock):
         from airoute.providers.bedrock import BedrockProvider
 
-        return BedrockProvider(backend_name, block,
-                               creds.aws_credentials(secrets, block.credentials_secret_ref),
-                               max_connections)
-    if isinstance(block, VertexAI):
-        from airoute.providers.vertex_ai import VertexAIProvider
+        return BedrockProvider(backend, block, creds.aws_credentials(secrets, block.credentials_secret_ref))
+    assert isinstance(block, VertexAI)
+    from airoute.providers.vertex_ai import VertexAIProvider
 
-        found = (creds.Credentials(google_credentials) if google_credentials is not None
-                 else creds.google_credentials(secrets, block.credentials_secret_ref))
-        return VertexAIProvider(backend_name, block, found)
-    if isinstance(block, InCluster):
-        return _in_cluster(backend_name, block, secrets, namespace, base_url_override,
-                           resolve_service, max_connections)
-    return _openai_compatible(backend_name, block, secrets, base_url_override, max_connections)
+    found = (creds.Credentials(google_credentials) if google_credentials is not None
+             else creds.google_credentials(secrets, block.credentials_secret_ref))
+    return VertexAIProvider(backend, block, found)
 
 
-def _in_cluster(name: str, block: InCluster, secrets: SecretLookup, namespace: str,
-                base_url: str | None, resolve: ServiceResolver | None,
-                max_connections: int) -> OpenAICompatibleProvider:
-    if base_url is None:
-        root = (resolve or service_url)(block.service, namespace, block.scheme)
-        base_url = root.rstrip("/") + block.path_prefix
+def _header(name: str, value: str) -> tuple[str, str]:
+    if any(c in value for c in _FORBIDDEN_IN_HEADERS):
+        raise ProviderConfigError(f"header {name}: the value holds a line break or NUL")
+    return name.lower(), value
+
+
+def _bearer(token: creds.Credentials) -> list[tuple[str, str]]:
+    return [_header("authorization", f"Bearer {token.value}")] if token.value else []
+
+
+def in_cluster_endpoint(block: InCluster, secrets: SecretLookup, namespace: str,
+                        service_hosts: Mapping[str, str]) -> tuple[Endpoint, tuple[bytes, ...]]:
+    """``<service>.<namespace>.svc:<port><pathPrefix>/chat/completions`` (or the address
+    ``service_hosts`` gives it), and the secret values it sends."""
+    svc_ns = block.service.namespace or namespace
+    override = service_hosts.get(f"{block.service.name}.{svc_ns}")
+    if override:
+        host, _, port = override.rpartition(":")
+        address = (host.strip("[]"), int(port))
+    else:
+        address = (f"{block.service.name}.{svc_ns}.svc", block.service.port)
     token = creds.bearer_token(secrets, block.credentials_secret_ref, creds.IN_CLUSTER_KEY)
-    headers = {"Authorization": f"Bearer {token.value}"} if token.value else {}
-    return OpenAICompatibleProvider(name, base_url, block.model, headers=headers,
-                                    secrets=token.secrets, max_connections=max_connections)
+    origin = Origin(address[0], address[1], block.scheme == "https")
+    endpoint = Endpoint(origin, f"{block.path_prefix}/chat/completions", tuple(_bearer(token)), block.model)
+    return endpoint, tuple(s.encode() for s in token.secrets)
 
 
-def _openai_compatible(name: str, block: OpenAICompatible, secrets: SecretLookup,
-                       base_url: str | None, max_connections: int) -> OpenAICompatibleProvider:
+def openai_compatible_endpoint(block: OpenAICompatible, secrets: SecretLookup) -> tuple[Endpoint, tuple[bytes, ...]]:
+    """``baseURL`` + ``/chat/completions`` with the bearer key, OpenAI's organization and project
+    headers and the extra headers, and the secret values it sends."""
+    url = urlsplit(block.base_url)
+    if not url.hostname:
+        raise ProviderConfigError(f"baseURL {block.base_url!r} has no host")
+    tls = url.scheme == "https"
     token = creds.bearer_token(secrets, block.credentials_secret_ref, creds.OPENAI_KEY)
-    found: list[str] = list(token.secrets)
-    headers: dict[str, str] = {}
-    for header in block.headers:
-        if header.value_from is not None:
-            value = creds.read_secret(secrets, header.value_from, header.name) or ""
-            found.append(value)
-        else:
-            value = header.value or ""
-        headers[header.name] = value
-    if token.value:
-        headers["Authorization"] = f"Bearer {token.value}"
+    headers = _bearer(token)
+    values = list(token.secrets)
     if block.organization:
-        headers["OpenAI-Organization"] = block.organization
+        headers.append(_header("openai-organization", block.organization))
     if block.project:
-        headers["OpenAI-Project"] = block.project
-    try:
-        context = ssl.create_default_context(cadata=block.ca_bundle) if block.ca_bundle else None
-    except (ssl.SSLError, ValueError) as exc:
-        raise ProviderConfigError(f"backend {name!r}: caBundle is not a PEM bundle") from exc
-    return OpenAICompatibleProvider(name, base_url or block.base_url, block.model,
-                                    headers=headers, secrets=tuple(found), ssl_context=context,
-                                    max_connections=max_connections)
+        headers.append(_header("openai-project", block.project))
+    for extra in block.headers:
+        if extra.value_from is not None:
+            value = creds.read_secret(secrets, extra.value_from, creds.OPENAI_KEY) or ""
+            values.append(value)
+        else:
+            value = extra.value or ""
+        headers.append(_header(extra.name, value))
+    origin = Origin(url.hostname, url.port or (443 if tls else 80), tls, block.ca_bundle if tls else None)
+    endpoint = Endpoint(origin, url.path.rstrip("/") + "/chat/completions", tuple(headers), block.model)
+    return endpoint, tuple(v.encode() for v in values if v)

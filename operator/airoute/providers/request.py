@@ -1,15 +1,15 @@
-"""A parsed OpenAI chat-completions request: the one shape every adapter translates from.
+"""A parsed OpenAI chat-completions request: the one shape every SDK adapter translates from.
 
-:meth:`ChatRequest.parse` validates the body (a wrong field is a :class:`BadRequest` naming its
-path); :meth:`ChatRequest.to_openai` writes it back out. Top-level fields it does not model are
-kept in ``extra``: pass-through backends forward them, translating adapters refuse them.
+:mod:`~airoute.providers.request_codec` reads it from JSON (``parse_request``: a wrong field is a
+:class:`BadRequest` naming its path) and writes it back (``request_to_openai``). Top-level fields
+it does not model are kept in ``extra``: translating adapters refuse them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airoute.providers.errors import BadRequest
@@ -114,23 +114,3 @@ class ChatRequest:
         """``max_completion_tokens``, else ``max_tokens``."""
         return self.max_completion_tokens if self.max_completion_tokens is not None else (
             self.max_tokens)
-
-    def with_model(self, model: str) -> ChatRequest:
-        return replace(self, model=model)
-
-    @classmethod
-    def parse(cls, body: Mapping[str, Any] | bytes | str) -> ChatRequest:
-        """Validate an OpenAI chat-completions body; raises :class:`BadRequest` naming the field."""
-        from airoute.providers.request_codec import parse_request
-
-        return parse_request(body)
-
-    def to_openai(self, model: str | None = None) -> dict[str, Any]:
-        """The request as an OpenAI JSON body (only the fields that were set)."""
-        from airoute.providers.request_codec import request_to_openai
-
-        return request_to_openai(self, model)
-
-
-def as_chat_request(request: ChatRequest | Mapping[str, Any]) -> ChatRequest:
-    return request if isinstance(request, ChatRequest) else ChatRequest.parse(request)

@@ -323,3 +323,8 @@ def request_to_openai(request: ChatRequest, model: str | None = None) -> dict[st
         out["response_format"] = _response_format_json(request.response_format)
     out.update(request.extra)
     return out
+
+
+def as_chat_request(request: ChatRequest | Mapping[str, Any]) -> ChatRequest:
+    """``request`` itself, or the body parsed."""
+    return request if isinstance(request, ChatRequest) else parse_request(request)

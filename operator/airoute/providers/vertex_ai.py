@@ -20,7 +20,7 @@ from airoute.providers.errors import (
     error_for_status,
     retry_after_from,
 )
-from airoute.providers.request import ChatRequest, Message
+from airoute.providers.request import ChatRequest
 from airoute.providers.translate.common import completion_id
 from airoute.providers.translate.openai_to_vertex import (
     GenerateContentStreamTranslator,
@@ -28,8 +28,6 @@ from airoute.providers.translate.openai_to_vertex import (
     to_generate_content,
 )
 from airoute.providers.transport import close_quietly, paced, transport_error, within
-
-_PROBE = ChatRequest(model="probe", messages=(Message("user", "ping"),), max_tokens=1)
 
 
 class VertexAIProvider:
@@ -101,9 +99,6 @@ class VertexAIProvider:
         if translator is None:
             raise Unavailable("the stream ended before any chunk", provider=self.name)
         translator.close()
-
-    async def probe(self, timeout: float) -> None:
-        await self.chat(_PROBE, timeout)
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()

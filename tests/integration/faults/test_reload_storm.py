@@ -88,7 +88,7 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
     text = await env.metrics()
     assert metric(text, "airoute_gateway_route_table_load_failures_total") >= RELOADS // 10
     assert sum(emu.stats.count(outcome="ok") for emu in env.emulators) == len(statuses)
-    assert len(env.gateway.keeper.binder.pools) <= 3, "connection pools of retired backends are let go"
+    assert len(env.gateway.keeper.callers.pools) <= 3, "connection pools of retired backends are let go"
 
     async def nothing_in_flight() -> bool:
         return env.gateway.app.admission.in_flight == 0

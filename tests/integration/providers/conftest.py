@@ -1,7 +1,8 @@
-"""Every adapter against its emulator, through the real SDK over HTTP (no mocks).
+"""Every backend kind against its emulator, through its caller (and, for the clouds, the real SDK)
+over HTTP (no mocks).
 
 ``backend`` is parametrized over the five provider kinds; each test gets a fresh emulator on a
-free loopback port and an adapter built by ``make_provider`` from a real provider block.
+free loopback port and a caller built by ``make_caller`` from a real provider block.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sdk_backends import KINDS, Backend, build_backend
+from backends import KINDS, Backend, build_backend
 
 
 @pytest.fixture(autouse=True)
@@ -29,5 +30,5 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     try:
         yield built
     finally:
-        await built.provider.aclose()
+        await built.aclose()
         await built.emulator.stop()

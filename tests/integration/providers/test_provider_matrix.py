@@ -1,4 +1,5 @@
-"""Each adapter against its emulator: answers, streams, tools, every error class, cuts, timeouts, outages.
+"""Each backend kind's caller against its emulator: answers, streams, tools, every error class,
+cuts, in-band errors, timeouts, outages.
 
 Every call must reach the emulator exactly once: the SDKs' own retries are off.
 """
@@ -9,18 +10,11 @@ import json
 from typing import Any
 
 import pytest
-from sdk_backends import Backend
+from backends import Backend, build_backend
 
 from airoute.emulators import Faults
-from airoute.providers import (
-    AuthFailed,
-    BadRequest,
-    ChatRequest,
-    ProviderError,
-    Throttled,
-    Timeout,
-    Unavailable,
-)
+from airoute.providers import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable, sniff
+from airoute.providers.sse import SSEDecoder
 
 pytestmark = pytest.mark.sdk
 
@@ -35,13 +29,8 @@ WEATHER_TOOL = {"type": "function", "function": {
 }}
 
 
-def request(**extra: Any) -> ChatRequest:
-    return ChatRequest.parse(HELLO | extra)
-
-
-async def collect(backend: Backend, req: ChatRequest, seconds: float = 5.0,
-                  ) -> list[dict[str, Any]]:
-    return [chunk async for chunk in backend.provider.stream(req, seconds)]
+def request(**extra: Any) -> dict[str, Any]:
+    return HELLO | extra
 
 
 def streamed_text(chunks: list[dict[str, Any]]) -> str:
@@ -49,7 +38,7 @@ def streamed_text(chunks: list[dict[str, Any]]) -> str:
 
 
 async def test_chat_answers_in_openai_shape(backend: Backend) -> None:
-    answer = await backend.provider.chat(request(max_tokens=64), 5.0)
+    answer = await backend.complete(request(max_tokens=64), 5.0)
     assert answer["object"] == "chat.completion"
     choice = answer["choices"][0]
     assert choice["finish_reason"] == "stop"
@@ -63,7 +52,7 @@ async def test_chat_answers_in_openai_shape(backend: Backend) -> None:
 
 
 async def test_stream_yields_chunks_then_finish_and_usage(backend: Backend) -> None:
-    chunks = await collect(backend, request(stream=True, stream_options={"include_usage": True}))
+    chunks = await backend.stream(request(stream_options={"include_usage": True}))
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert len(chunks) >= 4
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -76,30 +65,29 @@ async def test_stream_yields_chunks_then_finish_and_usage(backend: Backend) -> N
 
 
 async def test_tool_call_round_trip(backend: Backend) -> None:
-    first = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "tool_choice": "auto",
-                               "messages": [{"role": "user", "content": "Weather in Paris?"}]})
-    answer = await backend.provider.chat(first, 5.0)
+    first = {"model": "m", "tools": [WEATHER_TOOL], "tool_choice": "auto",
+             "messages": [{"role": "user", "content": "Weather in Paris?"}]}
+    answer = await backend.complete(first, 5.0)
     choice = answer["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     (call,) = choice["message"]["tool_calls"]
     assert call["type"] == "function" and call["function"]["name"] == "get_weather"
     assert json.loads(call["function"]["arguments"]) == {"city": "Weather in Paris?"}
-    second = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "messages": [
+    second = {"model": "m", "tools": [WEATHER_TOOL], "messages": [
         {"role": "user", "content": "Weather in Paris?"},
         choice["message"],
         {"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21 °C"},
-    ]})
-    final = await backend.provider.chat(second, 5.0)
+    ]}
+    final = await backend.complete(second, 5.0)
     assert final["choices"][0]["message"]["content"].endswith("tool result: sunny, 21 °C")
     assert backend.count(outcome="ok") == 2
 
 
 async def test_streamed_tool_call(backend: Backend) -> None:
-    req = ChatRequest.parse({"model": "m", "tools": [WEATHER_TOOL], "stream": True,
-                             "tool_choice": {"type": "function", "function": {
-                                 "name": "get_weather"}},
-                             "messages": [{"role": "user", "content": "Berlin"}]})
-    chunks = await collect(backend, req)
+    req = {"model": "m", "tools": [WEATHER_TOOL],
+           "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+           "messages": [{"role": "user", "content": "Berlin"}]}
+    chunks = await backend.stream(req)
     calls = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls") or []]
     assert calls[0]["id"] and calls[0]["function"]["name"] == "get_weather"
     arguments = "".join(tc["function"].get("arguments") or "" for tc in calls)
@@ -115,7 +103,7 @@ async def test_error_status_maps_to_error_class(backend: Backend, status: int,
                                                 error: type[ProviderError]) -> None:
     await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=status))
     with pytest.raises(error) as caught:
-        await backend.provider.chat(request(), 5.0)
+        await backend.complete(request(), 5.0)
     assert type(caught.value) is error
     assert caught.value.retryable is (error is Unavailable)
     assert caught.value.provider
@@ -128,7 +116,7 @@ async def test_error_status_maps_to_error_class(backend: Backend, status: int,
 async def test_throttled_carries_retry_after(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(throttle_rate=1.0, retry_after=2.0))
     with pytest.raises(Throttled) as caught:
-        await backend.provider.chat(request(), 5.0)
+        await backend.complete(request(), 5.0)
     assert caught.value.retry_after == pytest.approx(2.0)
     assert caught.value.retryable
     assert backend.emulator.stats.total == 1, "the SDK must not retry a 429"
@@ -137,7 +125,7 @@ async def test_throttled_carries_retry_after(backend: Backend) -> None:
 async def test_throttled_stream_request(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(throttle_rate=1.0))
     with pytest.raises(Throttled):
-        await collect(backend, request(stream=True))
+        await backend.stream(request())
     assert backend.count(streamed=True, outcome="throttled") == 1
     assert backend.emulator.stats.total == 1
 
@@ -145,13 +133,8 @@ async def test_throttled_stream_request(backend: Backend) -> None:
 async def test_stream_cut_midway_is_unavailable(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(cut_after=3))
     received: list[dict[str, Any]] = []
-
-    async def consume() -> None:
-        async for chunk in backend.provider.stream(request(stream=True), 5.0):
-            received.append(chunk)
-
     with pytest.raises(Unavailable):
-        await consume()
+        await backend.stream(request(), into=received)
     assert received, "some chunks arrive before the cut"
     assert not any(c["choices"][0]["finish_reason"] for c in received if c["choices"])
     assert backend.count(outcome="cut") == 1
@@ -161,22 +144,22 @@ async def test_stream_cut_midway_is_unavailable(backend: Backend) -> None:
 async def test_latency_beyond_timeout_is_timeout(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(latency=3.0))
     with pytest.raises(Timeout):
-        await backend.provider.chat(request(), 0.3)
+        await backend.complete(request(), 0.3)
     assert backend.emulator.stats.total == 0  # still waiting when the caller gave up
 
 
 async def test_slow_first_token_is_timeout(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(first_token_delay=3.0))
     with pytest.raises(Timeout):
-        await collect(backend, request(stream=True), 0.3)
+        await backend.stream(request(), 0.3)
 
 
 async def test_refused_connection_is_unavailable_and_recovers(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(down="refuse"))
     with pytest.raises(Unavailable):
-        await backend.provider.chat(request(), 2.0)
+        await backend.complete(request(), 2.0)
     await backend.emulator.set_faults()
-    answer = await backend.provider.chat(request(), 5.0)
+    answer = await backend.complete(request(), 5.0)
     assert answer["choices"][0]["finish_reason"] == "stop"
     assert backend.emulator.stats.total == 1
 
@@ -184,40 +167,65 @@ async def test_refused_connection_is_unavailable_and_recovers(backend: Backend) 
 async def test_reset_connection_is_unavailable(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(down="reset"))
     with pytest.raises(Unavailable):
-        await backend.provider.chat(request(), 2.0)
+        await backend.complete(request(), 2.0)
     assert backend.count(outcome="reset") == 1
 
 
 async def test_version_scoped_fault(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=503, version="v2"))
-    await backend.provider.chat(request(), 5.0)
+    await backend.complete(request(), 5.0)
     backend.emulator.faults.switch_version("v2")
     with pytest.raises(Unavailable):
-        await backend.provider.chat(request(), 5.0)
+        await backend.complete(request(), 5.0)
     assert backend.count(version="v1", outcome="ok") == 1
     assert backend.count(version="v2", outcome="error") == 1
 
 
-async def test_probe(backend: Backend) -> None:
-    await backend.provider.probe(5.0)
-    await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=503))
-    with pytest.raises(Unavailable):
-        await backend.provider.probe(5.0)
-
-
 async def test_slow_but_flowing_stream_is_not_cut(backend: Backend) -> None:
-    await backend.emulator.set_faults(Faults(chunk_delay=0.08))
-    chunks = await collect(backend, request(stream=True), 0.4)
-    assert streamed_text(chunks).endswith("reply to: Where is my parcel 4711?")
-    assert backend.count(outcome="ok") == 1
+    """An SDK caller waits ``timeout`` for every next chunk, not for the whole stream."""
+    paced = await build_backend(backend.kind, timeout=0.4)
+    try:
+        await paced.emulator.set_faults(Faults(chunk_delay=0.08))
+        chunks = await paced.stream(request(), 5.0)
+        assert len(chunks) * 0.08 > 0.4
+        assert streamed_text(chunks).endswith("reply to: Where is my parcel 4711?")
+        assert paced.count(outcome="ok") == 1
+    finally:
+        await paced.aclose()
+        await paced.emulator.stop()
 
 
 async def test_stream_abandoned_early_frees_the_backend(backend: Backend) -> None:
     await backend.emulator.set_faults(Faults(chunk_delay=0.05))
-    stream = backend.provider.stream(request(stream=True), 5.0)
-    first = await anext(aiter(stream))
+    raw = json.dumps(request(stream=True)).encode()
+    stream = backend.caller.stream(raw, sniff(raw))
+    first = json.loads(SSEDecoder().feed(await anext(stream))[0])
     assert first["choices"][0]["delta"]["role"] == "assistant"
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     await backend.emulator.set_faults()
-    answer = await backend.provider.chat(request(), 5.0)
+    answer = await backend.complete(request(), 5.0)
     assert answer["choices"][0]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("kind", ["in_cluster", "openai_compatible"])
+async def test_an_error_inside_a_stream_is_an_error_not_an_answer(kind: str) -> None:
+    """vLLM reports a failure once a stream began as ``data: {"error": …}`` followed by
+    ``data: [DONE]``: the OpenAI-format caller raises the matching error and relays neither."""
+    backend = await build_backend(kind)
+    try:
+        await _in_band_errors(backend)
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+async def _in_band_errors(backend: Backend) -> None:
+    await backend.emulator.set_faults(Faults(stream_error_after=2, error_status=503))
+    received: list[dict[str, Any]] = []
+    with pytest.raises(Unavailable, match="the engine failed while generating"):
+        await backend.stream(request(), into=received)
+    assert len(received) <= 2
+    await backend.emulator.set_faults(Faults(stream_error_after=0, error_status=400))
+    with pytest.raises(BadRequest):
+        await backend.stream(request())
+    assert backend.count(outcome="stream_error") == 2

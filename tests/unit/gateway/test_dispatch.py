@@ -11,14 +11,15 @@ import pytest
 import yaml
 
 from airoute.gateway import errors
-from airoute.gateway.binder import Binder
+from airoute.gateway.callers import CallerCache
 from airoute.gateway.dispatch import Dispatcher, fails_over, outcome_of
 from airoute.gateway.keeper import TableKeeper
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.snapshot import Snapshot
-from airoute.gateway.sniff import Sniffed, sniff
 from airoute.gateway.table import LiveRoute
+from airoute.providers import Pools
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable
+from airoute.providers.sniff import Sniffed, sniff
 
 from .conftest import route_yaml
 
@@ -63,8 +64,6 @@ class FakeReply:
 
 
 class FakeCaller:
-    passthrough = True
-
     def __init__(self, script: list[Any]) -> None:
         self.script = script
         self.calls = 0
@@ -93,7 +92,7 @@ class FakeCaller:
 
 
 def live_route(callers: dict[str, FakeCaller], extra: str = "", weights: tuple[int, ...] = (100, 0)) -> LiveRoute:
-    keeper = TableKeeper(Binder(), GatewayMetrics())
+    keeper = TableKeeper(CallerCache(Pools()), GatewayMetrics())
     keeper.apply(Snapshot((yaml.safe_load(route_yaml(weights=weights, extra=extra)),)))
     route = keeper.live.routes["chat"]
     for s in route.choice.slots:

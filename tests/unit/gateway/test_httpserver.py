@@ -1,4 +1,4 @@
-"""The raw HTTP/1.1 server and the upstream pool, over real loopback sockets."""
+"""The raw HTTP/1.1 server and the providers' HTTP/1.1 pool, over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from airoute.gateway.httpserver import HttpServer, Reply, Request
-from airoute.gateway.upstream import Pool, UpstreamError
+from airoute.providers.http_pool import Pool, UpstreamError
 
 
 async def echo(request: Request, reply: Reply) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airoute.gateway.binder import Binder
+from airoute.gateway.callers import CallerCache
 from airoute.gateway.keeper import TableKeeper
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.snapshot import Snapshot
+from airoute.providers import Pools
 
 from .conftest import route_yaml
 
@@ -21,7 +22,7 @@ def snap(*docs: str, secrets: dict[str, dict[str, bytes]] | None = None) -> Snap
 
 @pytest.fixture
 def keeper() -> TableKeeper:
-    return TableKeeper(Binder(), GatewayMetrics())
+    return TableKeeper(CallerCache(Pools()), GatewayMetrics())
 
 
 async def test_a_snapshot_becomes_the_live_table(keeper: TableKeeper) -> None:
@@ -76,7 +77,7 @@ async def test_secret_with_the_wrong_key(keeper: TableKeeper) -> None:
 
 
 async def test_only_served_namespaces(tmp_path: Path) -> None:
-    keeper = TableKeeper(Binder(), GatewayMetrics(), ("team",))
+    keeper = TableKeeper(CallerCache(Pools()), GatewayMetrics(), ("team",))
     keeper.apply(snap(route_yaml(), route_yaml("x", namespace="elsewhere", model="x")))
     assert set(keeper.live.routes) == {"chat"}
 

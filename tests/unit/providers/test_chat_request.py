@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airoute.providers import BadRequest, ChatRequest, ForcedTool, ResponseFormat
+from airoute.providers import BadRequest, ForcedTool, ResponseFormat, parse_request, request_to_openai
 
 FULL: dict[str, Any] = {
     "model": "support-chat",
@@ -40,7 +40,7 @@ FULL: dict[str, Any] = {
 
 
 def test_full_request_round_trips() -> None:
-    req = ChatRequest.parse(FULL)
+    req = parse_request(FULL)
     assert req.stream and req.include_usage
     assert req.token_limit == 80
     assert req.stop == ("END",)
@@ -49,15 +49,15 @@ def test_full_request_round_trips() -> None:
     assert req.messages[2].text == "Hi" and len(req.messages[2].non_text_parts) == 1
     assert req.messages[3].tool_calls[0].arguments_object() == {"q": 1}
     assert req.extra == {"metadata": {"team": "support"}, "store": False}
-    out = req.to_openai()
+    out = request_to_openai(req)
     assert out == FULL | {"temperature": 0.5, "top_p": 0.9}
-    assert ChatRequest.parse(json.dumps(out).encode()) == req
+    assert parse_request(json.dumps(out).encode()) == req
 
 
 def test_to_openai_replaces_model_and_stop_string_becomes_list() -> None:
-    req = ChatRequest.parse({"model": "a", "messages": [{"role": "user", "content": "x"}],
+    req = parse_request({"model": "a", "messages": [{"role": "user", "content": "x"}],
                              "stop": "\n"})
-    assert req.to_openai("backend-model") == {
+    assert request_to_openai(req, "backend-model") == {
         "model": "backend-model", "messages": [{"role": "user", "content": "x"}], "stop": ["\n"]}
 
 
@@ -92,10 +92,10 @@ def test_to_openai_replaces_model_and_stop_string_becomes_list() -> None:
 def test_invalid_fields_are_named(change: dict[str, Any], message: str | None) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]} | change
     if message is None:
-        ChatRequest.parse(body)
+        parse_request(body)
         return
     with pytest.raises(BadRequest) as caught:
-        ChatRequest.parse(body)
+        parse_request(body)
     assert message in str(caught.value)
     assert caught.value.status == 400 and not caught.value.retryable
 
@@ -103,7 +103,7 @@ def test_invalid_fields_are_named(change: dict[str, Any], message: str | None) -
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", "null"])
 def test_body_must_be_a_json_object(raw: bytes | str) -> None:
     with pytest.raises(BadRequest, match="JSON"):
-        ChatRequest.parse(raw)
+        parse_request(raw)
 
 
 @given(st.lists(st.text(min_size=1), min_size=1, max_size=5), st.floats(0, 2), st.booleans())
@@ -112,4 +112,4 @@ def test_simple_requests_round_trip(texts: list[str], temperature: float, stream
                             "messages": [{"role": "user", "content": t} for t in texts]}
     if stream:
         body["stream"] = True
-    assert ChatRequest.parse(body).to_openai() == body
+    assert request_to_openai(parse_request(body)) == body

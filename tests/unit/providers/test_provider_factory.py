@@ -1,21 +1,18 @@
-"""The factory: one adapter per kind, loud failures, and no SDK imported before it is needed."""
+"""The factory: one caller per kind, loud failures, and no SDK imported before it is needed."""
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
-from airoute.api import AzureOpenAI, InCluster, OpenAICompatible, ServiceRef
-from airoute.providers import (
-    ChatProvider,
-    PassThroughProvider,
-    ProviderConfigError,
-    make_provider,
-    service_url,
-)
+from airoute.api import AzureOpenAI, InCluster, OpenAICompatible
+from airoute.providers import Caller, Pools, ProviderConfigError, make_caller
+from airoute.providers.credentials import SecretLookup
+from airoute.providers.openai_format import OpenAIFormatCaller
 
 
 def no_secrets(name: str, key: str) -> bytes | None:
@@ -26,43 +23,75 @@ AZURE = AzureOpenAI(endpoint="https://contoso.openai.azure.com", deployment="gpt
                     region="westeurope")
 
 
+def make(backend: str, kind: str, block: Any, secrets: SecretLookup = no_secrets, namespace: str = "ns",
+         **options: Any) -> Caller:
+    return make_caller(backend, kind, block, secrets, namespace, pools=Pools(), **options)
+
+
 def test_unknown_kind_is_an_error() -> None:
     with pytest.raises(ProviderConfigError, match="unknown provider kind 'anthropic'"):
-        make_provider("b", "anthropic", AZURE, no_secrets, "ns")
+        make("b", "anthropic", AZURE)
 
 
 def test_block_must_match_kind() -> None:
     with pytest.raises(ProviderConfigError, match="a bedrock backend needs a Bedrock block"):
-        make_provider("b", "bedrock", AZURE, no_secrets, "ns")
+        make("b", "bedrock", AZURE)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("azure.identity") is not None,
                     reason="azure-identity is installed here")
 def test_azure_without_secret_needs_azure_identity() -> None:
     with pytest.raises(ProviderConfigError, match="azure-identity is not installed"):
-        make_provider("b", "azureOpenAI", AZURE, no_secrets, "ns")
+        make("b", "azureOpenAI", AZURE)
 
 
-def test_service_url_uses_cluster_dns() -> None:
-    assert service_url(ServiceRef(name="vllm", port=8000), "models", "http") == (
-        "http://vllm.models.svc:8000")
-    assert service_url(ServiceRef(name="vllm", namespace="ai"), "models", "https") == (
-        "https://vllm.ai.svc:80")
-
-
-async def test_in_cluster_is_a_pass_through_with_its_service_url() -> None:
+async def test_in_cluster_calls_its_service_by_cluster_dns() -> None:
     block = InCluster(service={"name": "vllm", "port": 8000}, model="llama", path_prefix="/v1")
-    provider = make_provider("local", "inCluster", block, no_secrets, "models")
-    assert isinstance(provider, ChatProvider) and isinstance(provider, PassThroughProvider)
-    assert provider.base_url == "http://vllm.models.svc:8000/v1"  # type: ignore[attr-defined]
-    await provider.aclose()
+    caller = make("local", "inCluster", block, namespace="models")
+    assert isinstance(caller, OpenAIFormatCaller)
+    origin = caller.endpoint.origin
+    assert (origin.host, origin.port, origin.tls, caller.endpoint.path) == (
+        "vllm.models.svc", 8000, False, "/v1/chat/completions")
+    other = make("local", "inCluster", InCluster(service={"name": "vllm", "namespace": "ai"}, model="llama",
+                                                 scheme="https"), namespace="models")
+    assert isinstance(other, OpenAIFormatCaller)
+    assert (other.endpoint.origin.host, other.endpoint.origin.port, other.endpoint.origin.tls) == (
+        "vllm.ai.svc", 80, True)
+    moved = make("local", "inCluster", block, namespace="models", service_hosts={"vllm.models": "127.0.0.1:9"})
+    assert isinstance(moved, OpenAIFormatCaller)
+    assert (moved.endpoint.origin.host, moved.endpoint.origin.port) == ("127.0.0.1", 9)
+
+
+def test_openai_compatible_headers() -> None:
+    secrets = {("openai", "api-key"): b"sk-secret-0123456789\n", ("tenant", "api-key"): b"t-1"}
+    block = OpenAICompatible(base_url="https://api.example.com/v1", model="m", organization="org-1",
+                             credentials_secret_ref={"name": "openai"},
+                             headers=[{"name": "X-Tenant", "valueFrom": {"name": "tenant"}},
+                                      {"name": "X-Team", "value": "support"}])
+    caller = make("x", "openAICompatible", block, lambda n, k: secrets.get((n, k)))
+    assert isinstance(caller, OpenAIFormatCaller)
+    assert caller.endpoint.headers == (
+        ("authorization", "Bearer sk-secret-0123456789"), ("openai-organization", "org-1"),
+        ("x-tenant", "t-1"), ("x-team", "support"))
+    assert (caller.endpoint.origin.host, caller.endpoint.origin.port, caller.endpoint.path) == (
+        "api.example.com", 443, "/v1/chat/completions")
+
+
+def test_a_header_value_with_a_line_break_is_refused() -> None:
+    """A value from a Secret must not smuggle headers (or a second request) onto a shared connection."""
+    secrets = {("tenant", "api-key"): b"t-1\r\nx-injected: 1"}
+    block = OpenAICompatible(base_url="https://api.example.com/v1", model="m",
+                             headers=[{"name": "X-Tenant", "valueFrom": {"name": "tenant"}}])
+    with pytest.raises(ProviderConfigError, match="header X-Tenant: the value holds a line break") as caught:
+        make("x", "openAICompatible", block, lambda n, k: secrets.get((n, k)))
+    assert "injected" not in str(caught.value)
 
 
 def test_bad_ca_bundle_is_a_config_error() -> None:
     block = OpenAICompatible(base_url="https://api.example.com/v1", model="m",
                              ca_bundle="not a certificate")
     with pytest.raises(ProviderConfigError, match="caBundle is not a PEM bundle"):
-        make_provider("x", "openAICompatible", block, no_secrets, "ns")
+        make("x", "openAICompatible", block)
 
 
 def test_importing_providers_and_emulators_imports_no_sdk() -> None:

@@ -1,5 +1,5 @@
-"""The byte-level codecs: AWS event-stream frames (decoded by botocore), the SSE decoder, the
-``model`` rewrite of pass-through bodies, and SigV4 (checked against botocore's signer)."""
+"""The byte-level codecs: AWS event-stream frames (decoded by botocore), the SSE decoder, and
+SigV4 (checked against botocore's signer). The ``model`` splice of relayed bodies is in test_sniff."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from airoute.emulators.eventstream import encode_frame, event_frame, exception_frame
 from airoute.emulators.sigv4 import expected_signature, parse_authorization
-from airoute.providers.model_field import rewrite_model
 from airoute.providers.sse import SSEDecoder
 
 header_values = st.one_of(
@@ -72,26 +71,6 @@ def test_sse_decoder_fields_comments_and_multiline() -> None:
     events = decoder.feed(b": keep-alive\nevent: chunk\nid: 3\ndata: a\ndata:b\n\ndata: [DONE]")
     assert events == ["a\nb"]
     assert decoder.flush() == ["[DONE]"]
-
-
-def test_rewrite_model_fast_path_touches_only_the_model() -> None:
-    body = b'{"messages":[{"role":"user","content":"say \\"model\\": x"}], "model" : "a\\"b"}'
-    assert rewrite_model(body, "llama/3") == (
-        b'{"messages":[{"role":"user","content":"say \\"model\\": x"}], "model":"llama/3"}')
-
-
-def test_rewrite_model_falls_back_to_json_when_ambiguous() -> None:
-    body = json.dumps({"model": "x", "metadata": {"model": "keep"}}).encode()
-    assert json.loads(rewrite_model(body, "y")) == {"model": "y", "metadata": {"model": "keep"}}
-
-
-@given(st.dictionaries(st.sampled_from(["model", "temperature", "user", "n"]),
-                       st.one_of(st.text(), st.integers(), st.none())),
-       st.text(min_size=1))
-def test_rewrite_model_equals_a_json_rewrite(fields: dict[str, Any], model: str) -> None:
-    body = fields | {"messages": [{"role": "user", "content": "model"}]}
-    rewritten = json.loads(rewrite_model(json.dumps(body).encode(), model))
-    assert rewritten == body | {"model": model}
 
 
 def test_sigv4_matches_botocore() -> None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airoute.providers.request import ChatRequest, as_chat_request
+from airoute.providers.request import ChatRequest
+from airoute.providers.request_codec import as_chat_request, request_to_openai
 
 AZURE_ONLY = ("prompt_filter_results", "content_filter_results")
 
 
 def to_azure(request: ChatRequest | Mapping[str, Any]) -> dict[str, Any]:
     """The body for ``POST …/openai/deployments/{deployment}/chat/completions``."""
-    body = as_chat_request(request).to_openai()
+    body = request_to_openai(as_chat_request(request))
     del body["model"]
     return body
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airoute.providers.errors import Unavailable
-from airoute.providers.request import ChatRequest, ForcedTool, Message, as_chat_request
+from airoute.providers.request import ChatRequest, ForcedTool, Message
+from airoute.providers.request_codec import as_chat_request
 from airoute.providers.translate.common import (
     ChunkMaker,
     Usage,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airoute.gateway.sniff import SniffError, parsed_body, sniff, with_model
+from airoute.providers.sniff import SniffError, parsed_body, sniff, usage_tokens, with_model
 
 
 def test_fast_path_reads_model_and_stream_and_records_the_span() -> None:
@@ -112,3 +112,18 @@ def test_a_nested_boolean_stream_in_a_schema_is_not_the_top_level_one() -> None:
     }).encode()
     s = sniff(body)
     assert s.stream is False and s.parsed is not None
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b'{"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}', (12, 7)),
+    (b'data: {"choices":[],"usage":{"prompt_tokens": 3, "completion_tokens": 40}}\n\n', (3, 40)),
+    (b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n', (0, 0)),
+])
+def test_usage_tokens_of_an_answer_or_a_last_chunk(data: bytes, expected: tuple[int, int]) -> None:
+    assert usage_tokens(data) == expected
+    assert usage_tokens(data) == _usage_by_parsing(data)
+
+
+def _usage_by_parsing(data: bytes) -> tuple[int, int]:
+    usage = json.loads(data.removeprefix(b"data: ")).get("usage") or {}
+    return usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)

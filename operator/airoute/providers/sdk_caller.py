@@ -1,5 +1,11 @@
-"""Backends behind a provider adapter (Azure OpenAI, Bedrock, Vertex AI): the body is parsed
-into a :class:`ChatRequest`, the adapter translates, and its OpenAI-shaped answer is encoded back.
+"""Backends reached through their provider SDK (Azure OpenAI, Bedrock, Vertex AI): the body is
+parsed into a :class:`ChatRequest`, the SDK adapter translates and calls, and its OpenAI-shaped
+answer is encoded back into bytes (:class:`SdkCaller`).
+
+Each adapter implements :class:`ChatProvider`. Timeouts are in seconds: for :meth:`ChatProvider.chat`
+it bounds the whole call; for :meth:`ChatProvider.stream` the wait for the first chunk and for
+every next one. Every failure is a :class:`~airoute.providers.errors.ProviderError`. Answers carry
+the backend's own ``model`` name (deployment, model ID); the gateway decides what the client sees.
 """
 
 from __future__ import annotations
@@ -7,23 +13,40 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Protocol
 
-from airoute.core.routetable import Variant
-from airoute.gateway.binder import AdapterFactory
-from airoute.gateway.sniff import Sniffed, parsed_body
-from airoute.gateway.table import Caller
-from airoute.providers import make_provider
-from airoute.providers.base import ChatProvider
 from airoute.providers.errors import BadRequest, ProviderError, Unavailable
 from airoute.providers.request import ChatRequest
+from airoute.providers.request_codec import parse_request
+from airoute.providers.sniff import Sniffed, parsed_body
+from airoute.providers.transport import close_quietly
 
 log = logging.getLogger(__name__)
 
 
+class ChatProvider(Protocol):
+    """One backend behind its SDK: OpenAI chat-completions in and out, parsed."""
+
+    name: str
+
+    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
+        """A ``chat.completion`` object."""
+        ...
+
+    def stream(self, req: ChatRequest, timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """``chat.completion.chunk`` objects; the last carries ``finish_reason`` (and, when
+        ``include_usage`` was asked, a final chunk with ``usage`` and no choices follows)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
 def _request(body: bytes, sniffed: Sniffed) -> ChatRequest:
     try:
-        return ChatRequest.parse(parsed_body(body, sniffed))
+        return parse_request(parsed_body(body, sniffed))
     except ValueError as exc:
         if isinstance(exc, BadRequest):
             raise
@@ -37,10 +60,9 @@ def _surprise(provider: ChatProvider, exc: Exception) -> Unavailable:
     return Unavailable(f"unexpected failure in the provider SDK ({type(exc).__name__})", provider=provider.name)
 
 
-class AdapterCaller:
-    """A :class:`ChatProvider` seen as a gateway :class:`~airoute.gateway.table.Caller`."""
-
-    passthrough = False
+class SdkCaller:
+    """A :class:`ChatProvider` seen as a :class:`~airoute.providers.caller.Caller`; ``timeout``
+    bounds the SDK's own calls (the gateway's failover may cancel an attempt sooner)."""
 
     def __init__(self, provider: ChatProvider, timeout: float) -> None:
         self.provider = provider
@@ -65,20 +87,10 @@ class AdapterCaller:
             raise
         except Exception as exc:
             raise _surprise(self.provider, exc) from None
+        finally:
+            await close_quietly(chunks)  # a stream abandoned early stops the SDK's reading too
         yield b"data: [DONE]\n\n"
 
     async def aclose(self) -> None:
         await self.provider.aclose()
 
-
-def default_adapters(timeout: float = 120.0) -> AdapterFactory:
-    """The provider package's adapters, built on first use of each backend."""
-
-    def build(variant: Variant, backend: str, namespace: str, secrets: Mapping[str, bytes]) -> Caller:
-        def lookup(name: str, key: str) -> bytes | None:
-            return secrets.get(f"{name}/{key}")
-
-        provider = make_provider(backend, variant.provider_kind, variant.provider, lookup, namespace)
-        return AdapterCaller(provider, timeout)
-
-    return build

@@ -1,6 +1,9 @@
-"""A keep-alive HTTP/1.1 client for the pass-through path, on ``asyncio.Protocol`` + httptools.
+"""The one async HTTP/1.1 client every caller of the request path shares, on ``asyncio.Protocol`` +
+httptools.
 
-One :class:`Pool` per origin keeps idle connections for reuse. A request writes a pre-built
+:class:`Pools` holds one :class:`Pool` per origin (host, port, TLS and trusted CA bundle): callers
+of the same origin share its connections, and a pool closes when the last caller using it closes.
+A pool keeps idle connections for reuse. A request writes a pre-built
 head and the body in one write; the response is read as a whole or chunk by chunk. A reused
 connection that the server had already closed (its keep-alive timer) fails before any response
 byte; such a request is sent again once on a new connection, as HTTP clients customarily do.
@@ -14,9 +17,12 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import cast
 
 import httptools
+
+from airoute.providers.errors import ProviderConfigError
 
 _HIGH_WATER = 64  # buffered body chunks before reading from the backend pauses
 
@@ -229,3 +235,60 @@ class Pool:
         for conn in list(self._all):
             conn.close()
         self._idle.clear()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a pool connects: requests to the same origin share connections."""
+
+    host: str
+    port: int
+    tls: bool
+    ca_bundle: str | None = None
+    """PEM certificates trusted in addition to the system's (TLS only)."""
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """None for plain HTTP; raises ProviderConfigError for a CA bundle that is not PEM."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context()
+        if self.ca_bundle:
+            try:
+                context.load_verify_locations(cadata=self.ca_bundle)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ProviderConfigError(f"caBundle is not a PEM bundle ({type(exc).__name__})") from None
+        return context
+
+
+class Pools:
+    """The pools of one process, one per origin; :meth:`acquire` and :meth:`release` count the
+    callers using each, and the last release closes it."""
+
+    def __init__(self) -> None:
+        self._pools: dict[Origin, Pool] = {}
+        self._users: dict[Origin, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def acquire(self, origin: Origin) -> Pool:
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = Pool(origin.host, origin.port, origin.tls_context())
+        self._users[origin] = self._users.get(origin, 0) + 1
+        return pool
+
+    async def release(self, origin: Origin) -> None:
+        users = self._users.get(origin, 0) - 1
+        if users > 0:
+            self._users[origin] = users
+            return
+        self._users.pop(origin, None)
+        pool = self._pools.pop(origin, None)
+        if pool is not None:
+            await pool.aclose()
+
+    async def aclose(self) -> None:
+        pools, self._pools, self._users = list(self._pools.values()), {}, {}
+        for pool in pools:
+            await pool.aclose()

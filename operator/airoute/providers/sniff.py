@@ -1,4 +1,5 @@
-"""Reading only ``model`` and ``stream`` from a chat-completions body, without parsing it all.
+"""Reading only what the gateway needs from OpenAI bodies, without parsing them: ``model`` and
+``stream`` of a chat-completions request, the token counts of an answer.
 
 The fast path finds the two keys with ``bytes.find`` (C speed, no objects for the prompt). In
 JSON a ``"`` inside a string is always escaped, so an unescaped ``"model"`` followed by ``:`` is
@@ -138,3 +139,22 @@ def with_model(body: bytes, sniffed: Sniffed, model: str) -> bytes:
     parsed = dict(parsed_body(body, sniffed))
     parsed["model"] = model
     return json.dumps(parsed, separators=(",", ":")).encode()
+
+
+def usage_tokens(data: bytes) -> tuple[int, int]:
+    """``prompt_tokens`` and ``completion_tokens`` of an answer or of the last chunk of a stream,
+    found by a scan for the last occurrence of each key (0 when absent)."""
+    return _int_after(data, b'"prompt_tokens":'), _int_after(data, b'"completion_tokens":')
+
+
+def _int_after(data: bytes, key: bytes) -> int:
+    at = data.rfind(key)
+    if at == -1:
+        return 0
+    i = at + len(key)
+    while i < len(data) and data[i] == 0x20:
+        i += 1
+    j = i
+    while j < len(data) and 0x30 <= data[j] <= 0x39:
+        j += 1
+    return int(data[i:j]) if j > i else 0

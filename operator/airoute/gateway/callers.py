@@ -1,0 +1,105 @@
+"""The callers of the live route table, cached: a variant whose provider block and Secret values
+did not change keeps its caller (and its connections) across reloads.
+
+Callers are built by :func:`~airoute.providers.make_caller`; the cache only decides when to
+build one again and when one is no longer used (:meth:`CallerCache.retire`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from airoute.api.providers import OpenAICompatible, ProviderBlock
+from airoute.core.routetable import RouteEntry, Variant
+from airoute.gateway.snapshot import SecretData
+from airoute.providers import Caller, Pools, ProviderConfigError, make_caller
+
+CallerKey = tuple[str, str, str, str, str]
+"""(provider kind, provider block hash, namespace, backend, digest of the Secret values)."""
+
+
+class BindError(ValueError):
+    """A backend cannot be called as configured (a Secret or key is missing, a URL is wrong)."""
+
+
+def _referenced(block: ProviderBlock) -> list[str]:
+    names = []
+    ref = getattr(block, "credentials_secret_ref", None)
+    if ref is not None:
+        names.append(ref.name)
+    if isinstance(block, OpenAICompatible):
+        names.extend(h.value_from.name for h in block.headers if h.value_from is not None)
+    return sorted(set(names))
+
+
+def referenced_secrets(block: ProviderBlock, namespace: str, secrets: Mapping[str, SecretData]) -> dict[str, bytes]:
+    """Every key of every Secret the block references, as ``"name/key"`` → value."""
+    out: dict[str, bytes] = {}
+    for name in _referenced(block):
+        data = secrets.get(f"{namespace}/{name}")
+        if data is None:
+            raise BindError(
+                f"Secret {namespace}/{name} not found (Secrets are read only from the route's namespace, "
+                "and only in the namespaces this gateway serves)"
+            )
+        out.update({f"{name}/{k}": v for k, v in data.items()})
+    return out
+
+
+class CallerCache:
+    """Callers by what they were built from; :meth:`bind` reuses, :meth:`retire` hands back the
+    ones no route uses any more."""
+
+    def __init__(self, pools: Pools, service_hosts: Mapping[str, str] | None = None,
+                 timeout: float = 120.0) -> None:
+        self.pools = pools
+        self.service_hosts = dict(service_hosts or {})
+        self.timeout = timeout
+        self._callers: dict[CallerKey, Caller] = {}
+        self._used: set[CallerKey] = set()
+
+    def caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData]) -> Caller:
+        values = referenced_secrets(variant.provider, namespace, secrets)
+        digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()
+        key = (variant.provider_kind, variant.provider_hash, namespace, backend, digest)
+        if key not in self._callers:
+            self._callers[key] = make_caller(
+                backend, variant.provider_kind, variant.provider, lambda name, k: values.get(f"{name}/{k}"),
+                namespace, pools=self.pools, service_hosts=self.service_hosts, timeout=self.timeout)
+        self._used.add(key)
+        return self._callers[key]
+
+    def bind(self, entry: RouteEntry, secrets: Mapping[str, SecretData]) -> dict[tuple[str, str], Caller]:
+        """A caller for every variant of ``entry``; raises :class:`BindError` naming the backend."""
+        out: dict[tuple[str, str], Caller] = {}
+        for backend in entry.backends:
+            for variant in backend.variants:
+                try:
+                    out[(backend.name, variant.name)] = self.caller(variant, backend.name, entry.namespace, secrets)
+                except (BindError, ProviderConfigError) as exc:
+                    raise BindError(f"backend {backend.name}: {exc}") from None
+                except Exception as exc:  # a caller that cannot be built is this route's problem only
+                    raise BindError(f"backend {backend.name}: cannot build its {variant.provider_kind} client: "
+                                    f"{type(exc).__name__}: {exc}") from None
+        return out
+
+    def begin(self) -> None:
+        """Starts a new binding round; callers not bound again until :meth:`retire` are retired."""
+        self._used = set()
+
+    def keep(self, callers: Mapping[tuple[str, str], Caller]) -> None:
+        """Marks callers of a route kept from the previous table as still in use."""
+        ids = {id(c) for c in callers.values()}
+        self._used.update(k for k, c in self._callers.items() if id(c) in ids)
+
+    def retire(self) -> list[Caller]:
+        """Removes and returns the callers no route uses any more (close them after a grace
+        period: requests may still be using them)."""
+        return [self._callers.pop(k) for k in [k for k in self._callers if k not in self._used]]
+
+    async def close(self) -> None:
+        callers, self._callers = list(self._callers.values()), {}
+        for caller in callers:
+            await caller.aclose()
+        await self.pools.aclose()
