@@ -15,6 +15,7 @@ from typing import Literal
 
 from prometheus_client import start_http_server
 
+from airoute.controller.crdcheck import OutdatedCRD, require_current_crd
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
 from airoute.controller.loop import EvaluationLoop
@@ -115,7 +116,8 @@ def run_kopf(config: ControllerConfig) -> None:
 
     try:
         kube_config = load_config()
-    except KubeConfigError as exc:
+        require_current_crd(kube_config)
+    except (KubeConfigError, OutdatedCRD) as exc:
         raise ConfigError(str(exc)) from exc
     evaluator, notifier = build(config)
     routes = KubeRoutes(KubeClient(kube_config, user_agent="airoute-controller"))
