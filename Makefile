@@ -34,8 +34,10 @@ test-cluster: ## build (or reuse) the real kube-apiserver and etcd for the tests
 	@bash hack/build-test-cluster.sh
 
 .PHONY: crd
-crd: venv ## regenerate crds/ (and the chart's copy) and the AIRoute reference from the models
-	$(BIN)/airoute crd --out crds $(if $(wildcard charts/airoute),--out charts/airoute/crds)
+crd: venv ## regenerate crds/ (and the chart's copies) and the AIRoute reference from the models
+	$(BIN)/airoute crd --out crds
+	cp crds/airoute.dev_airoutes.yaml charts/airoute/files/crds/
+	cp crds/kopf.dev_peerings.yaml charts/airoute/crds/
 	$(BIN)/python -m airoute.api.reference > docs/reference/airoute.md
 
 .PHONY: lock

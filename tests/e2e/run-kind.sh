@@ -29,7 +29,7 @@ if [[ -f "$root/Dockerfile" ]]; then
   step "building $image and loading it into kind"
   docker build -t "$image" "$root"
   kind load docker-image "$image" --name "$cluster"
-  image_args=(--set "image.repository=${image%:*}" --set "image.tag=${image##*:}" --set image.pullPolicy=Never)
+  image_args=(--set image.registry= --set "image.repository=${image%:*}" --set "image.tag=${image##*:}" --set image.pullPolicy=Never)
 fi
 
 # The namespaces the examples live in must exist and be served before the chart is installed:

@@ -11,6 +11,7 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,13 @@ def render(
     """The objects ``helm template`` renders, parsed (empty documents dropped)."""
     text = template(values_files, set_values, **kwargs).stdout
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_values(
+    values: Mapping[str, Any], set_values: Mapping[str, str] | None = None, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """``render`` with ``values`` as a values file (nested dicts: no --set escaping)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="airoute-values-") as handle:
+        yaml.safe_dump(dict(values), handle)
+        handle.flush()
+        return render([Path(handle.name)], set_values, **kwargs)

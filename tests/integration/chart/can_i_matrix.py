@@ -25,6 +25,13 @@ MATRIX: list[tuple[str, list[str], bool, bool]] = [
     ("create Events (served ns)", ["create", "events", "-n", SERVED], True, False),
     ("patch KopfPeerings (served ns)", ["patch", "kopfpeerings.kopf.dev", "-n", SERVED], True, False),
     ("list Namespaces (cluster)", ["list", "namespaces"], False, False),
+    (
+        "get the AIRoute CRD (cluster)",
+        ["get", "customresourcedefinitions.apiextensions.k8s.io/airoutes.airoute.dev"],
+        True,
+        False,
+    ),
+    ("list CRDs (cluster)", ["list", "customresourcedefinitions.apiextensions.k8s.io"], False, False),
     ("list Secrets (served ns)", ["list", "secrets", "-n", SERVED], False, True),
     ("get client-key Secret (release ns)", ["get", "secrets/client-keys", "-n", HOME], False, True),
     ("list Secrets (release ns)", ["list", "secrets", "-n", HOME], False, False),

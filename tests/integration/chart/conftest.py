@@ -37,6 +37,11 @@ class Release:
     controller_kubeconfig: Path
     gateway_kubeconfig: Path
 
+    @property
+    def peering(self) -> str:
+        """The KopfPeering the chart names for this release (``--peering``)."""
+        return f"{self.name}.{self.namespace}"
+
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, every: float = 0.25) -> Any:
     """Polls ``check`` until it returns something truthy; fails with ``what`` after ``timeout``."""
@@ -69,6 +74,12 @@ def monitoring_crds(apiserver: Any) -> None:
     )  # fmt: skip
 
 
+# The session's API server has the CRDs of crds/ applied at start: releases installed there leave
+# them alone (crds.install=false, as every release but the one that owns the CRD would);
+# test_lifecycle.py installs the CRD with the chart on API servers of its own.
+SHARED_CLUSTER = {"crds.install": "false"}
+
+
 def install_args(release: str, namespace: str, values: list[Path], set_values: dict[str, str]) -> list[str]:
     return [
         "install",
@@ -91,6 +102,7 @@ def chart_release(apiserver: Any, helm_ready: str, monitoring_crds: None) -> Ite
         "namespaces": "{" + ",".join(served) + "}",
         "gateway.auth.apiKeysSecret": "client-keys",
         "controller.clusterDiscovery": "false",  # the default: the matrix shows what ships
+        **SHARED_CLUSTER,
     }
     helm(*install_args("airoute", namespace, [MAXIMAL], set_values), env=apiserver.env())
     try:

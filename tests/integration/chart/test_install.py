@@ -13,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from tests.integration.chart.conftest import MAXIMAL, install_args
+from tests.integration.chart.conftest import MAXIMAL, SHARED_CLUSTER, install_args
 from tests.support.helm import helm, render
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
 PROFILES: dict[str, tuple[list[Path], dict[str, str]]] = {
-    "default": ([], {}),
-    "maximal": ([MAXIMAL], {"namespaces": "{chart-install-maximal-a,chart-install-maximal-b}"}),
+    "default": ([], SHARED_CLUSTER),
+    "maximal": ([MAXIMAL], {"namespaces": "{chart-install-maximal-a,chart-install-maximal-b}", **SHARED_CLUSTER}),
+    "long-release-name": ([], {"networkPolicy.enabled": "true", **SHARED_CLUSTER}),
 }
+# Helm's longest release name (53): every name the chart derives still fits in 63 characters.
+RELEASES = {"long-release-name": "a-release-name-of-fifty-three-characters-for-airoutes"}
 
 
 def _manifest(objects: list[dict[str, Any]], tmp_path: Path) -> Path:
@@ -35,13 +38,14 @@ def test_install_creates_every_object_and_uninstall_removes_them(
     apiserver: Any, helm_ready: str, monitoring_crds: None, profile: str, tmp_path: Path
 ) -> None:
     values, set_values = PROFILES[profile]
+    release = RELEASES.get(profile, "airoute")
     namespace = f"chart-install-{profile}"
     served = [namespace]
     if "namespaces" in set_values:
         served = set_values["namespaces"].strip("{}").split(",")
     for ns in {namespace, *served}:
         apiserver.ensure_namespace(ns)
-    objects = render(values, set_values, namespace=namespace)
+    objects = render(values, set_values, namespace=namespace, release=release)
     # `helm template` leaves namespaced objects without a namespace to the install's namespace.
     for obj in objects:
         if obj["kind"] not in (
@@ -53,9 +57,9 @@ def test_install_creates_every_object_and_uninstall_removes_them(
             obj["metadata"].setdefault("namespace", namespace)
     manifest = _manifest(objects, tmp_path)
 
-    helm(*install_args("airoute", namespace, values, set_values), env=apiserver.env())
+    helm(*install_args(release, namespace, values, set_values), env=apiserver.env())
     try:
-        status = json.loads(helm("status", "airoute", "-n", namespace, "-o", "json", env=apiserver.env()).stdout)
+        status = json.loads(helm("status", release, "-n", namespace, "-o", "json", env=apiserver.env()).stdout)
         assert status["info"]["status"] == "deployed"
         live = json.loads(apiserver.kubectl("get", "-f", str(manifest), "-o", "json").stdout)["items"]
         expected = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects}
@@ -64,7 +68,7 @@ def test_install_creates_every_object_and_uninstall_removes_them(
         for obj in live:
             assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", obj["metadata"]["name"]
         deployments = {o["metadata"]["name"]: o for o in live if o["kind"] == "Deployment"}
-        assert set(deployments) == {"airoute-controller", "airoute-gateway"}
+        assert {name.rsplit("-", 1)[-1] for name in deployments} == {"controller", "gateway"}
         assert {o["kind"] for o in live} >= {
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
@@ -75,7 +79,7 @@ def test_install_creates_every_object_and_uninstall_removes_them(
             "ConfigMap",
         }
     finally:
-        helm("uninstall", "airoute", "-n", namespace, env=apiserver.env())
+        helm("uninstall", release, "-n", namespace, env=apiserver.env())
 
     left = apiserver.kubectl("get", "-f", str(manifest), "--ignore-not-found", "-o", "name").stdout.split()
     assert left == [], f"left behind by helm uninstall: {left}"

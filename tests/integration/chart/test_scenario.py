@@ -170,7 +170,8 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
 
     processes["controller"] = Process(
         [python, "-m", "airoute.cli", "controller", *(f"--namespace={n}" for n in chart_release.served),
-         f"--gateway-metrics={gateway}/metrics", "--tick=1", "--liveness=", "--metrics-port=0"],
+         f"--gateway-metrics={gateway}/metrics", "--tick=1", "--liveness=", "--metrics-port=0",
+         f"--peering={chart_release.peering}"],
         tmp_path / "controller.log",
         {**env, "KUBECONFIG": str(chart_release.controller_kubeconfig), "POD_ID": "airoute-controller-test"},
     )  # fmt: skip
@@ -202,7 +203,9 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
     events = json.loads(apiserver.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     mine = [e for e in events if e["involvedObject"].get("name") == "chart-scenario"]
     assert any("vendor" in e.get("message", "") for e in mine), [e.get("message") for e in mine]
-    peering = json.loads(apiserver.kubectl("get", "kopfpeering", "airoute", "-n", ns, "-o", "json").stdout)
+    peering = json.loads(
+        apiserver.kubectl("get", "kopfpeering", chart_release.peering, "-n", ns, "-o", "json").stdout
+    )
     assert "airoute-controller-test" in peering.get("status", {}), "the controller kept its peering alive"
     finalizers = route()["metadata"].get("finalizers", [])
     assert "airoute.dev/finalizer" in finalizers, "Kopf added its finalizer (RBAC: patch airoutes)"

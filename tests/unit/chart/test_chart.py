@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ VALUES = {"default": [], "maximal": [MAXIMAL]}
 # Custom resources kubernetes-validate has no schema for (checked elsewhere: the CRDs on the API
 # server in tests/integration/chart, promtool for the rules).
 CUSTOM_KINDS = {"KopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+# The maximal values with PodMonitors instead of ServiceMonitors (never both).
+POD_MONITORS = {"metrics.serviceMonitor.enabled": "false", "metrics.podMonitor.enabled": "true"}
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion), the test API server's, the newest known.
 KUBE_VERSIONS = ["1.30.0", "1.34.0", kubernetes_validate.utils.latest_version()]
 
@@ -39,11 +43,11 @@ def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]
 
 
 def _containers(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(Deployment name, pod spec, main container) of each Deployment (sidecars are the user's)."""
     for obj in objects:
         if obj["kind"] == "Deployment":
             pod = obj["spec"]["template"]["spec"]
-            for container in pod["containers"]:
-                yield obj["metadata"]["name"], pod, container
+            yield obj["metadata"]["name"], pod, pod["containers"][0]
 
 
 def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -77,11 +81,12 @@ def test_rendered_objects_are_valid_kubernetes(rendered: tuple[str, list[dict[st
 
 
 def test_maximal_values_render_every_kind() -> None:
-    kinds = {o["kind"] for o in render([MAXIMAL])}
+    kinds = {o["kind"] for o in render([MAXIMAL])} | {o["kind"] for o in render([MAXIMAL], POD_MONITORS)}
     assert kinds == {
         "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service",
         "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "KopfPeering", "ServiceMonitor",
         "PodMonitor", "PrometheusRule", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+        "CustomResourceDefinition",
     }  # fmt: skip
 
 
@@ -93,6 +98,14 @@ BAD_VALUES = {
     "namespace not a DNS label": ({"namespaces[0]": "Support_Team"}, "/namespaces/0"),
     "prometheus url without scheme": ({"controller.prometheus.url": "prometheus:9090"}, "/controller/prometheus/url"),
     "auth required not a boolean": ({"gateway.auth.required": "maybe"}, "/gateway/auth/required"),
+    # Kubernetes-shaped values are typed by Kubernetes' own schemas (hack/chart-schema.py).
+    "misspelt security context field": ({"gateway.securityContext.runAsUSer": "1"}, "'runAsUSer' not allowed"),
+    "misspelt affinity": ({"controller.affinity.podAntiAfinity.x": "1"}, "'podAntiAfinity' not allowed"),
+    "network peer not a peer": ({"networkPolicy.ingress.metricsFrom[0].namespace": "x"}, "'namespace' not allowed"),
+    "volume mount without a path": ({"gateway.extraVolumeMounts[0].name": "ca"}, "/gateway/extraVolumeMounts/0"),
+    "toleration effect not a string": ({"gateway.tolerations[0].effect.x": "1"}, "/gateway/tolerations/0/effect"),
+    "openshift mode unknown": ({"global.compatibility.openshift.adaptSecurityContext": "yes"}, "adaptSecurityContext"),
+    "maxUnavailable zero": ({"gateway.podDisruptionBudget.maxUnavailable": "0"}, "podDisruptionBudget/maxUnavailable"),
 }
 
 
@@ -184,7 +197,9 @@ def test_controller_runs_two_peered_replicas_by_default() -> None:
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" not in args and not any(a.startswith("--priority") for a in args)
     (peering,) = _by_kind(objects, "KopfPeering")
-    assert peering["metadata"] == {**peering["metadata"], "name": "airoute", "namespace": "airoute-system"}
+    meta = peering["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("airoute.airoute-system", "airoute-system")
+    assert "--peering=airoute.airoute-system" in args
     gateway = next(o for o in _by_kind(objects, "Deployment") if o["metadata"]["name"] == "airoute-gateway")
     assert "replicas" not in gateway["spec"], "the HPA owns the gateway's replica count"
     (hpa,) = _by_kind(objects, "HorizontalPodAutoscaler")
@@ -215,10 +230,14 @@ def test_rbac_is_least_privilege() -> None:
         assert not {"delete", "deletecollection", "update", "escalate", "bind", "impersonate"} & set(rule["verbs"])
         if "create" in rule["verbs"]:
             assert rule["resources"] == ["events"], rule
-    # Cluster-wide: only Kopf's read-only discovery of namespaces and CRDs.
+    # Cluster-wide: Kopf's read-only discovery of namespaces and CRDs, and the AIRoute CRD by name.
     cluster = _rules(objects, "ClusterRole", "")
     assert {r for _, rule in cluster for r in rule["resources"]} == {"namespaces", "customresourcedefinitions"}
-    assert all(rule["verbs"] == ["list", "watch"] for _, rule in cluster)
+    assert all(rule["verbs"] == ["list", "watch"] for _, rule in cluster if "resourceNames" not in rule)
+    assert [rule for _, rule in cluster if "resourceNames" in rule] == [
+        {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+         "resourceNames": ["airoutes.airoute.dev"], "verbs": ["get"]}
+    ]  # fmt: skip
     # The controller never touches Secrets; the gateway reads them only where it serves, plus one by name.
     assert not any("secrets" in rule["resources"] for _, rule in _rules(objects, "Role", "controller"))
     secret_rules = [(ns, rule) for ns, rule in _rules(objects, "Role", "gateway") if "secrets" in rule["resources"]]
@@ -269,10 +288,16 @@ def test_kustomization_lists_every_governance_policy() -> None:
 # --------------------------------------------------------------------------- copies and observability
 
 
-@pytest.mark.parametrize("name", ["airoute.dev_airoutes.yaml", "kopf.dev_peerings.yaml"])
-def test_chart_crds_are_identical_to_crds(name: str) -> None:
-    assert (CHART / "crds" / name).read_bytes() == (REPO_ROOT / "crds" / name).read_bytes(), "run `make crd`"
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == sorted(p.name for p in (REPO_ROOT / "crds").iterdir())
+@pytest.mark.parametrize(
+    ("copy", "name"), [("files/crds", "airoute.dev_airoutes.yaml"), ("crds", "kopf.dev_peerings.yaml")]
+)
+def test_chart_crds_are_identical_to_crds(copy: str, name: str) -> None:
+    assert (CHART / copy / name).read_bytes() == (REPO_ROOT / "crds" / name).read_bytes(), "run `make crd`"
+    assert [p.name for p in (CHART / copy).iterdir()] == [name]
+    assert sorted(p.name for p in (REPO_ROOT / "crds").iterdir()) == [
+        "airoute.dev_airoutes.yaml",
+        "kopf.dev_peerings.yaml",
+    ]
 
 
 def test_chart_rules_are_identical_to_policies() -> None:
@@ -284,20 +309,27 @@ def test_chart_rules_are_identical_to_policies() -> None:
 
 def test_prometheus_rule_renders_the_rules_with_runbook_base() -> None:
     source = yaml.safe_load((REPO_ROOT / "policies/alerts/airoute.rules.yaml").read_text())
+    source_rules = [r for g in source["groups"] for r in g["rules"]]
+    (rule,) = [o for o in render() if o["kind"] == "PrometheusRule"] or [None]
+    assert rule is None, "off by default"
+    (rule,) = [o for o in render(set_values={"prometheusRule.enabled": "true"}) if o["kind"] == "PrometheusRule"]
+    assert [r for g in rule["spec"]["groups"] for r in g["rules"]] == source_rules, "the rules, unchanged"
+    # The maximal values: one alert disabled, labels added (the alert's own severity wins), runbooks moved.
     (rule,) = [o for o in render([MAXIMAL]) if o["kind"] == "PrometheusRule"]
-    groups = rule["spec"]["groups"]
-    assert [r["alert"] for g in groups for r in g["rules"]] == [
-        r["alert"] for g in source["groups"] for r in g["rules"]
-    ]
-    for r in (r for g in groups for r in g["rules"]):
+    rendered = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    kept = [r for r in source_rules if r["alert"] != "AIRouteCriticalSingleCloud"]
+    assert [r["alert"] for r in rendered] == [r["alert"] for r in kept]
+    for r, original in zip(rendered, kept, strict=True):
+        assert r["labels"] == {**original["labels"], "team": "platform"}
+        assert r["expr"] == original["expr"] and r.get("for") == original.get("for")
         assert r["annotations"]["runbook_url"].startswith("https://wiki.example.com/airoute/runbooks#")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
 def test_monitors_keep_the_routes_namespace_label() -> None:
-    objects = render([MAXIMAL])
+    objects = render([MAXIMAL]) + render([MAXIMAL], POD_MONITORS)
     monitors = [o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")]
-    assert len(monitors) == 4
+    assert sorted(m["kind"] for m in monitors) == ["PodMonitor"] * 2 + ["ServiceMonitor"] * 2
     for monitor in monitors:
         endpoints = monitor["spec"].get("endpoints") or monitor["spec"]["podMetricsEndpoints"]
         assert all(e["honorLabels"] is True for e in endpoints), monitor["metadata"]["name"]
@@ -330,3 +362,16 @@ def test_values_are_documented_field_by_field() -> None:
             undocumented.append(f"values.yaml:{i + 1}: {match.group(2)}")
         stack.append((indent, documented))
     assert not undocumented, "\n".join(undocumented)
+
+
+def test_values_schema_types_kubernetes_fields_with_kubernetes_schemas() -> None:
+    """The Kubernetes-shaped values (security contexts, affinity, NetworkPolicy peers, volumes,
+    containers, …) are typed by Kubernetes' own schemas, embedded by hack/chart-schema.py."""
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "hack" / "chart-schema.py"), "--check"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    gateway = schema["properties"]["gateway"]["properties"]
+    assert gateway["securityContext"]["$ref"] == "#/definitions/core.v1.SecurityContext"
+    assert schema["definitions"]["core.v1.SecurityContext"]["additionalProperties"] is False
