@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from airoute.controller.crdcheck import require_current_crd
+from airoute.kube import load_kubeconfig
 from tests.integration.chart.conftest import wait_for
 from tests.support.apiserver import TestCluster, TestClusterError, binaries_available
 from tests.support.helm import CHART, REPO_ROOT, helm, helm_binary
@@ -132,7 +133,7 @@ def test_the_crd_upgrades_with_the_release_and_outlives_it(empty_cluster: TestCl
 
     helm("upgrade", install[0], str(CHART), *install[1:], env=env)
     assert _schema_has_timeout(cluster), "helm upgrade upgraded the CRD"
-    require_current_crd(str(cluster.kubeconfig))  # the controller now starts
+    require_current_crd(load_kubeconfig(cluster.kubeconfig))  # the controller now starts
 
     cluster.apply(_route("routes"))
     helm("uninstall", "airoute", "-n", "airoute-system", env=env)
