@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
+from airoute.api.objects import object_key
 from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import DrillBaselines, observe
-from airoute.controller.parsing import ParseCache, object_key, try_parse
+from airoute.controller.parsing import ParseCache, try_parse
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
 from airoute.core.signals import StatusPage
 from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from airoute.api.objects import object_key
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.loop import EvaluationLoop, EventHook
-from airoute.controller.parsing import object_key
 from airoute.core.events import Event
 from airoute.ports import Notifier
 from airoute.store import FolderRoutes, LoadedRoute

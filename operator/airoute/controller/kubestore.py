@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from airoute.api import GROUP, PLURAL, VERSION
-from airoute.controller.parsing import object_key
+from airoute.api.objects import object_key
 from airoute.core.events import Event
 from airoute.kube import KubeClient, KubeError
 

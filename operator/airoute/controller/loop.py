@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from airoute.api.objects import object_key
 from airoute.controller.evaluator import Evaluator, Outcome
 from airoute.controller.notify import NullNotifier
-from airoute.controller.parsing import object_key
 from airoute.core.events import Event
 from airoute.ports import Notifier
 

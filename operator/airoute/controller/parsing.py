@@ -13,11 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, ObjectMeta, parse_route, parse_status
-
-
-def object_key(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+from airoute.api.objects import object_key
 
 
 @dataclass

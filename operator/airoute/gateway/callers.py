@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+from airoute.api.objects import SecretData
 from airoute.api.providers import OpenAICompatible, ProviderBlock
 from airoute.core.routetable import RouteEntry, Variant
-from airoute.gateway.snapshot import SecretData
 from airoute.providers import Caller, Pools, ProviderConfigError, make_caller
 
 CallerKey = tuple[str, str, str, str, str]

@@ -64,7 +64,7 @@ def config_from(args: Any) -> GatewayConfig:
 
 def run(args: Any) -> int:
     """The ``airoute gateway`` command: 0 after a clean drain, 2 for unusable settings."""
-    from airoute.gateway.runner import run_gateway
+    from airoute.gateway.workers import run_gateway
 
     try:
         config = config_from(args)

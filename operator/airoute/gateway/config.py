@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airoute.api.objects import split_key
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
@@ -47,9 +49,17 @@ class GatewayConfig:
                 "client authentication is required: pass --api-keys-file or --api-keys-secret, "
                 "or --no-auth to disable it explicitly (demos only)"
             )
-        if self.api_keys_secret and (not self.kubernetes or "/" not in self.api_keys_secret):
+        if self.api_keys_secret and (not self.kubernetes or not _is_key(self.api_keys_secret)):
             raise ValueError("--api-keys-secret takes namespace/name and needs --kubernetes")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
         if self.max_body_bytes < 1024:
             raise ValueError("--max-body-bytes must be at least 1024")
+
+
+def _is_key(text: str) -> bool:
+    try:
+        split_key(text)
+    except ValueError:
+        return False
+    return True

@@ -2,7 +2,8 @@
 
 from airoute.kube.client import Gone, KubeClient, KubeError, KubeObject
 from airoute.kube.config import KubeConfig, KubeConfigError, in_cluster, load_config, load_kubeconfig
-from airoute.kube.reflector import Reflector, Store, object_key
+from airoute.kube.paths import airoutes_path, events_path, secrets_path
+from airoute.kube.reflector import Reflector, Store
 
 __all__ = [
     "Gone",
@@ -13,8 +14,10 @@ __all__ = [
     "KubeObject",
     "Reflector",
     "Store",
+    "airoutes_path",
+    "events_path",
     "in_cluster",
     "load_config",
     "load_kubeconfig",
-    "object_key",
+    "secrets_path",
 ]

@@ -15,18 +15,12 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
+from airoute.api.objects import object_key
 from airoute.kube.client import Gone, KubeClient, KubeError, KubeObject
 
 log = logging.getLogger(__name__)
 
 Store = dict[str, KubeObject]
-
-
-def object_key(obj: Mapping[str, object]) -> str:
-    meta = obj.get("metadata")
-    if not isinstance(meta, Mapping):
-        return ""
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 class Reflector:

@@ -224,7 +224,7 @@ async def test_an_abandoned_stream_frees_its_slot(gateway_env: EnvFactory) -> No
         writer.close()
 
     async def released() -> bool:
-        return env.gateway.app.admission.in_flight == 0
+        return env.gateway.admission.in_flight == 0
 
     await until(released, within=10)
     async with aiohttp.ClientSession() as session:
@@ -236,7 +236,7 @@ async def test_a_body_far_over_the_limit_arriving_at_once_gets_one_clear_answer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The body passes 4x the limit and ends within one read: one 413, then the connection closes."""
-    from airoute.gateway.httpserver import HttpServer, Reply, Request
+    from airoute.gateway.http_server import HttpServer, Reply, Request
 
     async def handler(request: Request, reply: Reply) -> None:
         reply.send(200, b"{}")

@@ -67,13 +67,13 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
 
     async def reloader() -> None:
         try:
-            first = env.gateway.keeper.live.version
+            first = env.gateway.table.live.version
             for i, routes in zip(range(RELOADS), itertools.cycle(tables[1:] + tables[:1]), strict=False):
                 if i % 10 == 5:
                     env.write("kind: [this file is broken")  # refused: the last good table stays
                     await asyncio.sleep(0.03)
                 await env.reload(*routes)
-            assert env.gateway.keeper.live.version - first >= RELOADS
+            assert env.gateway.table.live.version - first >= RELOADS
         finally:
             done.set()
 
@@ -88,10 +88,10 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
     text = await env.metrics()
     assert metric(text, "airoute_gateway_route_table_load_failures_total") >= RELOADS // 10
     assert sum(emu.stats.count(outcome="ok") for emu in env.emulators) == len(statuses)
-    assert len(env.gateway.keeper.callers.pools) <= 3, "connection pools of retired backends are let go"
+    assert len(env.gateway.table.callers.pools) <= 3, "connection pools of retired backends are let go"
 
     async def nothing_in_flight() -> bool:
-        return env.gateway.app.admission.in_flight == 0
+        return env.gateway.admission.in_flight == 0
 
     await until(nothing_in_flight)
 
@@ -101,7 +101,7 @@ async def test_files_that_cannot_be_read_never_stop_the_reloads(env: Env) -> Non
     is refused (the last good table serves on), and the next good change is picked up."""
     e = env.emulators
     for i, junk in enumerate((b"\xff\xfe not utf-8", b"[" * 5000 + b"]" * 5000, b"- just\n- a list\n")):
-        version = env.gateway.keeper.live.version
+        version = env.gateway.table.live.version
         failures = metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total")
         (env.folder / "junk.yaml").write_bytes(junk)
 
@@ -109,9 +109,9 @@ async def test_files_that_cannot_be_read_never_stop_the_reloads(env: Env) -> Non
             return metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") > before
 
         await until(refused)
-        assert env.gateway.keeper.live.version == version
+        assert env.gateway.table.live.version == version
         status, body = await post(env.session, env.url, chat_body())
         assert complete(status, body, False)
         (env.folder / "junk.yaml").unlink()
         await env.reload(*variants(e)[i + 1])  # the watcher still works
-    assert {"chat"} <= set(env.gateway.keeper.live.routes)
+    assert {"chat"} <= set(env.gateway.table.live.routes)

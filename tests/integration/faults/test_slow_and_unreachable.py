@@ -34,7 +34,7 @@ async def test_a_slow_provider_times_out_is_ejected_and_nothing_piles_up(gateway
             status, body = await post(env.session, env.url, chat_body(stream=stream))
             latencies.append(time.monotonic() - started)
             statuses.append(status if complete(status, body, stream) else -status)
-            peak = max(peak, env.gateway.app.admission.in_flight)
+            peak = max(peak, env.gateway.admission.in_flight)
 
     await asyncio.gather(*(client(i) for i in range(concurrency)))
     assert statuses == [200] * total
@@ -45,7 +45,7 @@ async def test_a_slow_provider_times_out_is_ejected_and_nothing_piles_up(gateway
     assert slow_attempts == metric(text, "airoute_requests_total", backend="slow", outcome="timeout")
     assert slow_attempts <= concurrency + 3, f"{slow_attempts} requests went to the slow provider (ejected after 3)"
     assert metric(text, "airoute_ejections_total", backend="slow") >= 1
-    assert env.gateway.app.admission.in_flight == 0
+    assert env.gateway.admission.in_flight == 0
     print(f"{total} requests, p100 latency {max(latencies):.3f}s, {slow_attempts:.0f} attempts on the slow provider")
 
     await env.emulators[0].set_faults()  # it recovers: after ejectFor it takes traffic again

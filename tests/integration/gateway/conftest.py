@@ -59,12 +59,12 @@ class Env:
 
     async def reload(self, *routes: str, name: str = "routes.yaml") -> None:
         """Writes routes and waits until the gateway serves a new table."""
-        version = self.gateway.keeper.live.version
-        hash_ = self.gateway.keeper.live.table.hash
+        version = self.gateway.table.live.version
+        hash_ = self.gateway.table.live.table.hash
         self.write(*routes, name=name)
 
         async def swapped() -> bool:
-            live = self.gateway.keeper.live
+            live = self.gateway.table.live
             return live.table.hash != hash_ or live.version != version
 
         await until(swapped)

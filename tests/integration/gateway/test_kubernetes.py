@@ -89,13 +89,13 @@ async def test_routes_secrets_and_status_weights_from_the_cluster(setup: Any) ->
     await until(client_keys_loaded)
     assert emus[0].stats.count(outcome="ok") >= 1 and emus[0].stats.count(outcome="unauthorized") == 0
 
-    version = gateway.keeper.live.version
+    version = gateway.table.live.version
     patch = json.dumps({"status": {"weights": {"a": 0, "b": 100}}})
     await asyncio.to_thread(apiserver.kubectl, "patch", "airoute", "chat", "-n", ns, "--subresource=status",
                             "--type=merge", "-p", patch)
 
     async def reloaded() -> bool:
-        return gateway.keeper.live.version > version
+        return gateway.table.live.version > version
 
     await until(reloaded)
     before = emus[1].stats.count(outcome="ok")
@@ -108,7 +108,7 @@ async def test_a_route_whose_secret_is_missing_is_refused(setup: Any) -> None:
     await asyncio.to_thread(apiserver.apply, airoute(ns, "orphan", [backend("a", 100, emus[0], "no-such-secret")]))
 
     async def noticed() -> bool:
-        return any("no-such-secret" in p for p in gateway.keeper.problems)
+        return any("no-such-secret" in p for p in gateway.table.problems)
 
     await until(noticed)
     assert await chat(gateway, "orphan") == 404
@@ -116,7 +116,7 @@ async def test_a_route_whose_secret_is_missing_is_refused(setup: Any) -> None:
     await asyncio.to_thread(apiserver.apply, secret(ns, "no-such-secret", {"api-key": UPSTREAM_KEY}))
 
     async def served() -> bool:
-        return "orphan" in gateway.keeper.live.routes
+        return "orphan" in gateway.table.live.routes
 
     await until(served)
     assert await chat(gateway, "orphan") == 200
@@ -128,4 +128,4 @@ async def test_routes_of_other_namespaces_are_not_served(setup: Any) -> None:
     await asyncio.to_thread(apiserver.ensure_namespace, other)
     await asyncio.to_thread(apiserver.apply, airoute(other, "elsewhere", [backend("a", 100, emus[0], None)]))
     await asyncio.sleep(0.5)
-    assert "elsewhere" not in gateway.keeper.live.routes
+    assert "elsewhere" not in gateway.table.live.routes

@@ -68,7 +68,7 @@ async def test_shedding_order_best_effort_then_standard_then_critical(gateway_en
         for tier in ("critical", "standard", "best-effort")
     ], max_in_flight=10)
     await env.emulators[0].set_faults(latency=1.0)
-    admission = env.gateway.app.admission
+    admission = env.gateway.admission
 
     async def fill(model: str, count: int) -> list[asyncio.Task[tuple[int, dict[str, str], bytes]]]:
         """Starts slow requests one by one until ``count`` are in flight in the gateway."""

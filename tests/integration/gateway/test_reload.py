@@ -43,7 +43,7 @@ async def test_hot_reload_under_load_loses_no_request(gateway_env: EnvFactory) -
     await asyncio.gather(reloader(), *(client(stream=i % 2 == 1) for i in range(8)))
     assert len(statuses) > 100
     assert set(statuses) == {200}
-    assert env.gateway.keeper.live.version >= 5
+    assert env.gateway.table.live.version >= 5
     text = await env.metrics()
     assert metric(text, "airoute_gateway_route_table_load_failures_total") >= 1
     assert sum(emu.stats.count(outcome="ok") for emu in e) == len(statuses)
@@ -51,15 +51,15 @@ async def test_hot_reload_under_load_loses_no_request(gateway_env: EnvFactory) -
 
 async def test_a_broken_file_keeps_the_last_good_table(gateway_env: EnvFactory) -> None:
     env = await gateway_env(1, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])])
-    version = env.gateway.keeper.live.version
+    version = env.gateway.table.live.version
     env.write("kind: [broken")
 
     async def refused() -> bool:
         return metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") >= 1
 
     await until(refused)
-    assert env.gateway.keeper.live.version == version
+    assert env.gateway.table.live.version == version
     assert (await env.chat())[0] == 200
     await env.reload(route_yaml([backend_yaml("a", 100, env.emulators[0])], name="renamed", model="chat"))
     assert (await env.chat())[0] == 200
-    assert env.gateway.keeper.live.routes["chat"].key == "team/renamed"
+    assert env.gateway.table.live.routes["chat"].key == "team/renamed"

@@ -155,8 +155,8 @@ async def test_secrets_of_namespaces_not_served_are_never_used(tmp_path: Path) -
     await gateway.start()
     try:
         await gateway.wait_ready()
-        assert sorted(gateway.keeper.live.routes) == ["owns"]
-        assert any("Secret team/shared not found" in p for p in gateway.keeper.problems)
+        assert sorted(gateway.table.live.routes) == ["owns"]
+        assert any("Secret team/shared not found" in p for p in gateway.table.problems)
         async with aiohttp.ClientSession() as session:
             for model, status in (("borrows", 404), ("elsewhere", 404), ("owns", 200)):
                 body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}

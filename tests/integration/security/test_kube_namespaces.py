@@ -44,10 +44,10 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
         await gateway.wait_ready(30)
 
         async def noticed() -> bool:
-            return any(f"Secret {ns}/shared not found" in p for p in gateway.keeper.problems)
+            return any(f"Secret {ns}/shared not found" in p for p in gateway.table.problems)
 
         await until(noticed, within=10)
-        assert "borrows" not in gateway.keeper.live.routes and "plain" in gateway.keeper.live.routes
+        assert "borrows" not in gateway.table.live.routes and "plain" in gateway.table.live.routes
         async with aiohttp.ClientSession() as session:
             body = json.dumps({"model": "borrows", "messages": [{"role": "user", "content": "hi"}]})
             async with session.post(f"http://127.0.0.1:{gateway.port}/v1/chat/completions", data=body,

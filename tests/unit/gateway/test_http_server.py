@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from airoute.gateway.httpserver import HttpServer, Reply, Request
+from airoute.gateway.http_server import HttpServer, Reply, Request
 from airoute.providers.http_pool import Pool, UpstreamError
 
 

@@ -24,7 +24,13 @@ from typing import Any
 
 import yaml
 
-from airoute.gateway.snapshot import OnFailure, OnSnapshot, Snapshot, SnapshotError, name_of, namespace_of, secret_data
+from airoute.api.objects import SecretDataError, name_of, namespace_of, secret_data
+from airoute.gateway.routetable.snapshot import (
+    OnFailure,
+    OnSnapshot,
+    Snapshot,
+    SnapshotError,
+)
 from airoute.store import unreadable
 
 log = logging.getLogger(__name__)
@@ -103,7 +109,7 @@ def read_folder(folder: str | Path) -> Snapshot:
             elif doc.get("kind") == "Secret":
                 try:
                     secrets[f"{namespace_of(doc)}/{name_of(doc)}"] = secret_data(doc)
-                except SnapshotError as exc:
+                except SecretDataError as exc:
                     raise SnapshotError(f"{path}: Secret {name_of(doc)}: {exc}") from exc
     for route in routes:
         status = statuses.get(f"{namespace_of(route)}.{name_of(route)}")

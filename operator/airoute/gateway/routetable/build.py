@@ -1,4 +1,6 @@
-"""Builds a new live table from each snapshot a route source reports, and swaps it in.
+"""How the live route table is built: a new one from each snapshot a route source reports
+(:mod:`~airoute.gateway.routetable.folder`, :mod:`~airoute.gateway.routetable.kubernetes`),
+swapped in whole.
 
 * routes outside the served namespaces are left out;
 * core's :func:`build_table` validates every route (a broken route keeps its previous entry);
@@ -12,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from airoute.api.objects import SecretData, namespace_of
 from airoute.core.routetable import RouteEntry, build_table
 from airoute.gateway.callers import BindError, CallerCache
+from airoute.gateway.failover.route import LiveRoute, Target, compile_route
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.snapshot import SecretData, Snapshot, namespace_of
-from airoute.gateway.table import EMPTY, LiveRoute, LiveTable, compile_route
+from airoute.gateway.routetable.live import EMPTY, LiveTable
+from airoute.gateway.routetable.snapshot import Snapshot
+from airoute.providers import Caller
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +31,9 @@ RETIRE_AFTER = 300.0
 """Seconds a caller that no route uses any more stays open for requests still using it."""
 
 
-class TableKeeper:
-    """Holds the live table; :meth:`apply` builds and swaps, :meth:`refuse` records a failure."""
+class TableBuilder:
+    """Holds the live table; :meth:`apply` builds a new one and swaps it in, :meth:`refuse`
+    records a snapshot that could not be read. ``namespaces``: the ones served (all when empty)."""
 
     def __init__(self, callers: CallerCache, metrics: GatewayMetrics, namespaces: tuple[str, ...] = ()) -> None:
         self.callers = callers
@@ -37,7 +42,6 @@ class TableKeeper:
         self.live: LiveTable = EMPTY
         self.loaded = asyncio.Event()
         self.problems: list[str] = []
-        self.listeners: list[Callable[[LiveTable], None]] = []
         self._retiring: set[asyncio.Task[None]] = set()
 
     def serves(self, namespace: str) -> bool:
@@ -64,8 +68,6 @@ class TableKeeper:
         if changed:
             log.info("route table version %d in use: %d route(s)%s", live.version, len(live.routes),
                      f", {len(self.problems)} problem(s)" if self.problems else "")
-        for listener in self.listeners:
-            listener(live)
         self._retire()
 
     def _build(self, snapshot: Snapshot) -> LiveTable:
@@ -118,11 +120,11 @@ class TableKeeper:
         await self.callers.close()
 
 
-def _targets(route: LiveRoute) -> list[Any]:
+def _targets(route: LiveRoute) -> list[Target]:
     return [p.target for s in route.choice.slots for p in s.variants]
 
 
-async def _close_later(caller: Any, delay: float) -> None:
+async def _close_later(caller: Caller, delay: float) -> None:
     try:
         await asyncio.sleep(delay)
     finally:

@@ -12,11 +12,11 @@ import yaml
 
 from airoute.gateway import errors
 from airoute.gateway.callers import CallerCache
-from airoute.gateway.dispatch import Dispatcher, fails_over, outcome_of
-from airoute.gateway.keeper import TableKeeper
+from airoute.gateway.failover.policy import Failover, fails_over, outcome_of
+from airoute.gateway.failover.route import LiveRoute
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.snapshot import Snapshot
-from airoute.gateway.table import LiveRoute
+from airoute.gateway.routetable.build import TableBuilder
+from airoute.gateway.routetable.snapshot import Snapshot
 from airoute.providers import Pools
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable
 from airoute.providers.sniff import Sniffed, sniff
@@ -92,9 +92,9 @@ class FakeCaller:
 
 
 def live_route(callers: dict[str, FakeCaller], extra: str = "", weights: tuple[int, ...] = (100, 0)) -> LiveRoute:
-    keeper = TableKeeper(CallerCache(Pools()), GatewayMetrics())
-    keeper.apply(Snapshot((yaml.safe_load(route_yaml(weights=weights, extra=extra)),)))
-    route = keeper.live.routes["chat"]
+    table = TableBuilder(CallerCache(Pools()), GatewayMetrics())
+    table.apply(Snapshot((yaml.safe_load(route_yaml(weights=weights, extra=extra)),)))
+    route = table.live.routes["chat"]
     for s in route.choice.slots:
         for p in s.variants:
             p.target.caller = callers[s.name]
@@ -105,8 +105,8 @@ BODY = b'{"model":"chat","messages":[]}'
 STREAM_BODY = b'{"model":"chat","stream":true,"messages":[]}'
 
 
-async def run(route: LiveRoute, body: bytes = BODY, deadline: float = 30) -> tuple[Dispatcher, FakeReply]:
-    d = Dispatcher(GatewayMetrics(), rand=lambda: 0.0)
+async def run(route: LiveRoute, body: bytes = BODY, deadline: float = 30) -> tuple[Failover, FakeReply]:
+    d = Failover(GatewayMetrics(), rand=lambda: 0.0)
     reply = FakeReply()
     await d.run(route, body, sniff(body), reply, d.clock() + deadline)  # type: ignore[arg-type]
     return d, reply
@@ -174,7 +174,7 @@ async def test_consecutive_failures_eject_locally() -> None:
     b0, b1 = FakeCaller([Unavailable("x")]), FakeCaller([b"{}"])
     route = live_route({"b0": b0, "b1": b1}, extra="  failover: {consecutiveFailures: 2, ejectFor: 1m}\n",
                        weights=(100, 1))
-    d = Dispatcher(GatewayMetrics(), rand=lambda: 0.0)
+    d = Failover(GatewayMetrics(), rand=lambda: 0.0)
     for _ in range(4):
         await d.run(route, BODY, sniff(BODY), FakeReply(), d.clock() + 5)  # type: ignore[arg-type]
     assert b0.calls == 2 and b1.calls == 4

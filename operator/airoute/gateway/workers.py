@@ -1,5 +1,6 @@
-"""Entry points: :func:`serve` (async, one process) and :func:`run_gateway` (blocking; forks
-``--workers N`` processes that share the port through ``SO_REUSEPORT``)."""
+"""Running the gateway: :func:`serve` (async, one process) and :func:`run_gateway` (blocking;
+with ``--workers N`` it starts N worker processes that share the port through ``SO_REUSEPORT``,
+restarts one that dies and forwards SIGTERM/SIGINT to all)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
 from airoute.gateway.config import GatewayConfig
-from airoute.gateway.server import Gateway
+from airoute.gateway.process import Gateway
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 server on a raw ``asyncio.Protocol`` with the ``httptools`` parser.
+"""The gateway's HTTP/1.1 server, on a raw ``asyncio.Protocol`` with the ``httptools`` parser.
 
 It does what the gateway needs and nothing more: keep-alive, pipelined requests answered in
 order, a request-body size limit checked before the body is read, chunked streaming responses

@@ -1,4 +1,4 @@
-"""Weighted choice, failover order and local ejection, with seeded randomness and a fake clock."""
+"""Weighted choice and failover order, with seeded randomness."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from airoute.gateway.balancer import Choice, Ejector, Pick, Slot
+from airoute.gateway.failover.choice import Choice, Pick, Slot
 
 
 def slot(name: str, weight: int, *variants: tuple[str, int]) -> Slot[str]:
@@ -71,49 +71,6 @@ def test_zero_weight_variant_is_never_chosen_first() -> None:
     choice = Choice((slot("a", 100, ("stable", 100), ("canary", 0)),))
     rng = random.Random(0)
     assert {next(choice.order(rand=rng.random))[1] for _ in range(500)} == {"stable"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_ejection_after_consecutive_failures_and_return_after_eject_for() -> None:
-    clock = FakeClock()
-    ej = Ejector(clock)
-    names = ("a", "b")
-    assert not ej.failure("r", "a", 3, 60, names)
-    assert not ej.failure("r", "a", 3, 60, names)
-    assert ej.failure("r", "a", 3, 60, names)
-    assert "a" in ej.excluded("r")
-    clock.now += 59.9
-    assert "a" in ej.excluded("r")
-    clock.now += 0.2
-    assert "a" not in ej.excluded("r")
-
-
-def test_a_success_resets_the_streak() -> None:
-    ej = Ejector(FakeClock())
-    ej.failure("r", "a", 2, 60, ("a", "b"))
-    ej.success("r", "a")
-    assert not ej.failure("r", "a", 2, 60, ("a", "b"))
-
-
-def test_the_last_usable_backend_is_never_ejected() -> None:
-    ej = Ejector(FakeClock())
-    assert ej.failure("r", "a", 1, 60, ("a", "b"))
-    for _ in range(10):
-        assert not ej.failure("r", "b", 1, 60, ("a", "b"))
-    assert set(ej.ejected()["r"]) == {"a"}
-
-
-def test_a_single_backend_route_never_ejects() -> None:
-    ej = Ejector(FakeClock())
-    assert not any(ej.failure("r", "only", 1, 60, ("only",)) for _ in range(5))
-    assert ej.excluded("r") == frozenset()
 
 
 @pytest.mark.parametrize("weights", [(1, 99), (50, 50), (70, 30)])

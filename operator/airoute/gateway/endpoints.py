@@ -1,5 +1,6 @@
-"""The gateway's HTTP endpoints. Handlers are thin: authenticate, sniff, look up, admit, then hand
-the request to the :class:`~airoute.gateway.dispatch.Dispatcher`.
+"""The gateway's HTTP endpoints: ``/v1/chat/completions``, ``/v1/models``, ``/healthz``,
+``/readyz`` and ``/metrics``. Handlers are thin: authenticate, sniff, look up the route, admit,
+then hand the request to the :class:`~airoute.gateway.failover.policy.Failover` policy.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from collections.abc import Awaitable, Callable
 
 from airoute.gateway import errors
 from airoute.gateway.admission import Admission
-from airoute.gateway.auth import ClientKeys, presented_key
-from airoute.gateway.dispatch import Dispatcher
-from airoute.gateway.httpserver import Reply, Request
-from airoute.gateway.keeper import TableKeeper
+from airoute.gateway.client_keys import Keyring, presented_key
+from airoute.gateway.failover.policy import Failover
+from airoute.gateway.failover.route import LiveRoute
+from airoute.gateway.http_server import Reply, Request
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.promtext import CONTENT_TYPE
-from airoute.gateway.table import LiveRoute
+from airoute.gateway.routetable.build import TableBuilder
 from airoute.providers.sniff import SniffError, sniff
 
 log = logging.getLogger(__name__)
@@ -25,28 +26,30 @@ _NO_ROUTE = ("", "", "", "", "")
 MetricsText = Callable[[], Awaitable[bytes]]
 
 
-class GatewayApp:
-    """Routes requests to handlers. ``keys`` is None when auth is disabled."""
+class Endpoints:
+    """Routes requests to handlers (:meth:`handle` is the HTTP server's handler).
+
+    ``metrics_text`` renders ``/metrics`` when it is not just this process's metrics (several
+    workers); ``draining`` turns ``/readyz`` to 503 during shutdown."""
 
     def __init__(
         self,
-        keeper: TableKeeper,
-        dispatcher: Dispatcher,
+        table: TableBuilder,
+        failover: Failover,
         admission: Admission,
         metrics: GatewayMetrics,
-        keys: ClientKeys | None,
-        auth_required: bool = True,
+        keyring: Keyring,
         request_timeout: float = 120.0,
+        metrics_text: MetricsText | None = None,
     ) -> None:
-        self.keeper = keeper
-        self.dispatcher = dispatcher
+        self.table = table
+        self.failover = failover
         self.admission = admission
         self.metrics = metrics
-        self.keys = keys
-        self.auth_required = auth_required
+        self.keyring = keyring
         self.request_timeout = request_timeout
+        self.metrics_text = metrics_text
         self.draining = False
-        self.metrics_text: MetricsText | None = None
 
     async def handle(self, request: Request, reply: Reply) -> None:
         path, method = request.path, request.method
@@ -75,20 +78,21 @@ class GatewayApp:
     def readyz(self, reply: Reply) -> None:
         if self.draining:
             reply.send(503, b'{"status":"shutting down"}')
-        elif not self.keeper.loaded.is_set():
+        elif not self.table.loaded.is_set():
             reply.send(503, b'{"status":"no route table loaded yet"}')
         else:
-            reply.send(200, json.dumps({"status": "ready", "routeTableVersion": self.keeper.live.version}).encode())
+            reply.send(200, json.dumps({"status": "ready", "routeTableVersion": self.table.live.version}).encode())
 
     def _client(self, request: Request) -> str | None:
         """The client's name; raises 401. None when auth is disabled."""
-        if self.keys is None:
-            if self.auth_required:
+        keys = self.keyring.keys
+        if keys is None:
+            if self.keyring.required:
                 self.metrics.requests.inc((*_NO_ROUTE, "auth_failed"))
                 raise errors.unauthorized("client keys are not loaded yet; try again shortly")
             return None
         key = presented_key(request.headers)
-        name = self.keys.identify(key) if key else None
+        name = keys.identify(key) if key else None
         if name is None:
             self.metrics.requests.inc((*_NO_ROUTE, "auth_failed"))
             raise errors.unauthorized(
@@ -97,8 +101,8 @@ class GatewayApp:
         return name
 
     def _route(self, request: Request, client: str | None, model: str) -> LiveRoute:
-        route = self.keeper.live.routes.get(model)
-        if route is None and not self.keeper.loaded.is_set():
+        route = self.table.live.routes.get(model)
+        if route is None and not self.table.loaded.is_set():
             # Not "no such model": this gateway has not read its routes yet. Retryable.
             self.metrics.requests.inc((*_NO_ROUTE, "shed"))
             raise errors.not_ready("the gateway has not loaded its route table yet; retry in 1s")
@@ -131,7 +135,7 @@ class GatewayApp:
             self.metrics.requests.inc(route.outcome("shed"))
             raise errors.shed(tier, 1)
         try:
-            await self.dispatcher.run(route, request.body, sniffed, reply, self._deadline(request))
+            await self.failover.run(route, request.body, sniffed, reply, self._deadline(request))
         finally:
             self.admission.release(tier)
 
@@ -143,14 +147,14 @@ class GatewayApp:
                 seconds = min(seconds, max(float(asked), 0.001))
             except ValueError:
                 raise errors.bad_request("x-airoute-timeout must be a number of seconds") from None
-        return self.dispatcher.clock() + seconds
+        return self.failover.clock() + seconds
 
     def models(self, request: Request, reply: Reply) -> None:
         client = self._client(request)
         data = [
             {"id": model, "object": "model", "created": 0, "owned_by": f"airoute:{route.key}",
              "tier": route.entry.tier}
-            for model, route in sorted(self.keeper.live.routes.items())
+            for model, route in sorted(self.table.live.routes.items())
             if self._allowed(route, client)
         ]
         reply.send(200, json.dumps({"object": "list", "data": data}).encode())

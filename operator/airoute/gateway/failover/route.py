@@ -1,8 +1,6 @@
-"""The route table the gateway serves from: core's :class:`RouteTable` with every backend variant
-bound to a caller, weights compiled for :mod:`balancer`, and metric labels pre-built.
-
-A :class:`LiveTable` is immutable; the gateway swaps the whole object in one assignment, so a
-request sees either the old table or the new one, never a mix.
+"""One route as the failover policy serves it: core's :class:`RouteEntry` with every backend
+variant bound to its caller (a :class:`Target`), the weights compiled into a
+:class:`~airoute.gateway.failover.choice.Choice`, and metric labels pre-built.
 """
 
 from __future__ import annotations
@@ -10,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from airoute.core.routetable import RouteEntry, RouteTable
-from airoute.gateway.balancer import Choice, Pick, Slot
+from airoute.core.routetable import RouteEntry
+from airoute.gateway.failover.choice import Choice, Pick, Slot
 from airoute.providers import Caller
 
 Labels5 = tuple[str, str, str, str, str]
@@ -48,21 +46,6 @@ class LiveRoute:
     def outcome(self, outcome: str) -> tuple[str, ...]:
         """Labels of a request-level outcome the gateway decided itself (backend="")."""
         return (*self.labels, outcome)
-
-
-@dataclass(frozen=True)
-class LiveTable:
-    """Routes by model name, plus the core table they came from."""
-
-    table: RouteTable
-    routes: Mapping[str, LiveRoute]
-
-    @property
-    def version(self) -> int:
-        return self.table.version
-
-
-EMPTY = LiveTable(RouteTable(0, "", {}), {})
 
 
 def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> LiveRoute:

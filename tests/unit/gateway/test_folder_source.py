@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airoute.gateway.folder import FolderSource, read_folder, status_file
-from airoute.gateway.snapshot import Snapshot, SnapshotError
+from airoute.gateway.routetable.folder import FolderSource, read_folder, status_file
+from airoute.gateway.routetable.snapshot import Snapshot, SnapshotError
 
 from .conftest import route_yaml
 

@@ -1,8 +1,9 @@
-"""One chat request through a route: choose a backend, call it, fail over, or degrade.
+"""The failover policy: one chat request through a route — choose a backend, call it, fail over,
+or degrade.
 
 Policy, in order:
 
-* backends are tried in :class:`~airoute.gateway.balancer.Choice` order (weighted, then standby),
+* backends are tried in :class:`~airoute.gateway.failover.choice.Choice` order (weighted, then standby),
   skipping those ejected in this gateway; each attempt gets ``min(backend timeout, time left)``;
 * a failure before the first byte reached the client moves on to the next backend — except
   ``BadRequest`` (the client's request is wrong: answered at once, never retried); ``AuthFailed``
@@ -23,11 +24,11 @@ import time
 from collections.abc import Callable
 
 from airoute.gateway import errors
-from airoute.gateway.answers import degraded_completion, degraded_stream, stream_error_event
-from airoute.gateway.balancer import Ejector
-from airoute.gateway.httpserver import Reply
+from airoute.gateway.failover.answers import degraded_completion, degraded_stream, stream_error_event
+from airoute.gateway.failover.ejection import Ejector
+from airoute.gateway.failover.route import LiveRoute, Target
+from airoute.gateway.http_server import Reply
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.table import LiveRoute, Target
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout
 from airoute.providers.sniff import Sniffed, usage_tokens
 
@@ -63,7 +64,7 @@ class _Cut(Exception):
         self.error = error
 
 
-class Dispatcher:
+class Failover:
     """Runs requests against live routes; holds the local ejection state."""
 
     def __init__(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 from pathlib import Path
 
 import pytest
 
-from airoute.gateway.auth import ClientKeys, KeyFileError, keys_from_secret, load_key_file, presented_key
+from airoute.gateway.client_keys import (
+    ClientKeys,
+    KeyFileError,
+    Keyring,
+    keys_from_secret,
+    load_key_file,
+    presented_key,
+)
+from tests.support.fakes import eventually
 
 
 def test_identify_returns_the_client_name_of_a_valid_key_only() -> None:
@@ -60,3 +70,24 @@ def test_keys_from_a_secret() -> None:
               "data": {"support-bot": base64.b64encode(b"sk-1\n").decode()}, "stringData": {"ops": "sk-2"}}
     keys = keys_from_secret(secret)
     assert keys.identify("sk-1") == "support-bot" and keys.identify("sk-2") == "ops"
+
+
+async def test_the_keyring_follows_its_file_and_keeps_the_last_good_keys(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("support-bot: sk-one\n")
+    keyring = Keyring()
+    keyring.load_file(str(path))
+    assert keyring.keys is not None and keyring.keys.identify("sk-one") == "support-bot"
+    poll = asyncio.create_task(keyring.poll_file(str(path), 0.01))
+    try:
+        path.write_text("support-bot: sk-two\nmarketing: sk-three\n")
+        await eventually(lambda: keyring.keys is not None and len(keyring.keys) == 2)
+        with caplog.at_level(logging.ERROR, "airoute.gateway.client_keys"):
+            path.write_text("support-bot: [not a key\n")
+            await eventually(lambda: "keeping the previous keys" in caplog.text)
+        assert "not a key" not in caplog.text, "a key file is never quoted"
+        assert keyring.keys is not None and keyring.keys.identify("sk-two") == "support-bot"
+    finally:
+        poll.cancel()

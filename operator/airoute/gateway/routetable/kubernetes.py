@@ -10,23 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
-from airoute.api.base import GROUP, PLURAL, VERSION
-from airoute.gateway.snapshot import OnFailure, OnSnapshot, SecretData, Snapshot, SnapshotError, secret_data
-from airoute.kube import KubeClient, Reflector, Store
+from airoute.api.objects import SecretData, SecretDataError, secret_data
+from airoute.gateway.routetable.snapshot import OnFailure, OnSnapshot, Snapshot, SnapshotError
+from airoute.kube import KubeClient, Reflector, Store, airoutes_path, secrets_path
 
 log = logging.getLogger(__name__)
-
-OnSecret = Callable[[dict[str, Any] | None], None]
-
-
-def routes_path(namespace: str) -> str:
-    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
-
-
-def secrets_path(namespace: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/secrets"
 
 
 class KubeSource:
@@ -53,7 +42,7 @@ class KubeSource:
             for key, secret in store.items():
                 try:
                     secrets[key] = secret_data(secret)
-                except SnapshotError as exc:
+                except SecretDataError as exc:
                     log.warning("Secret %s ignored: %s", key, exc)
         return Snapshot(routes, secrets, str(self))
 
@@ -76,7 +65,7 @@ class KubeSource:
                 on_failure(str(exc))
 
         for ns in self.namespaces:
-            self._reflectors.append(Reflector(self.client, routes_path(ns), self._store(self._routes, ns, changed)))
+            self._reflectors.append(Reflector(self.client, airoutes_path(ns), self._store(self._routes, ns, changed)))
             self._reflectors.append(Reflector(self.client, secrets_path(ns), self._store(self._secrets, ns, changed)))
         try:
             await asyncio.gather(*(r.run() for r in self._reflectors))
@@ -92,13 +81,3 @@ class KubeSource:
 
         return update
 
-
-async def watch_secret(client: KubeClient, ref: str, on_secret: OnSecret) -> None:
-    """Watches one Secret (``namespace/name``) and reports it (``None`` while it is missing)."""
-    namespace, _, name = ref.partition("/")
-
-    def changed(store: Store) -> None:
-        on_secret(store.get(f"{namespace}/{name}"))
-
-    reflector = Reflector(client, secrets_path(namespace), changed, params={"fieldSelector": f"metadata.name={name}"})
-    await reflector.run()

@@ -1,0 +1,124 @@
+"""One gateway process, wired: the route table and its source, the callers, the failover policy,
+the endpoints, the HTTP server, the client keys, and shutdown.
+
+``async with Gateway(config) as gw`` starts everything (``gw.port`` is the bound port);
+:meth:`Gateway.shutdown` drains: ``/readyz`` answers 503, then (after ``shutdown_delay``) the
+listener closes, idle connections close, requests and streams in flight finish (up to
+``shutdown_grace`` seconds), and the process may exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from airoute.gateway.admission import Admission
+from airoute.gateway.callers import CallerCache
+from airoute.gateway.client_keys import Keyring
+from airoute.gateway.config import GatewayConfig
+from airoute.gateway.endpoints import Endpoints
+from airoute.gateway.failover.policy import Failover
+from airoute.gateway.http_server import HttpServer
+from airoute.gateway.metrics import GatewayMetrics
+from airoute.gateway.routetable.build import TableBuilder
+from airoute.gateway.routetable.folder import FolderSource
+from airoute.gateway.routetable.kubernetes import KubeSource
+from airoute.gateway.worker_metrics import pod_metrics, serve_worker_metrics
+from airoute.kube import KubeClient, KubeConfig, load_config
+from airoute.providers import Pools
+
+log = logging.getLogger(__name__)
+
+JOIN_WAIT_SECONDS = 30.0
+
+
+class Gateway:
+    """A running gateway (one process, one event loop). In Kubernetes mode the kubeconfig is read
+    here: the namespaces served default to its namespace."""
+
+    def __init__(self, config: GatewayConfig, worker: int = 0) -> None:
+        config.check()
+        self.config = config
+        self.worker = worker
+        self.metrics = GatewayMetrics()
+        self._kube_config: KubeConfig | None = None
+        namespaces = config.namespaces
+        if config.kubernetes:
+            self._kube_config = load_config(config.kubeconfig, config.kube_context)
+            namespaces = namespaces or (self._kube_config.namespace,)
+        self.namespaces = namespaces
+        self.table = TableBuilder(CallerCache(Pools(), config.service_hosts, config.request_timeout),
+                                  self.metrics, namespaces)
+        self.failover = Failover(self.metrics)
+        self.admission = Admission(config.max_in_flight, self.metrics)
+        self.keyring = Keyring(required=not config.auth_disabled)
+        metrics_dir = config.metrics_dir
+        self.endpoints = Endpoints(self.table, self.failover, self.admission, self.metrics, self.keyring,
+                                   config.request_timeout,
+                                   (lambda: pod_metrics(metrics_dir)) if metrics_dir else None)
+        self.http = HttpServer(self.endpoints.handle, config.max_body_bytes, config.idle_timeout)
+        self.port = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._kube: KubeClient | None = None
+        self._worker_metrics: HttpServer | None = None
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
+
+    async def start(self) -> int:
+        config = self.config
+        if self._kube_config is not None:
+            self._kube = KubeClient(self._kube_config)
+            source = KubeSource(self._kube, self.namespaces)
+            self._spawn(source.run(self.table.apply, self.table.refuse), "route-source")
+            if config.api_keys_secret:
+                self._spawn(self.keyring.watch_secret(self._kube, config.api_keys_secret), "client-keys")
+        else:
+            assert config.routes_dir is not None
+            folder = FolderSource(config.routes_dir, config.poll_interval)
+            self._spawn(folder.run(self.table.apply, self.table.refuse), "route-source")
+        if config.api_keys_file:
+            self.keyring.load_file(config.api_keys_file)
+            self._spawn(self.keyring.poll_file(config.api_keys_file, config.poll_interval), "client-keys")
+        if config.metrics_dir:
+            self._worker_metrics = await serve_worker_metrics(config.metrics_dir, self.worker, self.metrics)
+        if config.reuse_port:
+            # Workers share the port: the kernel spreads connections over every worker listening,
+            # so a worker joins only once it can route (or after a while, to answer probes).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.table.loaded.wait(), JOIN_WAIT_SECONDS)
+        self.port = await self.http.listen(config.host, config.port, reuse_port=config.reuse_port)
+        log.info("gateway worker %d listening on %s:%d (%s)", self.worker, config.host, self.port,
+                 "kubernetes" if config.kubernetes else f"folder {config.routes_dir}")
+        return self.port
+
+    async def wait_ready(self, within: float = 10.0) -> None:
+        await asyncio.wait_for(self.table.loaded.wait(), within)
+
+    async def shutdown(self) -> bool:
+        """Drains and stops; True when everything in flight finished within the grace period."""
+        self.endpoints.draining = True
+        self.metrics.ready.set((), 0)
+        if self.config.shutdown_delay > 0:
+            await asyncio.sleep(self.config.shutdown_delay)
+        finished = await self.http.drain(self.config.shutdown_grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._worker_metrics is not None:
+            await self._worker_metrics.drain(0)
+        await self.table.close()
+        if self._kube is not None:
+            await self._kube.close()
+        log.info("gateway worker %d stopped%s", self.worker, "" if finished else " (grace period ran out)")
+        return finished
