@@ -49,8 +49,12 @@ class BackendStatus(ApiModel):
     desired_weight: int = Field(default=0, ge=0, le=100, description="Weight declared in the spec.")
     effective_weight: int = Field(default=0, ge=0, le=100, description="Share of traffic it gets now (percent).")
     since: str | None = Field(default=None, description="When the health last changed (RFC 3339).")
-    bad_streak: int = Field(default=0, ge=0, description="Consecutive bad evaluations.")
-    good_streak: int = Field(default=0, ge=0, description="Consecutive good evaluations.")
+    bad_streak: int = Field(
+        default=0, ge=0, description="Consecutive bad evaluations, counted up to health.unhealthyAfter."
+    )
+    good_streak: int = Field(
+        default=0, ge=0, description="Consecutive good evaluations, counted up to health.healthyAfter."
+    )
     ejected_until: str | None = Field(default=None, description="Ejected until this time (RFC 3339).")
     ramp_step: int | None = Field(default=None, ge=0, description="Index in failover.recoveryRamp while recovering.")
     ramp_step_at: str | None = Field(default=None, description="When the current ramp step began (RFC 3339).")
@@ -113,7 +117,6 @@ class AIRouteStatus(ApiModel):
     rollouts: list[RolloutStatus] = Field(default_factory=list, max_length=16, description="Canary rollouts.")
     drills: list[DrillStatus] = Field(default_factory=list, max_length=16, description="Recent drills.")
     conditions: list[Condition] = Field(default_factory=list, max_length=8, description="Standard conditions.")
-    last_evaluated: str | None = Field(default=None, description="When the route was last evaluated (RFC 3339).")
 
     def backend(self, name: str) -> BackendStatus | None:
         return next((b for b in self.backends if b.name == name), None)

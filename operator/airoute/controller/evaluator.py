@@ -5,23 +5,25 @@ Kopf (routes from the API server) and the folder loop (routes from files) both d
 routes that are due, reads the health signals once for all of them (one query per metric, not per
 route), decides each one in the core and says whose status changed. When a route was last
 evaluated is kept here, in memory: a status field rewritten every interval would wake every
-watcher of every route (see docs/operations).
+watcher of every route. A route at rest whose signals tell nothing new is not decided again
+(the fast path of :mod:`airoute.core.steady`, exact by its invariant).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
+from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, parse_duration, parse_status
 from airoute.api.objects import object_key
 from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import DrillBaselines, observe
 from airoute.controller.parsing import ParseCache, try_parse
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
 from airoute.core.signals import StatusPage
+from airoute.core.steady import at_rest, same_decision, signature
 from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
 
 log = logging.getLogger("airoute.controller")
@@ -29,11 +31,22 @@ log = logging.getLogger("airoute.controller")
 
 @dataclass(frozen=True)
 class Outcome:
-    """The decision for one raw AIRoute object (valid or not)."""
+    """The decision for one raw AIRoute object (valid or not); ``changed`` when its status must
+    be written (it decides something else than the stored one, see :mod:`airoute.core.steady`)."""
 
     key: str
     decision: Decision
     route: AIRoute | None = None
+    changed: bool = True
+
+
+@dataclass(frozen=True)
+class _AtRest:
+    """A full evaluation that gave back the stored status: the same inputs give it again."""
+
+    spec: AIRouteSpec
+    status: AIRouteStatus
+    signature: Hashable
 
 
 @dataclass(frozen=True)
@@ -57,9 +70,13 @@ class Evaluator:
     cache: ParseCache = field(default_factory=ParseCache)
     drill_baselines: DrillBaselines = field(default_factory=DrillBaselines)
     _seen: dict[str, _Seen] = field(default_factory=dict)
+    _at_rest: dict[str, _AtRest] = field(default_factory=dict)
     _snapshot: MetricsSnapshot = field(default_factory=lambda: MetricsSnapshot(available=False, error="not yet read"))
     _pages: Mapping[str, StatusPage] = field(default_factory=dict)
     _read_at: float = float("-inf")
+    decided: int = 0
+    """Routes decided by the core so far; ``skipped``: routes at rest that needed no decision."""
+    skipped: int = 0
 
     def due(self, obj: Mapping[str, Any], now: float) -> bool:
         """Never evaluated here, changed since (spec or annotations), its status not about this spec,
@@ -74,9 +91,14 @@ class Evaluator:
             return True
         return now - seen.at >= seen.interval - 0.001
 
+    def retry(self, key: str) -> None:
+        """The route's status was not stored: decide it again at the next cycle."""
+        self._seen.pop(key, None)
+
     def forget(self, key: str) -> None:
         """A route this controller no longer evaluates (deleted, or handed to another replica)."""
         self._seen.pop(key, None)
+        self._at_rest.pop(key, None)
         self.cache.forget(key)
         if self.telemetry is not None:
             namespace, _, name = key.partition("/")
@@ -96,6 +118,8 @@ class Evaluator:
             self._snapshot = MetricsSnapshot(available=False, error=error)
         self._pages = await self._status_pages()
         self._read_at = now
+        if self.telemetry is not None:
+            self.telemetry.metrics_available.set(1 if self._snapshot.available else 0)
 
     async def _status_pages(self) -> Mapping[str, StatusPage]:
         if self.status_pages is None:
@@ -114,15 +138,28 @@ class Evaluator:
             self._seen.pop(key, None)
             prev, _ = parse_status(obj.get("status") or {})
             problems = problem.problems if problem is not None else []
-            return Outcome(key, invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now))
-        snapshot = self._snapshot
-        decision = evaluate(route, observe(route, snapshot, self._pages, now, self.drill_baselines), now)
+            decision = invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now)
+            return Outcome(key, decision, changed=not same_decision(decision.status, prev))
         interval = parse_duration(route.spec.health.interval)
         self._seen[key] = _Seen(now, interval, meta.get("generation"), dict(meta.get("annotations") or {}))
-        self.cache.wrote(key, decision.status)
+        obs = observe(route, self._snapshot, self._pages, now, self.drill_baselines)
+        rest = self._at_rest.get(key)
+        quiet = at_rest(route.status)
+        sig = signature(route, obs) if quiet else None
+        if rest is not None and rest.spec is route.spec and rest.status is route.status and rest.signature == sig:
+            self.skipped += 1
+            return Outcome(key, Decision(route.status), route, changed=False)  # the fast path: exact, see core/steady
+        self.decided += 1
+        decision = evaluate(route, obs, now)
+        changed = not same_decision(decision.status, route.status)
+        if changed:
+            self.cache.wrote(key, decision.status)
+            self._at_rest.pop(key, None)
+        elif quiet and not decision.events:
+            self._at_rest[key] = _AtRest(route.spec, route.status, sig)
         if self.telemetry is not None:
-            self.telemetry.observe(route, decision.status, decision.events, snapshot.available)
-        return Outcome(key, decision, route)
+            self.telemetry.observe(route, decision.status, decision.events)
+        return Outcome(key, decision, route, changed)
 
     async def cycle(
         self, objs: Sequence[Mapping[str, Any]], force: bool = False, max_signal_age: float | None = None

@@ -37,15 +37,17 @@ class FolderStore:
         self._loaded = {r.key: r for r in loaded if r.obj is not None}
         return [r.obj for r in self._loaded.values() if r.obj is not None]
 
-    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         """Writes one route's status; a route whose status cannot be written never stops the others."""
         source = self._loaded.get(object_key(obj))
         if source is None:
-            return
+            return True
         try:
             self.files.write_status(source, status)
         except (OSError, ValueError) as exc:
             self._warn_once(f"{source.source.name}: status not written: {exc}")
+            return False
+        return True
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         level = logging.WARNING if event.type == "Warning" else logging.INFO

@@ -21,10 +21,11 @@ from typing import Any
 
 import aiohttp
 
-from airoute.api import GROUP, PLURAL, VERSION
-from airoute.api.objects import object_key
+from airoute.api import GROUP, VERSION
+from airoute.api.objects import name_of, namespace_of, object_key
 from airoute.core.events import Event
 from airoute.kube import KubeClient, KubeError
+from airoute.kube.paths import airoutes_path, events_path
 
 log = logging.getLogger("airoute.controller")
 
@@ -90,12 +91,12 @@ class KubeRoutes:
         mine = self._written.get(object_key(obj))
         return mine is not None and _version(mine) == _version(obj)
 
-    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         key = object_key(obj)
         if key not in self._owned:
-            return  # handed over to another replica meanwhile: not ours to write any more
+            return True  # handed over to another replica meanwhile: not ours to write any more
         meta = obj.get("metadata") or {}
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{meta.get('namespace')}/{PLURAL}/{meta.get('name')}/status"
+        path = f"{airoutes_path(namespace_of(obj))}/{name_of(obj)}/status"
         patch = {
             "metadata": {"resourceVersion": meta.get("resourceVersion")},
             "status": status_patch(obj.get("status"), status),
@@ -103,20 +104,22 @@ class KubeRoutes:
         try:
             stored = await self.client.merge_patch(path, patch)
         except KubeError as exc:
+            if exc.status == 404:
+                self.release(key)
+                return True
             if exc.status == 409:
                 self.conflicts += 1
                 log.info("%s changed while it was evaluated; it is decided again from what is stored", key)
-            elif exc.status == 404:
-                self.release(key)
             else:
                 log.warning("%s: status not written: %s", key, exc)
-            return
+            return False
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("%s: status not written: %s", key, type(exc).__name__)
-            return
+            return False
         self.writes += 1
         if key in self._owned:
             self._written[key] = stored
+        return True
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         """A core/v1 Event about the route (never raises: an Event is worth less than the loop)."""
@@ -146,6 +149,6 @@ class KubeRoutes:
             "count": 1,
         }
         try:
-            await self.client.create(f"/api/v1/namespaces/{namespace}/events", body)
+            await self.client.create(events_path(str(namespace)), body)
         except (KubeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("%s: Event %s not posted: %s", object_key(obj), event.reason, exc)

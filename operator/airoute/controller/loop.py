@@ -32,8 +32,9 @@ class RouteStore(Protocol):
         """The raw AIRoute objects to evaluate now (``metadata``, ``spec``, ``status``)."""
         ...
 
-    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> None:
-        """Stores ``status`` (wire form) as the status of ``obj``; never raises for one route."""
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+        """Stores ``status`` (wire form) as the status of ``obj``; never raises for one route.
+        ``False`` when it was not written and the route should be decided again."""
         ...
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
@@ -69,7 +70,8 @@ class EvaluationLoop:
         outcomes = await self.evaluator.cycle(list(objs.values()), force=force, max_signal_age=max_signal_age)
         for outcome in outcomes:
             obj = objs[outcome.key]
-            await self.store.write_status(obj, outcome.decision.status.to_wire())
+            if outcome.changed and not await self.store.write_status(obj, outcome.decision.status.to_wire()):
+                self.evaluator.retry(outcome.key)
             for event in outcome.decision.events:
                 await self._record(obj, outcome.key, event)
         return outcomes

@@ -77,11 +77,10 @@ class ControllerMetrics:
         self._drop(self._series.pop((namespace, name), set()))
         self._drop(self._counters.pop((namespace, name), set()))
 
-    def observe(self, route: AIRoute, status: AIRouteStatus, events: tuple[Event, ...], metrics_ok: bool) -> None:
+    def observe(self, route: AIRoute, status: AIRouteStatus, events: tuple[Event, ...]) -> None:
         ns, name = route.metadata.namespace, route.metadata.name
         key = (ns, name)
         spec = route.spec
-        self.metrics_available.set(1 if metrics_ok else 0)
         self._fresh[key] = set()
         self._set(self.route_info, (ns, name, spec.tier, spec.model), 1, key)
         ready = status.condition("Ready")

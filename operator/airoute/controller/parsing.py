@@ -2,8 +2,8 @@
 
 A controller sees the same objects every few seconds. Validating a spec with pydantic is the
 expensive part of an evaluation, so specs are cached by (namespace, name, generation) — the API
-server bumps the generation whenever the spec changes — and a status is reused when it is exactly
-the one this controller last wrote.
+server bumps the generation whenever the spec changes — and a parsed status is reused while the
+stored one is the same (the same object, or equal to it).
 """
 
 from __future__ import annotations
@@ -49,17 +49,22 @@ class ParseCache:
         self._specs[key] = (generation, spec_doc if generation is None else None, spec)
 
     def _status(self, key: str, doc: Mapping[str, Any] | None) -> AIRouteStatus:
+        doc = doc or {}
         last = self._statuses.get(key)
-        if last is not None and doc == last[0]:
+        if last is not None and (doc is last[0] or doc == last[0]):
             return last[1]
-        status, _ = parse_status(doc or {})
+        status, _ = parse_status(doc)
+        self._remember_status(key, doc, status)
         return status
 
-    def wrote(self, key: str, status: AIRouteStatus) -> None:
-        """Remember the status just decided, so reading it back costs a comparison only."""
+    def _remember_status(self, key: str, doc: Mapping[str, Any], status: AIRouteStatus) -> None:
         if len(self._statuses) >= self.max_entries:
             self._statuses.clear()
-        self._statuses[key] = (status.to_wire(), status)
+        self._statuses[key] = (doc, status)
+
+    def wrote(self, key: str, status: AIRouteStatus) -> None:
+        """Remember a status about to be written, so reading it back costs a comparison only."""
+        self._remember_status(key, status.to_wire(), status)
 
     def forget(self, key: str) -> None:
         self._specs.pop(key, None)

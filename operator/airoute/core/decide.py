@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from airoute.api.spec import AIRouteSpec
 from airoute.api.status import AIRouteStatus, BackendStatus, RolloutStatus
 from airoute.api.validation import AIRoute, FieldProblem
-from airoute.core.clock import to_rfc3339
 from airoute.core.conditions import set_condition
 from airoute.core.drills import step_drills
 from airoute.core.events import Event, clip
@@ -91,7 +90,6 @@ def evaluate(route: AIRoute, obs: Observations, now: float) -> Decision:
         rollouts=rollouts,
         drills=drills,
         conditions=conditions,
-        last_evaluated=to_rfc3339(now),
     )
     events = (
         *(e for s in stepped.rollouts.values() for e in s.events),
@@ -112,13 +110,7 @@ def invalid_spec_status(
     message = clip("; ".join(str(p) for p in problems) or "the spec is invalid", 32768)
     conditions = set_condition(prev.conditions, "Ready", "False", "InvalidSpec", message, now, generation)
     before = prev.condition("Ready")
-    status = prev.model_copy(
-        update={
-            "observed_generation": generation,
-            "conditions": conditions,
-            "last_evaluated": to_rfc3339(now),
-        }
-    )
+    status = prev.model_copy(update={"observed_generation": generation, "conditions": conditions})
     if before is not None and (before.reason, before.message) == ("InvalidSpec", message):
         return Decision(status)
     text = f"spec is invalid, the last good routing stays in force: {message}"

@@ -23,7 +23,9 @@ WithinThresholds      Healthy      otherwise
 
 * ``bad_streak`` counts consecutive Unhealthy assessments (Healthy and Degraded reset it),
   ``good_streak`` consecutive Healthy ones (Degraded and Unhealthy reset it); Unknown leaves
-  both alone — it is the absence of a judgement, not a judgement.
+  both alone — it is the absence of a judgement, not a judgement. They count up to
+  ``health.unhealthyAfter`` and ``health.healthyAfter``: beyond, nothing depends on them, and a
+  counter that grew at every evaluation would change the status of every route every interval.
 * A backend is ejected (``ejected_until = now + ejectFor``) once ``bad_streak`` reaches
   ``health.unhealthyAfter``. Until then it is reported Unhealthy and, like a Degraded one, gets
   :data:`DEGRADED_FACTOR` of its weight.
@@ -190,12 +192,12 @@ class _Track:
         return self.ejected_until is not None
 
 
-def _streaks(prev: BackendStatus, health: Health) -> tuple[int, int]:
-    """``(bad_streak, good_streak)`` after one more assessment."""
+def _streaks(policy: HealthPolicy, prev: BackendStatus, health: Health) -> tuple[int, int]:
+    """``(bad_streak, good_streak)`` after one more assessment, each capped at its threshold."""
     if health == "Unhealthy":
-        return prev.bad_streak + 1, 0
+        return min(prev.bad_streak + 1, policy.unhealthy_after), 0
     if health == "Healthy":
-        return 0, prev.good_streak + 1
+        return 0, min(prev.good_streak + 1, policy.healthy_after)
     if health == "Degraded":
         return 0, 0
     return prev.bad_streak, prev.good_streak
@@ -291,7 +293,7 @@ def step_backend(
     ``effective_weight`` is left as it was: it is set once the route's weights are computed.
     """
     base = prev or BackendStatus(name=name)
-    streaks = _streaks(base, assessment.health)
+    streaks = _streaks(policy, base, assessment.health)
     track = _Track(base.ejected_until, base.ramp_step, base.ramp_step_at)
     if drill_until is not None and now < drill_until:
         until = drill_until if track.ejected_until is None else max(drill_until, from_rfc3339(track.ejected_until))

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from airoute.core.clock import from_rfc3339
 from tests.support.stack import Process, Stack, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.slow]
@@ -34,11 +33,6 @@ def ha(apiserver: Any, tmp_path: Any) -> Iterator[tuple[Stack, Process, Process]
         stack.close()
 
 
-def _evaluated(stack: Stack) -> float:
-    last = stack.status("ha-route").get("lastEvaluated")
-    return from_rfc3339(last) if last else 0.0
-
-
 def peering_state(process: Process) -> str:
     """The replica's latest peering decision as Kopf logs it: "acting", "paused" or "" (none yet).
 
@@ -61,6 +55,8 @@ def test_only_one_replica_acts_and_the_other_takes_over(ha: tuple[Stack, Process
     assert peering_state(high) == "acting" and peering_state(low) != "acting", "exactly one replica acts"
     high.stop()  # graceful: Kopf withdraws it from the peering at once
     wait_for("the low-priority replica to take over", lambda: peering_state(low) == "acting", 40)
-    before = _evaluated(stack)
-    wait_for("a fresh evaluation by the new leader", lambda: _evaluated(stack) > before, 20)
+    route = stack.route("ha-route")
+    route["spec"]["backends"][2]["weight"] = 0  # a decision only an acting controller makes
+    stack.apply(route)
+    wait_for("the new leader to act", lambda: stack.weights("ha-route").get("b2") == 0, 20)
     assert low.alive()
