@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from airoute.api import AIRouteStatus
 from airoute.api.status import DrillStatus
@@ -67,11 +67,11 @@ def main() -> int:
     findings, tally = Findings(), Tally()
     current = {"status": status(*STORY[0][:3])}
 
-    def draw(width: int, height: int) -> object:
+    def draw(width: int, height: int) -> RenderableType:
         frame = Frame(time.time(), findings, current["status"], tally, screen.feed.lines, "support/support-chat")
         return render(frame, width, height)
 
-    screen = LiveScreen(console, draw)  # type: ignore[arg-type]
+    screen = LiveScreen(console, draw)
     with screen:
         for n, (phase, (weights, canary, azure, reason)) in enumerate(zip(PHASES, STORY, strict=True)):
             findings.marks.append(Mark(time.time(), phase))
