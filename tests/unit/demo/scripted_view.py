@@ -54,6 +54,24 @@ def status(weights: dict[str, int], canary: int, azure: str) -> AIRouteStatus:
     return AIRouteStatus.model_validate(doc)
 
 
+def measured(findings: Findings) -> Findings:
+    """The figures of a run that went as promised (the ending's tests use them too)."""
+    findings.failover_seconds, findings.outage_client_errors = 4.5, 0
+    findings.recovery_seconds, findings.rollback_seconds = 6.1, 7.8
+    findings.rollback_message = "canary error rate 0.64 > 0.05 (2 failed checks)"
+    findings.canary_weight_after = 0
+    findings.drill = DrillStatus(
+        backend="vertex-eu",
+        phase="Completed",
+        started="",
+        until="",
+        weight_shifted_after=-0.0,
+        recovered_after=3.1,
+        client_errors=0,
+    )
+    return findings
+
+
 def decide(screen: LiveScreen, reason: str, message: str) -> None:
     """What the folder controller does for each decision: log it, then report it."""
     log.info("%s %s: %s", "support/support-chat", reason, message)
@@ -91,19 +109,7 @@ def main() -> int:
                 time.sleep(0.12)
             findings.outcomes[phase.key] = f"outcome of phase {n + 1}"
         screen.refresh()
-    findings.failover_seconds, findings.outage_client_errors = 4.5, 0
-    findings.recovery_seconds, findings.rollback_seconds = 6.1, 7.8
-    findings.rollback_message = "canary error rate 0.64 > 0.05 (2 failed checks)"
-    findings.canary_weight_after = 0
-    findings.drill = DrillStatus(
-        backend="vertex-eu",
-        phase="Completed",
-        started="",
-        until="",
-        weight_shifted_after=0.0,
-        recovered_after=3.1,
-        client_errors=0,
-    )
+    measured(findings)
     files = (Path("demo-output/timeline.png"), Path("demo-output/report.md"), Path("/tmp/airoute-demo-scripted"))
     console.print(ending(findings, tally, files, 42.0))
     return 0

@@ -11,13 +11,13 @@ import pytest
 from rich.console import Console, RenderableType
 
 from airoute.api import AIRouteStatus
-from airoute.api.status import DrillStatus
 from airoute.demo.ending import ending, problems
 from airoute.demo.load import Answer, Seen, Tally, judge
 from airoute.demo.report import markdown, weight_bands
 from airoute.demo.scenario import PHASES, Findings, Mark, Sample
 from airoute.demo.terminal import Feed
 from airoute.demo.view import FeedLine, Frame, render
+from tests.unit.demo.scripted_view import measured
 
 BACKENDS = ("azure-eu", "bedrock-eu", "vertex-eu", "local-llama")
 WHY = "error rate, latency and throttling within thresholds"
@@ -118,18 +118,7 @@ def _finished(failed: int = 0) -> tuple[Findings, Tally]:
     findings = Findings(started=0.0, ended=60.0)
     findings.marks = [Mark(10.0 * n, p) for n, p in enumerate(PHASES)]
     findings.outcomes = {p.key: f"outcome {p.key}" for p in PHASES}
-    findings.failover_seconds, findings.outage_client_errors, findings.recovery_seconds = 4.5, 0, 6.1
-    findings.rollback_seconds, findings.canary_weight_after = 7.8, 0
-    findings.rollback_message = "canary error rate 0.64 > 0.05 (2 failed checks)"
-    findings.drill = DrillStatus(
-        backend="vertex-eu",
-        phase="Completed",
-        started="",
-        until="",
-        weight_shifted_after=-0.0,
-        recovered_after=3.1,
-        client_errors=0,
-    )
+    measured(findings)
     tally = Tally()
     for n in range(9903):
         tally.add(float(n), Seen(failure="HTTP 502") if n < failed else Seen(), 0.1)
