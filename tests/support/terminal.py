@@ -49,8 +49,12 @@ def watch(
     timeout: float,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    keys: bytes = b"",
 ) -> Watched:
-    """Runs ``argv`` in a ``columns`` by ``lines`` pty until it exits (killed after ``timeout``)."""
+    """Runs ``argv`` in a ``columns`` by ``lines`` pty until it exits (killed after ``timeout``).
+
+    ``keys`` are typed once the program has drawn its third screen, as a person might press Enter.
+    """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     base = {k: v for k, v in (env or os.environ).items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
@@ -76,6 +80,8 @@ def watch(
                 if pending:  # the program paused: a whole frame is on the screen
                     seen.screens.append(list(screen.display))
                     pending = False
+                    if keys and len(seen.screens) == 3:
+                        os.write(master, keys)
                 if proc.poll() is not None:
                     break
                 continue

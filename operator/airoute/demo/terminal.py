@@ -9,16 +9,18 @@ the phases are plain lines and the log goes to stderr as it always does.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sys
+import termios
 import time
 import warnings
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -131,6 +133,7 @@ class LiveScreen:
         self._saved: list[logging.Handler] = []
         self._streams = (sys.stdout, sys.stderr)
         self._showwarning = warnings.showwarning
+        self._termios: tuple[int, list[Any]] | None = None
 
     def say(self, line: str) -> None:
         pass  # phases are part of the view
@@ -151,7 +154,25 @@ class LiveScreen:
         where = f"{Path(filename).name}:{lineno}"
         self.feed.lines.append(FeedLine(time.time(), category.__name__, f"{message} ({where})", "yellow"))
 
+    def _quiet_keyboard(self) -> None:
+        """Keys typed while the region is up (Enter, Ctrl-C's ``^C``) would be echoed into it and
+        shift it down a line; the terminal stops echoing them until :meth:`__exit__`."""
+        with contextlib.suppress(OSError, termios.error, ValueError):
+            if sys.stdin is not None and sys.stdin.isatty():
+                fd = sys.stdin.fileno()
+                self._termios = (fd, termios.tcgetattr(fd))
+                quiet = termios.tcgetattr(fd)
+                quiet[3] &= ~(termios.ECHO | termios.ECHONL)
+                termios.tcsetattr(fd, termios.TCSANOW, quiet)
+
+    def _restore_keyboard(self) -> None:
+        if self._termios is not None:
+            with contextlib.suppress(OSError, termios.error):
+                termios.tcsetattr(self._termios[0], termios.TCSANOW, self._termios[1])
+            self._termios = None
+
     def __enter__(self) -> LiveScreen:
+        self._quiet_keyboard()
         self.console.file = self.console.file  # keep drawing on the real terminal once sys.stdout is swapped
         root = logging.getLogger()
         self._saved = root.handlers[:]
@@ -164,6 +185,7 @@ class LiveScreen:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._live.stop()
+        self._restore_keyboard()
         sys.stdout, sys.stderr = self._streams
         warnings.showwarning = self._showwarning
         logging.getLogger().handlers = self._saved

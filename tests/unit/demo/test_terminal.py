@@ -17,7 +17,8 @@ from tests.support.terminal import live_screens, view_problems, watch
 
 @pytest.mark.parametrize(("columns", "lines"), [(80, 24), (160, 48)])
 def test_one_region_redrawn_in_place_then_one_screen_of_ending(columns: int, lines: int) -> None:
-    seen = watch([sys.executable, "-m", "tests.unit.demo.scripted_view"], columns, lines, timeout=60)
+    argv = [sys.executable, "-m", "tests.unit.demo.scripted_view"]
+    seen = watch(argv, columns, lines, timeout=60, keys=b"\r\rwhere am I\r")  # typing must not move it
     assert seen.returncode == 0, seen.text()
     screens = live_screens(seen)
     assert len(screens) >= 15, f"the view was drawn {len(screens)} times: {seen.text()}"
