@@ -81,7 +81,7 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     assert _gateway_processes(folder) == []
 
 
-@pytest.mark.parametrize(("columns", "lines"), [(80, 24)])
+@pytest.mark.parametrize(("columns", "lines"), [(80, 24), (160, 48)])
 def test_demo_in_a_terminal_is_one_region_then_one_screen_of_figures(tmp_path: Path, columns: int, lines: int) -> None:
     """The real demo in a pty, read through a terminal emulator, as a person would see it."""
     from tests.support.terminal import live_screens, view_problems, watch
