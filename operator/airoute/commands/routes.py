@@ -99,13 +99,14 @@ class FolderRouteStore:
         for loaded in self._routes.load():
             meta = (loaded.obj or {}).get("metadata", {})
             if meta.get("name") == name and meta.get("namespace", "default") == namespace:
-                docs = [d for d in yaml.safe_load_all(loaded.source.read_text()) if d is not None]
-                target = docs[loaded.index]["metadata"].setdefault("annotations", {})
+                docs = list(yaml.safe_load_all(loaded.source.read_text()))
+                doc = docs[loaded.index] if loaded.item is None else docs[loaded.index]["items"][loaded.item]
+                target = doc["metadata"].setdefault("annotations", {})
                 if value is None:
                     target.pop(key, None)
                 else:
                     target[key] = value
-                loaded.source.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+                loaded.source.write_text(yaml.safe_dump_all([d for d in docs if d is not None], sort_keys=False))
                 return
         raise RouteStoreError(f"no AIRoute {namespace}/{name} in {self._routes.folder}")
 

@@ -19,9 +19,7 @@ from airoute.core.routetable import (
     Variant,
     build_table,
     content_hash,
-    from_json,
     route_entry,
-    to_json,
 )
 from airoute.core.shedding import SHED_ORDER, shed_tier, tier_capacity
 from airoute.core.signals import Observations, Signals
@@ -48,7 +46,6 @@ __all__ = [
     "content_hash",
     "effective_weights",
     "evaluate",
-    "from_json",
     "from_rfc3339",
     "invalid_spec_status",
     "largest_remainder",
@@ -60,7 +57,6 @@ __all__ = [
     "step_drills",
     "step_rollout",
     "tier_capacity",
-    "to_json",
     "to_rfc3339",
     "traffic_factor",
     "verdict",

@@ -241,32 +241,3 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
             for b in e.backends
         ],
     }
-
-
-def _variant_from(d: Mapping[str, Any]) -> Variant:
-    block = Backend.model_validate({"name": "wire", "weight": 0, d["provider_kind"]: d["provider"]}).provider
-    return Variant(d["name"], int(d["weight"]), d["provider_kind"], block, d["provider_hash"], d["cloud"])
-
-
-def entry_from_wire(d: Mapping[str, Any]) -> RouteEntry:
-    """The entry back from :func:`entry_to_wire` (provider blocks are validated again)."""
-    backends = tuple(
-        BackendEntry(
-            b["name"], int(b["weight"]), float(b["timeout_seconds"]), tuple(_variant_from(v) for v in b["variants"])
-        )
-        for b in d["backends"]
-    )
-    return RouteEntry(
-        key=d["key"],
-        namespace=d["namespace"],
-        name=d["name"],
-        model=d["model"],
-        tier=d["tier"],
-        degraded_response=d["degraded_response"],
-        allowed_clients=tuple(d["allowed_clients"]),
-        consecutive_failures=int(d["consecutive_failures"]),
-        eject_seconds=float(d["eject_seconds"]),
-        backends=backends,
-        generation=int(d["generation"]),
-        from_last_good=bool(d["from_last_good"]),
-    )

@@ -3,8 +3,7 @@
 No Kubernetes in it (Envoy AI Gateway ``filterapi`` style): every route's
 :class:`~airoute.core.routeentry.RouteEntry` keyed by the model name clients send, a content
 hash (sha256 of the canonical JSON), and a version that moves only when the content does. A
-route that cannot be used keeps its previous entry; JSON carries the table across a process
-boundary.
+route that cannot be used keeps its previous entry.
 """
 
 from __future__ import annotations
@@ -15,15 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
-
 from airoute.api.validation import InvalidRoute
 from airoute.core.clock import from_rfc3339
 from airoute.core.routeentry import (
     BackendEntry,
     RouteEntry,
     Variant,
-    entry_from_wire,
     entry_to_wire,
     route_entry,
 )
@@ -121,28 +117,6 @@ def content_hash(routes: Mapping[str, RouteEntry]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def to_json(table: RouteTable) -> str:
-    """The table as JSON, to cross a process boundary."""
-    return json.dumps(
-        {"version": table.version, "hash": table.hash, "routes": _canonical(table.routes)},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-
-
-def from_json(text: str) -> RouteTable:
-    """A table read back from :func:`to_json`; ``ValueError`` when it is malformed or tampered with."""
-    try:
-        data = json.loads(text)
-        routes = {model: entry_from_wire(e) for model, e in data["routes"].items()}
-        table = RouteTable(int(data["version"]), str(data["hash"]), routes)
-    except (KeyError, TypeError, AttributeError, ValidationError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not a route table: {exc}") from None
-    if content_hash(table.routes) != table.hash:
-        raise ValueError("route table hash does not match its content")
-    return table
-
-
 __all__ = [
     "BackendEntry",
     "RouteEntry",
@@ -151,7 +125,5 @@ __all__ = [
     "Variant",
     "build_table",
     "content_hash",
-    "from_json",
     "route_entry",
-    "to_json",
 ]

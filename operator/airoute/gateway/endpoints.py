@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from airoute.api.metrics import Outcome
 from airoute.gateway import errors
 from airoute.gateway.admission import Admission
 from airoute.gateway.client_keys import Keyring, presented_key
@@ -23,6 +24,12 @@ from airoute.providers.sniff import SniffError, sniff
 log = logging.getLogger(__name__)
 
 _NO_ROUTE = ("", "", "", "", "")
+
+
+def _no_route(outcome: Outcome) -> tuple[str, ...]:
+    """Labels of an outcome decided before any route was found."""
+    return (*_NO_ROUTE, outcome)
+
 MetricsText = Callable[[], Awaitable[bytes]]
 
 
@@ -88,13 +95,13 @@ class Endpoints:
         keys = self.keyring.keys
         if keys is None:
             if self.keyring.required:
-                self.metrics.requests.inc((*_NO_ROUTE, "auth_failed"))
+                self.metrics.requests.inc(_no_route("auth_failed"))
                 raise errors.unauthorized("client keys are not loaded yet; try again shortly")
             return None
         key = presented_key(request.headers)
         name = keys.identify(key) if key else None
         if name is None:
-            self.metrics.requests.inc((*_NO_ROUTE, "auth_failed"))
+            self.metrics.requests.inc(_no_route("auth_failed"))
             raise errors.unauthorized(
                 "missing API key: send Authorization: Bearer <key>" if key is None else "invalid API key"
             )
@@ -104,10 +111,10 @@ class Endpoints:
         route = self.table.live.routes.get(model)
         if route is None and not self.table.loaded.is_set():
             # Not "no such model": this gateway has not read its routes yet. Retryable.
-            self.metrics.requests.inc((*_NO_ROUTE, "shed"))
+            self.metrics.requests.inc(_no_route("shed"))
             raise errors.not_ready("the gateway has not loaded its route table yet; retry in 1s")
         if route is None:
-            self.metrics.requests.inc((*_NO_ROUTE, "bad_request"))
+            self.metrics.requests.inc(_no_route("bad_request"))
             raise errors.not_found(
                 f"the model {model!r} does not exist: no AIRoute served here has spec.model {model!r}; "
                 "GET /v1/models lists the models you may use"
@@ -127,7 +134,7 @@ class Endpoints:
         try:
             sniffed = sniff(request.body)
         except SniffError as exc:
-            self.metrics.requests.inc((*_NO_ROUTE, "bad_request"))
+            self.metrics.requests.inc(_no_route("bad_request"))
             raise errors.bad_request(str(exc), exc.param) from None
         route = self._route(request, client, sniffed.model)
         tier = route.entry.tier

@@ -2,7 +2,9 @@
 
 ``Unavailable``, ``Throttled`` and ``Timeout`` are worth retrying on another backend;
 ``BadRequest`` is the client's fault and never retried; ``AuthFailed`` means this backend's
-credentials are wrong: eject it and alert. Every message is scrubbed of secrets.
+credentials are wrong: the next backend is tried, and the failures count towards ejecting this
+one (the failover policy, :mod:`airoute.gateway.failover.policy`, decides). Every message is
+scrubbed of secrets.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ class ProviderError(Exception):
     """A provider call failed. ``provider`` names the backend; ``status`` the upstream HTTP
     status when there was one; the message never carries a credential."""
 
-    retryable: bool = False
     kind = "error"
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None,
@@ -72,14 +73,12 @@ class ProviderError(Exception):
 class Unavailable(ProviderError):
     """The provider could not serve the request (5xx, refused, reset, stream cut)."""
 
-    retryable = True
     kind = "unavailable"
 
 
 class Throttled(ProviderError):
     """The provider rate-limited the request (429); ``retry_after`` seconds if it said."""
 
-    retryable = True
     kind = "throttled"
 
     def __init__(self, message: str, *, retry_after: float | None = None, provider: str = "",
@@ -91,7 +90,6 @@ class Throttled(ProviderError):
 class Timeout(ProviderError):
     """No answer (or no next chunk) within the time allowed."""
 
-    retryable = True
     kind = "timeout"
 
 
@@ -99,14 +97,12 @@ class BadRequest(ProviderError):
     """The request cannot be served as asked (invalid, or a parameter this provider cannot
     honour). Never retried: another backend would refuse it too, or answer differently."""
 
-    retryable = False
     kind = "bad_request"
 
 
 class AuthFailed(ProviderError):
     """The backend's credentials were refused (401/403): eject the backend and alert."""
 
-    retryable = False
     kind = "auth_failed"
 
 

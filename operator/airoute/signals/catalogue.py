@@ -1,4 +1,5 @@
-"""The PromQL catalogue: every query the controller runs, built on the gateway's metric names.
+"""The PromQL catalogue: every query the controller runs, built on the gateway's metrics contract
+(:mod:`airoute.api.metrics`: names and outcome classes).
 
 Queries are templates rendered strictly (an unknown placeholder is an error, like Flagger's
 ``missingkey=error``). Each one covers *all* routes at once and is grouped by the four labels
@@ -13,16 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airoute.api import format_duration
-
-REQUESTS_TOTAL = "airoute_requests_total"
-REQUEST_DURATION = "airoute_request_duration_seconds"
-TIME_TO_FIRST_TOKEN = "airoute_time_to_first_token_seconds"
+from airoute.api.metrics import (
+    CLIENT_ERROR_OUTCOMES,
+    ERROR_OUTCOMES,
+    NOT_BACKEND_OUTCOMES,
+    REQUEST_DURATION,
+    REQUESTS_TOTAL,
+    THROTTLED_OUTCOMES,
+    TIME_TO_FIRST_TOKEN,
+)
 
 GROUP_BY = "namespace, route, backend, variant"
-ERROR_OUTCOMES = "error|timeout|auth_failed"
-THROTTLED_OUTCOMES = "throttled"
-# Outcomes that say nothing about a backend's health (the gateway never reached it).
-NOT_BACKEND_OUTCOMES = "degraded|shed|bad_request"
+ERRORS = "|".join(ERROR_OUTCOMES)
+THROTTLED = "|".join(THROTTLED_OUTCOMES)
+NOT_BACKEND = "|".join(NOT_BACKEND_OUTCOMES)
+CLIENT_FAILED = "|".join(CLIENT_ERROR_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -44,14 +50,14 @@ BACKEND = 'backend!=""'
 CATALOGUE: tuple[Query, ...] = (
     Query(
         "requests",
-        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome!~"{NOT_BACKEND_OUTCOMES}"}}[$window]))',
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome!~"{NOT_BACKEND}"}}[$window]))',
     ),
     Query(
-        "errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{ERROR_OUTCOMES}"}}[$window]))'
+        "errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{ERRORS}"}}[$window]))'
     ),
     Query(
         "throttled",
-        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{THROTTLED_OUTCOMES}"}}[$window]))',
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{THROTTLED}"}}[$window]))',
     ),
     Query(
         "latency_p95",
@@ -73,8 +79,7 @@ def promql_duration(seconds: float) -> str:
     return f"{millis}ms" if millis % 1000 else format_duration(millis / 1000)
 
 
-CLIENT_ERROR_OUTCOMES = "error|timeout|degraded"
-CLIENT_ERRORS = f'sum by (namespace, route) ({REQUESTS_TOTAL}{{backend="",outcome=~"{CLIENT_ERROR_OUTCOMES}"}})'
+CLIENT_ERRORS = f'sum by (namespace, route) ({REQUESTS_TOTAL}{{backend="",outcome=~"{CLIENT_FAILED}"}})'
 """Cumulative client-visible failures per route (rows the gateway decided itself). One query per
 cycle for all routes, whatever their windows; drills compare it with its value at their start."""
 

@@ -16,20 +16,22 @@ from dataclasses import dataclass, field
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from airoute.ports import Clock, MetricsSnapshot, RouteQuery, SeriesKey
-from airoute.signals.assemble import assemble, histogram_quantile
-from airoute.signals.catalogue import (
+from airoute.api.metrics import (
     CLIENT_ERROR_OUTCOMES,
     ERROR_OUTCOMES,
     NOT_BACKEND_OUTCOMES,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
+    THROTTLED_OUTCOMES,
     TIME_TO_FIRST_TOKEN,
 )
+from airoute.ports import Clock, MetricsSnapshot, RouteQuery, SeriesKey
+from airoute.signals.assemble import assemble, histogram_quantile
 
-_ERRORS = set(ERROR_OUTCOMES.split("|"))
-_SKIP = set(NOT_BACKEND_OUTCOMES.split("|"))
-_CLIENT_ERRORS = set(CLIENT_ERROR_OUTCOMES.split("|"))
+_ERRORS = frozenset(ERROR_OUTCOMES)
+_THROTTLED = frozenset(THROTTLED_OUTCOMES)
+_SKIP = frozenset(NOT_BACKEND_OUTCOMES)
+_CLIENT_ERRORS = frozenset(CLIENT_ERROR_OUTCOMES)
 
 
 @dataclass
@@ -94,7 +96,7 @@ def window_signals(
         base = base_for[route_window]
         delta = _increase(value, base.counts.get((key, outcome)) if base else None)
         out["requests"][key] = out["requests"].get(key, 0.0) + delta
-        name = "errors" if outcome in _ERRORS else "throttled" if outcome == "throttled" else None
+        name = "errors" if outcome in _ERRORS else "throttled" if outcome in _THROTTLED else None
         if name:
             out[name][key] = out[name].get(key, 0.0) + delta
     for (metric, key, le), value in latest.buckets.items():

@@ -1,11 +1,22 @@
-"""A folder of AIRoute YAML files: the route source for use without Kubernetes.
+"""A folder of YAML files: where AIRoutes, their status and their Secrets live without a cluster.
+One reader for the controller (``airoute controller --routes-dir``) and the gateway (``airoute
+gateway --routes``); the convention (docs/gateway.md):
 
-Convention (shared with the gateway's folder source, see docs/gateway.md): any ``*.yaml`` /
-``*.yml`` file under the folder (hidden ones skipped) holds AIRoutes, exactly as they would be
-applied with kubectl; the controller writes the status of route ``<namespace>/<name>`` to
-``<namespace>.<name>.status.yaml`` at the top of the folder (atomically: write, then rename).
-Status files are never edited by people and never read as routes. Reading merges a route with
-its status, so the result looks like what the API server returns.
+* every ``*.yaml`` / ``*.yml`` file under the folder (recursively; hidden files and folders
+  skipped) may hold any number of YAML documents, exactly as they would be applied with kubectl:
+  ``kind: AIRoute`` documents are routes, ``kind: Secret`` documents are Secrets (``data`` base64
+  or ``stringData``), ``kind: List`` items are looked into, anything else is ignored;
+* the status of route ``<namespace>/<name>`` is the file ``<namespace>.<name>.status.yaml`` at the
+  top of the folder, holding the status mapping itself; the controller writes it (atomically:
+  write, then rename), people never edit it, and it is never read as routes. An inline ``status:``
+  in the route document is used when there is no status file. A route without a namespace is in
+  ``default``;
+* reading merges a route with its status and gives it a ``metadata.generation`` that moves with its
+  spec, so the result looks like what the API server returns.
+
+A file that cannot be read is a *problem* of the read, named by the file and never quoting it (a
+file of routes may hold a Secret): the controller reports it and goes on with the rest; the
+gateway keeps its last good table until the folder reads cleanly.
 """
 
 from __future__ import annotations
@@ -16,11 +27,13 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from airoute.api.objects import SecretData, SecretDataError, name_of, namespace_of, secret_data
 
 STATUS_SUFFIX = ".status.yaml"
 _UNREADABLE = (OSError, ValueError, RecursionError, yaml.YAMLError)  # ValueError: not UTF-8; RecursionError: too deep
@@ -30,17 +43,30 @@ _MAX_FILE_NAME = 255
 
 @dataclass(frozen=True)
 class LoadedRoute:
-    """One AIRoute object read from a file (raw dict, status merged in), or why it could not be read."""
+    """One AIRoute read from a file (status merged in), or why it could not be read (``obj`` is
+    None). ``index`` is the document in the file, ``item`` the entry of a ``kind: List`` document."""
 
     source: Path
     index: int
     obj: Mapping[str, Any] | None
     error: str = ""
+    item: int | None = None
 
     @property
     def key(self) -> str:
-        meta = (self.obj or {}).get("metadata", {}) if isinstance(self.obj, Mapping) else {}
-        return f"{meta.get('namespace', 'default')}/{meta.get('name', f'{self.source.name}#{self.index}')}"
+        if self.obj is None:
+            return f"default/{self.source.name}#{self.index}"
+        return f"{namespace_of(self.obj)}/{name_of(self.obj) or f'{self.source.name}#{self.index}'}"
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """One read of a folder: the routes, the Secrets (``namespace/name`` → key → value), and the
+    problems met (files, documents or status files that could not be read)."""
+
+    routes: list[LoadedRoute] = field(default_factory=list)
+    secrets: dict[str, SecretData] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
 def status_path(folder: Path, namespace: str, name: str) -> Path:
@@ -52,67 +78,120 @@ def status_path(folder: Path, namespace: str, name: str) -> Path:
     return folder / file_name
 
 
-def _is_route_file(path: Path, folder: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-    return path.suffix in (".yaml", ".yml") and not path.name.endswith(STATUS_SUFFIX) and not hidden
+def yaml_files(folder: Path) -> Iterator[Path]:
+    """Every YAML file of the folder that the convention reads, status files included."""
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts) or path.suffix not in (".yaml", ".yml"):
+            continue
+        if path.is_file():
+            yield path
+
+
+def fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of every file read: changes when anything changes."""
+    out = []
+    for path in yaml_files(folder):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def read_folder(folder: Path) -> FolderContents:
+    """One read of the folder (blocking file I/O); a missing folder is a problem too."""
+    found = FolderContents()
+    if not folder.is_dir():
+        found.problems.append(f"route folder {folder} does not exist")
+        return found
+    for path in yaml_files(folder):
+        if not path.name.endswith(STATUS_SUFFIX):
+            _read_file(folder, path, found)
+    for i, loaded in enumerate(found.routes):
+        if loaded.obj is not None:
+            found.routes[i] = _with_status(folder, loaded, found.problems)
+    return found
+
+
+def _where(folder: Path, path: Path) -> str:
+    return str(path.relative_to(folder))
+
+
+def _documents(path: Path) -> list[Any]:
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def _read_file(folder: Path, path: Path, found: FolderContents) -> None:
+    where = _where(folder, path)
+    try:
+        docs = _documents(path)
+    except _UNREADABLE as exc:
+        found.problems.append(f"{where}: cannot read YAML: {unreadable(exc)}")
+        return
+    for index, doc in enumerate(docs):
+        if isinstance(doc, Mapping) and doc.get("kind") == "List":
+            items = doc.get("items") or ()
+            for item, obj in enumerate(items if isinstance(items, list) else ()):
+                if isinstance(obj, Mapping):
+                    _read_object(where, LoadedRoute(path, index, obj, item=item), found)
+        elif isinstance(doc, Mapping):
+            _read_object(where, LoadedRoute(path, index, doc), found)
+        elif doc is not None:
+            found.problems.append(f"{where}: document {index + 1} is not a mapping")
+
+
+def _read_object(where: str, loaded: LoadedRoute, found: FolderContents) -> None:
+    obj = loaded.obj
+    assert obj is not None
+    if obj.get("kind") == "AIRoute":
+        found.routes.append(loaded)
+    elif obj.get("kind") == "Secret":
+        try:
+            found.secrets[f"{namespace_of(obj)}/{name_of(obj)}"] = secret_data(obj)
+        except SecretDataError as exc:
+            found.problems.append(f"{where}: Secret {name_of(obj)}: {exc}")
+
+
+def _with_status(folder: Path, loaded: LoadedRoute, problems: list[str]) -> LoadedRoute:
+    doc = dict(loaded.obj or {})
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    namespace, name = namespace_of(doc), name_of(doc)
+    doc["metadata"] = {**meta, "namespace": namespace, "generation": _generation(doc)}
+    try:
+        spath = status_path(folder, namespace, name)
+    except ValueError:
+        return LoadedRoute(loaded.source, loaded.index, doc, item=loaded.item)
+    if spath.is_file():
+        try:
+            status = yaml.safe_load(spath.read_text())
+        except _UNREADABLE as exc:
+            status = None
+            problems.append(f"{spath.name}: cannot read YAML: {unreadable(exc)}")
+        if isinstance(status, Mapping):
+            doc["status"] = dict(status)
+        elif status is not None:
+            problems.append(f"{spath.name}: the status file must hold a mapping")
+    return LoadedRoute(loaded.source, loaded.index, doc, item=loaded.item)
 
 
 class FolderRoutes:
-    """Reads AIRoutes from a folder and writes their status next to them."""
+    """The controller's view of a folder: its routes (:meth:`load`) and their status (:meth:`write_status`)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def files(self) -> list[Path]:
-        return sorted(p for p in self.folder.rglob("*") if p.is_file() and _is_route_file(p, self.folder))
-
-    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
-        """Cheap change detection: names, sizes and mtimes of every route and status file."""
-        out = []
-        for p in sorted(self.folder.rglob("*")):
-            if p.is_file() and p.suffix in (".yaml", ".yml"):
-                st = p.stat()
-                out.append((p.name, st.st_size, st.st_mtime_ns))
-        return tuple(out)
-
     def load(self) -> list[LoadedRoute]:
-        routes: list[LoadedRoute] = []
-        for path in self.files():
-            routes.extend(self._load_file(path))
-        return routes
-
-    def _load_file(self, path: Path) -> Iterator[LoadedRoute]:
-        try:
-            docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-        except _UNREADABLE as exc:
-            yield LoadedRoute(path, 0, None, f"{path.name}: cannot read YAML: {unreadable(exc)}")
-            return
-        for i, doc in enumerate(docs):
-            if not isinstance(doc, Mapping) or doc.get("kind") != "AIRoute":
-                continue
-            yield LoadedRoute(path, i, self._with_status(path, dict(doc)))
-
-    def _with_status(self, path: Path, doc: dict[str, Any]) -> dict[str, Any]:
-        meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
-        assert isinstance(meta, Mapping)
-        namespace, name = str(meta.get("namespace", "default")), str(meta.get("name", ""))
-        doc["metadata"] = {"namespace": namespace, **meta, "generation": _generation(doc)}
-        try:
-            spath = status_path(self.folder, namespace, name)
-        except ValueError:
-            return doc
-        if spath.exists():
-            try:
-                status = yaml.safe_load(spath.read_text())
-            except _UNREADABLE:
-                status = None
-            if isinstance(status, Mapping):
-                doc["status"] = dict(status)
-        return doc
+        """The routes, and one entry without ``obj`` for every problem of the read."""
+        found = read_folder(self.folder)
+        broken = [LoadedRoute(self.folder, i, None, problem) for i, problem in enumerate(found.problems)]
+        return [*found.routes, *broken]
 
     def write_status(self, route: LoadedRoute, status: Mapping[str, Any]) -> Path:
-        meta = (route.obj or {}).get("metadata", {})
-        target = status_path(self.folder, str(meta.get("namespace", "default")), str(meta.get("name", "")))
+        obj = route.obj or {}
+        target = status_path(self.folder, namespace_of(obj), name_of(obj))
         text = "# Written by the airoute controller. Do not edit.\n" + yaml.safe_dump(dict(status), sort_keys=False)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as f:

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.sse import SSEDecoder
+
 from airoute.api import AzureOpenAI, Bedrock, InCluster, OpenAICompatible, VertexAI
 from airoute.emulators import (
     AzureOpenAIEmulator,
@@ -19,7 +21,6 @@ from airoute.emulators import (
     VertexAIEmulator,
 )
 from airoute.providers import Caller, Pools, Timeout, make_caller, sniff
-from airoute.providers.sse import SSEDecoder
 
 AZURE_KEY = "azure-key-0123456789abcdef01234567"
 AWS_KEY_ID = "AKIAEMULATOR00000001"

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from tests.support.sse import SSEDecoder
 from tls_material import self_signed
 
 from airoute.api import InCluster, OpenAICompatible
 from airoute.emulators import Faults, OpenAICompatibleEmulator
 from airoute.providers import AuthFailed, Caller, Pools, Throttled, Unavailable, make_caller, sniff
 from airoute.providers.openai_format import OpenAIFormatCaller
-from airoute.providers.sse import SSEDecoder
 
 pytestmark = pytest.mark.sdk
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airoute.api import AIRoute, parse_route
-from airoute.core import Observations, Signals, build_table, evaluate, from_json, route_entry, to_json
+from airoute.core import Observations, Signals, build_table, evaluate, route_entry
 from airoute.core.signals import StatusPage
 
 from .factories import T0, raw_route
@@ -156,4 +156,4 @@ def test_property_evaluate_never_raises_on_a_first_evaluation(spec: dict[str, An
     route = check(parse(spec, 1), obs, T0)
     table, problems = build_table([raw_route(route.spec.to_wire(), route.status.to_wire())])
     assert problems == []
-    assert from_json(to_json(table)) == table
+    assert set(table.routes) == {route.spec.model}

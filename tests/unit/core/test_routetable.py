@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -8,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airoute.api import AIRoute, InvalidRoute
-from airoute.core import RouteTable, build_table, from_json, route_entry, to_json
+from airoute.core import build_table, route_entry
 
 from .factories import BEDROCK, BEDROCK_NEW, T0, backend, failing, make_route, observe, raw_route, spec_dict, step
 
@@ -172,30 +171,9 @@ def test_fallback_is_reported_as_a_problem() -> None:
     assert [p.message for p in problems] == ["spec is invalid; serving the last good routing from status"]
 
 
-def test_json_round_trip() -> None:
-    route = evaluated()
-    route, _ = step(make_route(canary_spec(), route.status), observe(route), T0 + 15)
-    other = raw_route(spec_dict(model="marketing", tier="best-effort", allowedClients=["web"]), name="marketing")
-    table, _ = build_table([with_status(route), other])
-    again = from_json(to_json(table))
-    assert again == table
-    assert to_json(again) == to_json(table)
-
-
-def test_from_json_rejects_tampering_and_garbage() -> None:
-    table, _ = build_table([raw_route()])
-    data = json.loads(to_json(table))
-    data["routes"]["support-chat"]["backends"][0]["weight"] = 100
-    with pytest.raises(ValueError, match="hash"):
-        from_json(json.dumps(data))
-    with pytest.raises(ValueError, match="not a route table"):
-        from_json("{}")
-
-
 def test_empty_table() -> None:
     table, problems = build_table([])
     assert (table.version, dict(table.routes), problems) == (1, {}, [])
-    assert isinstance(from_json(to_json(table)), RouteTable)
 
 
 JSONISH = st.recursive(

@@ -54,16 +54,14 @@ def test_provider_error_scrubs_its_message() -> None:
     assert str(error).startswith("azure-eu: ") and str(error).endswith("(HTTP 503)")
 
 
-@pytest.mark.parametrize(("status", "cls", "retryable"), [
-    (400, BadRequest, False), (401, AuthFailed, False), (403, AuthFailed, False),
-    (404, Unavailable, True), (408, Timeout, True), (409, ProviderError, False),
-    (422, BadRequest, False), (429, Throttled, True), (500, Unavailable, True),
-    (502, Unavailable, True), (503, Unavailable, True), (504, Timeout, True),
+@pytest.mark.parametrize(("status", "cls"), [
+    (400, BadRequest), (401, AuthFailed), (403, AuthFailed), (404, Unavailable), (408, Timeout),
+    (409, ProviderError), (422, BadRequest), (429, Throttled), (500, Unavailable), (502, Unavailable),
+    (503, Unavailable), (504, Timeout),
 ])
-def test_status_classes(status: int, cls: type[ProviderError], retryable: bool) -> None:
+def test_status_classes(status: int, cls: type[ProviderError]) -> None:
     error = error_for_status(status, "m", provider="p", retry_after=1.5)
     assert type(error) is cls
-    assert error.retryable is retryable
     assert error.status == status
     if isinstance(error, Throttled):
         assert error.retry_after == 1.5

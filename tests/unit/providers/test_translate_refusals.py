@@ -53,7 +53,6 @@ def test_bedrock_refuses(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(BadRequest, match=re.escape(message)) as err:
         to_converse(body(**fields))
     assert err.value.status == 400
-    assert not err.value.retryable
 
 
 @pytest.mark.parametrize(("fields", "message"), [

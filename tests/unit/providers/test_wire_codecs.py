@@ -1,4 +1,4 @@
-"""The byte-level codecs: AWS event-stream frames (decoded by botocore), the SSE decoder, and
+"""The byte-level codecs: AWS event-stream frames (decoded by botocore), the tests' SSE decoder, and
 SigV4 (checked against botocore's signer). The ``model`` splice of relayed bodies is in test_sniff."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.support.sse import SSEDecoder
 
 from airoute.emulators.eventstream import encode_frame, event_frame, exception_frame
 from airoute.emulators.sigv4 import expected_signature, parse_authorization
-from airoute.providers.sse import SSEDecoder
 
 header_values = st.one_of(
     st.text(max_size=40), st.binary(max_size=40), st.booleans(),

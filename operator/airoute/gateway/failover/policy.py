@@ -23,6 +23,7 @@ import random
 import time
 from collections.abc import Callable
 
+from airoute.api.metrics import Outcome
 from airoute.gateway import errors
 from airoute.gateway.failover.answers import degraded_completion, degraded_stream, stream_error_event
 from airoute.gateway.failover.ejection import Ejector
@@ -38,7 +39,7 @@ DEGRADED_HEADER = ("x-airoute-degraded", "true")
 _SSE_HEADERS = [("x-accel-buffering", "no")]
 
 
-def outcome_of(error: ProviderError) -> str:
+def outcome_of(error: ProviderError) -> Outcome:
     """The ``outcome`` label of a failed attempt."""
     if isinstance(error, Throttled):
         return "throttled"

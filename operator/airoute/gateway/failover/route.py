@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airoute.api.metrics import Outcome
 from airoute.core.routetable import RouteEntry
 from airoute.gateway.failover.choice import Choice, Pick, Slot
 from airoute.providers import Caller
@@ -43,7 +44,7 @@ class LiveRoute:
     def key(self) -> str:
         return self.entry.key
 
-    def outcome(self, outcome: str) -> tuple[str, ...]:
+    def outcome(self, outcome: Outcome) -> tuple[str, ...]:
         """Labels of a request-level outcome the gateway decided itself (backend="")."""
         return (*self.labels, outcome)
 

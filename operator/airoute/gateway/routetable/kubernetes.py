@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from airoute.api.objects import SecretData, SecretDataError, secret_data
-from airoute.gateway.routetable.snapshot import OnFailure, OnSnapshot, Snapshot, SnapshotError
+from airoute.gateway.routetable.snapshot import OnFailure, OnSnapshot, Snapshot
 from airoute.kube import KubeClient, Reflector, Store, airoutes_path, secrets_path
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ class KubeSource:
         return Snapshot(routes, secrets, str(self))
 
     async def run(self, on_snapshot: OnSnapshot, on_failure: OnFailure) -> None:
-        """Runs the watches until cancelled; ``on_failure`` is not called for watch errors (the
-        reflectors retry and the last good table stays), only for snapshots that cannot be built."""
+        """Runs the watches until cancelled. ``on_failure`` is never called: the reflectors retry
+        watch errors (the last good table stays), and a Secret that cannot be decoded is left out
+        with a warning (the routes that need it say so)."""
         loop = asyncio.get_running_loop()
 
         def changed(_: Store) -> None:
@@ -59,10 +60,7 @@ class KubeSource:
 
         def report() -> None:
             self._pending = None
-            try:
-                on_snapshot(self.snapshot())
-            except SnapshotError as exc:
-                on_failure(str(exc))
+            on_snapshot(self.snapshot())
 
         for ns in self.namespaces:
             self._reflectors.append(Reflector(self.client, airoutes_path(ns), self._store(self._routes, ns, changed)))

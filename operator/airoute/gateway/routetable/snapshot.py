@@ -20,10 +20,8 @@ class Snapshot:
     origin: str = ""
 
 
-class SnapshotError(ValueError):
-    """A source could not be read consistently; the gateway keeps its last good table."""
-
-
 OnSnapshot = Callable[[Snapshot], None]
+"""Called with every new snapshot: it becomes the live table (or is refused)."""
 OnFailure = Callable[[str], None]
+"""Called with why a source could not be read: the last good table stays."""
 

@@ -1,4 +1,5 @@
-"""A Server-Sent Events decoder: a pure, line-by-line state machine (bytes in, event data out)."""
+"""A Server-Sent Events decoder for tests: a pure, line-by-line state machine (bytes in, event
+data out): what judges the streams the gateway and its callers relay."""
 
 from __future__ import annotations
 

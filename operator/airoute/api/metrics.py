@@ -1,0 +1,46 @@
+"""The gateway's metrics as a contract: their names, labels and ``outcome`` values, and which
+outcomes say what about a backend's health. The gateway writes them (``gateway/metrics.py``); the
+controller reads them through PromQL (``signals/catalogue.py``) or straight from the gateways'
+``/metrics`` (``signals/scrape.py``); alert rules and dashboards use the same names
+(docs/gateway.md lists them). Every label value comes from a bounded set: namespaces, route and
+backend names from AIRoutes, variants, provider kinds, tiers, outcomes — never a prompt, a user or
+a key.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# Per backend attempt, labelled BACKEND_LABELS (+ outcome).
+REQUESTS_TOTAL = "airoute_requests_total"
+REQUEST_DURATION = "airoute_request_duration_seconds"
+TIME_TO_FIRST_TOKEN = "airoute_time_to_first_token_seconds"
+TOKENS_TOTAL = "airoute_tokens_total"
+RETRIES_TOTAL = "airoute_retries_total"
+EJECTIONS_TOTAL = "airoute_ejections_total"
+DEGRADED_RESPONSES_TOTAL = "airoute_degraded_responses_total"
+SHED_REQUESTS_TOTAL = "airoute_shed_requests_total"
+# The gateway itself.
+ROUTE_TABLE_VERSION = "airoute_gateway_route_table_version"
+ROUTE_TABLE_LOAD_FAILURES_TOTAL = "airoute_gateway_route_table_load_failures_total"
+ROUTES = "airoute_gateway_routes"
+IN_FLIGHT_REQUESTS = "airoute_gateway_in_flight_requests"
+READY = "airoute_gateway_ready"
+
+BACKEND_LABELS = ("namespace", "route", "backend", "variant", "provider")
+"""Labels of one backend attempt. Rows with ``backend=""`` are outcomes the gateway decided itself
+(shed, degraded, unknown model …): they say nothing about any backend's health."""
+
+Outcome = Literal["success", "error", "throttled", "timeout", "bad_request", "auth_failed", "degraded", "shed"]
+OUTCOMES: tuple[Outcome, ...] = (
+    "success", "error", "throttled", "timeout", "bad_request", "auth_failed", "degraded", "shed",
+)
+ERROR_OUTCOMES: tuple[Outcome, ...] = ("error", "timeout", "auth_failed")
+"""A backend failed the request."""
+THROTTLED_OUTCOMES: tuple[Outcome, ...] = ("throttled",)
+"""A backend rate-limited the request: counted apart from errors."""
+NOT_BACKEND_OUTCOMES: tuple[Outcome, ...] = ("degraded", "shed", "bad_request")
+"""Outcomes that say nothing about a backend's health (the gateway never reached it, or the
+client's request was wrong)."""
+CLIENT_ERROR_OUTCOMES: tuple[Outcome, ...] = ("error", "timeout", "degraded")
+"""Outcomes the gateway decided itself (``backend=""``) that the client saw as a failure."""
