@@ -128,5 +128,10 @@ def view_problems(screen: list[str]) -> list[str]:
 
 
 def live_screens(seen: Watched) -> list[list[str]]:
-    """The screens drawn while the live view was up (its header on the first line)."""
-    return [s for s in seen.screens if s[0].startswith(HEADER)]
+    """The screens that show the live view whole: its header first, its clients line below.
+
+    A program descheduled in the middle of a large write pauses mid-frame; when that write is
+    the region being erased at the end (bottom up), the screen shows the header over blank
+    lines. Such a moment is not a view, and is left out.
+    """
+    return [s for s in seen.screens if s[0].startswith(HEADER) and any(x.startswith("clients ") for x in s)]

@@ -92,7 +92,7 @@ def test_demo_in_a_terminal_is_one_region_then_one_screen_of_figures(tmp_path: P
     final = "\n".join(seen.final)
     assert seen.returncode == 0, seen.text()
     screens = live_screens(seen)
-    assert len(screens) > 40, f"the view was redrawn as the story went: {len(screens)} screens"
+    assert len(screens) > 20, f"the view was redrawn as the story went: {len(screens)} screens"
     for screen in screens:
         assert view_problems(screen) == [], "\n".join(screen)
     assert any(line.split()[:2] == ["backend", "weight"] for screen in screens for line in screen)
