@@ -93,7 +93,7 @@ def run_demo(args: argparse.Namespace) -> int:
         screen = LiveScreen(console, lambda width, height: _draw(story, screen, width, height))
     else:
         screen = PlainScreen(console)
-        console.print(f"starting emulators, gateway and controller (route folder: {world.folder}) …")
+        console.print(f"starting emulators, gateway and controller (route folder: {world.folder}) …", soft_wrap=True)
     story.say = screen.say
     started = time.monotonic()
     try:

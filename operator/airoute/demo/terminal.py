@@ -103,7 +103,8 @@ class PlainScreen:
         self.feed = Feed()
 
     def say(self, line: str) -> None:
-        self.console.print(line if line.startswith(" ") else f"» {line}", markup=False, highlight=False)
+        text = line if line.startswith(" ") else f"» {line}"
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)  # one line, never cut
 
     def refresh(self) -> None:
         pass
