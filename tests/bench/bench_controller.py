@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.main import tune_gc
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
+from tests.support.fakes import FakeClock
+from tests.support.paths import EXAMPLES
 from tests.support.prom_server import PrometheusServer, ensure_prometheus
 
 BACKENDS = ("azure-eu", "bedrock-eu", "vertex-eu")
@@ -87,16 +89,8 @@ class Exposition:
             s.server_close()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = time.time()
-
-    def now(self) -> float:
-        return self.t
-
-
 def routes(n: int) -> list[dict[str, Any]]:
-    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "support-chat.yaml").read_text())
+    base = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     base["metadata"]["namespace"] = "bench"
     base["spec"]["health"]["window"] = "1m"
     out = []
@@ -109,7 +103,7 @@ def routes(n: int) -> list[dict[str, Any]]:
 
 async def measure(prom_url: str, n: int) -> dict[str, float]:
     source = PrometheusMetricsSource(PrometheusConfig(prom_url, timeout_seconds=60))
-    clock = Clock()
+    clock = FakeClock(time.time())
     evaluator = Evaluator(source, clock)
     objs = routes(n)
     # Steady state: a first cycle gives every route a status, as it has in a running cluster.

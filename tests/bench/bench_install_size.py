@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support.dockerfile import REPO_ROOT, installed_bytes, run_build_stage
+from tests.support.dockerfile import installed_bytes, run_build_stage
+from tests.support.paths import REPO_ROOT
 
 TARGET_MB = 200.0
 

@@ -13,7 +13,6 @@ import copy
 import json
 import math
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +24,15 @@ from hypothesis import strategies as st
 from airoute.api import InvalidRoute, parse_route
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
-from airoute.core.signals import Signals
-from airoute.ports import MetricsSnapshot, RouteQuery
+from tests.support.fakes import FakeClock, ScriptedMetrics
+from tests.support.paths import EXAMPLES
+from tests.support.strategies import fuzz, huge_values, junk, mutated, related, valid_routes
 
-from .strategies import fuzz, huge_values, junk, mutated, related, valid_routes
-
-ANCHOR: dict[str, Any] = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+ANCHOR: dict[str, Any] = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
 ANCHOR_STATUS = "support.support-chat.status.yaml"
 ANCHOR_KEY = "support/support-chat"
 ANCHOR_AS_ROUTE: dict[str, Any] = {**ANCHOR, "metadata": {"name": "route", "namespace": "team"}}
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-
-class ScriptedMetrics:
-    """A MetricsSource (``airoute.ports``): every backend it was told about is healthy."""
-
-    def __init__(self) -> None:
-        self.batches = 0
-        self.series: dict[tuple[str, str, str, str], Signals] = {}
-
-    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
-        self.batches += 1
-        return MetricsSnapshot(available=True, series=dict(self.series))
-
-    def healthy(self, objs: Sequence[dict[str, Any]]) -> None:
-        for obj in objs:
-            meta = obj["metadata"]
-            for b in obj["spec"]["backends"]:
-                key = (meta.get("namespace", "default"), meta["name"], b["name"], "stable")
-                self.series[key] = Signals(500.0, 0.0, 0.0, 0.3)
 
 
 IN_FILES = st.one_of(junk, huge_values(scale=0.1))  # YAML in pure Python is slow: smaller giants for files
@@ -92,7 +63,7 @@ class Loop:
         self.root = root
         self.folder = root / "routes"
         self.folder.mkdir()
-        self.clock = Clock()
+        self.clock = FakeClock(T0)
         self.metrics = ScriptedMetrics()
         self.controller = FolderController(self.folder, Evaluator(self.metrics, self.clock))
         self.write("anchor.yaml", yaml.safe_dump(ANCHOR))

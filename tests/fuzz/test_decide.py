@@ -18,8 +18,7 @@ from airoute.api import parse_route, parse_status
 from airoute.core.clock import to_rfc3339
 from airoute.core.decide import evaluate, invalid_spec_status
 from airoute.core.signals import Observations, Signals
-
-from .strategies import fuzz, provider_blocks, valid_routes
+from tests.support.strategies import fuzz, provider_blocks, valid_routes
 
 T0 = 1_800_000_000.0
 counts = st.one_of(st.integers(0, 1000).map(float), st.floats(0, 1e12, allow_nan=False, allow_infinity=False))

@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airoute.api import InvalidRoute, parse_route, parse_spec, parse_status
-
-from .strategies import fuzz, junk, mutated, related, replacement, valid_routes
+from tests.support.strategies import fuzz, junk, mutated, related, replacement, valid_routes
 
 
 def _problems(obj: Any) -> list[tuple[str, str]] | None:

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from airoute.api import parse_duration
 from airoute.signals.catalogue import render_all
 from tests.support.prom_server import require_promtool
-
-from .strategies import durations, fuzz
+from tests.support.strategies import durations, fuzz
 
 
 @pytest.mark.prometheus

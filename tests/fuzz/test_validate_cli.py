@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airoute.cli import main
+from tests.support.strategies import fuzz, valid_routes
 
-from .strategies import fuzz, valid_routes
 from .test_controller_folder import broken_routes, dump, garbage_files
 
 

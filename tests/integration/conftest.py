@@ -1,4 +1,9 @@
-"""Integration tests against a real kube-apiserver + etcd (see tests/support/apiserver.py).
+"""Integration tests: on real parts.
+
+``gateway_env`` starts emulators and a gateway in this process over a route folder, and
+``gateway_process`` ``airoute gateway`` processes (``tests/support/gateway.py``).
+
+Against a real kube-apiserver + etcd (see tests/support/apiserver.py):
 
 The session fixture ``apiserver`` builds the binaries on demand (hack/build-test-cluster.sh;
 minutes the first time, instant afterwards), starts them on loopback ports with the CRDs of
@@ -13,21 +18,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-_TESTS = Path(__file__).resolve().parents[1]
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
-
-from support.apiserver import (  # noqa: E402
-    TestCluster,
-    TestClusterError,
-    binaries_available,
-    build_binaries,
-)
+from tests.support.apiserver import TestCluster, TestClusterError, binaries_available, build_binaries
+from tests.support.gateway import EnvFactory, Envs, GatewayFactory, GatewayProcesses
 
 
 def _unavailable(reason: str) -> None:
@@ -53,3 +50,19 @@ def apiserver(request: pytest.FixtureRequest) -> Iterator[TestCluster]:
             _unavailable(f"test API server unavailable (kube-apiserver/etcd not built, building failed): {exc}")
     with TestCluster(bin_dir) as cluster:
         yield cluster
+
+
+@pytest.fixture
+async def gateway_env(tmp_path: Path) -> AsyncIterator[EnvFactory]:
+    """Makes gateways in this process in front of emulators; each over its own route folder."""
+    envs = Envs(tmp_path)
+    yield envs.make
+    await envs.close()
+
+
+@pytest.fixture
+async def gateway_process(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
+    """Starts ``airoute gateway`` processes over a route folder; stops them at the end."""
+    processes = GatewayProcesses(tmp_path)
+    yield processes.make
+    await processes.close()

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import dockerfile
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
 CHART = REPO_ROOT / "charts" / "airoute"
 INSTALL = REPO_ROOT / "hack" / "install-helm.sh"
 

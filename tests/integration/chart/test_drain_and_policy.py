@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.chart.conftest import wait_for
+from tests.support.fakes import wait_for
 from tests.support.helm import render
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.chart.conftest import MAXIMAL, SHARED_CLUSTER, install_args
+from tests.support.chart import MAXIMAL, SHARED_CLUSTER, install_args
 from tests.support.helm import helm, render
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]

@@ -23,9 +23,10 @@ import yaml
 
 from airoute.controller.crdcheck import require_current_crd
 from airoute.kube import load_kubeconfig
-from tests.integration.chart.conftest import wait_for
 from tests.support.apiserver import TestCluster, TestClusterError, binaries_available
-from tests.support.helm import CHART, REPO_ROOT, helm, helm_binary
+from tests.support.fakes import wait_for
+from tests.support.helm import CHART, helm, helm_binary
+from tests.support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm, pytest.mark.slow]
 

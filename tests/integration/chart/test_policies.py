@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.chart.conftest import wait_for
-from tests.support.helm import REPO_ROOT
+from tests.support.fakes import wait_for
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.cluster
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from tests.integration.chart.can_i_matrix import HOME, MATRIX, SERVED, table
-from tests.integration.chart.conftest import Release
+from tests.support.chart import Release
+from tests.support.paths import EXAMPLES
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm]
 
@@ -52,7 +53,7 @@ def test_can_i_matrix(apiserver: Any, chart_release: Release, capsys: pytest.Cap
 
 
 def _route(namespace: str, name: str) -> dict[str, Any]:
-    route: dict[str, Any] = yaml.safe_load(Path("examples/marketing-copy.yaml").read_text())
+    route: dict[str, Any] = yaml.safe_load((EXAMPLES / "marketing-copy.yaml").read_text())
     route["metadata"] = {"name": name, "namespace": namespace}
     return route
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.chart.conftest import Release, wait_for
-from tests.support.apiserver import free_port
+from tests.support.chart import Release
+from tests.support.fakes import wait_for
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm, pytest.mark.slow]
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import Process, Stack, wait_for
+from tests.support.fakes import wait_for
+from tests.support.stack import Process, Stack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.slow]
 

@@ -7,29 +7,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.fakes import wait_for
 from tests.support.metrics_server import GatewayMetrics
+from tests.support.paths import EXAMPLES
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 NS = "kopf-smoke"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ def _get(apiserver: Any) -> dict[str, Any]:
 def test_operator_writes_status_and_events(apiserver: Any, controller: tuple[GatewayMetrics, Any]) -> None:
     metrics, proc = controller
     apiserver.kubectl("create", "namespace", NS, check=False)
-    route = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+    route = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     route["metadata"]["namespace"] = NS
     route["spec"]["health"]["interval"] = "1s"
     for backend in ("azure-eu", "bedrock-eu", "vertex-eu"):

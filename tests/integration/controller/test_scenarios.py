@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from airoute.emulators import Faults
-from tests.support.stack import Stack, wait_for
+from tests.support.fakes import wait_for
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.slow]
 

@@ -15,12 +15,13 @@ import pytest
 import yaml
 
 from airoute.api import InvalidRoute, parse_route
+from tests.support.paths import EXAMPLES
 
 pytestmark = pytest.mark.cluster
 
 HERE = Path(__file__).parent
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
-EXAMPLES = sorted(Path("examples").glob("*.yaml"))
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
 
 def _expected(path: Path) -> list[str]:
@@ -46,7 +47,7 @@ def test_python_validator_rejects_it_too(case: Path) -> None:
         parse_route(yaml.safe_load(case.read_text()), case.name)
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_examples_are_accepted(apiserver: Any, example: Path) -> None:
     namespace = yaml.safe_load(example.read_text())["metadata"]["namespace"]
     apiserver.kubectl("create", "namespace", namespace, check=False)
@@ -64,7 +65,7 @@ def _route(apiserver: Any, name: str) -> dict[str, Any]:
 
 def test_status_subresource_and_generation(apiserver: Any) -> None:
     apiserver.kubectl("create", "namespace", "status-test", check=False)
-    route = yaml.safe_load((Path("examples") / "marketing-copy.yaml").read_text())
+    route = yaml.safe_load((EXAMPLES / "marketing-copy.yaml").read_text())
     route["metadata"] = {"name": "gen", "namespace": "status-test"}
     apiserver.apply(route)
     first = _route(apiserver, "gen")
@@ -100,7 +101,7 @@ def test_status_subresource_and_generation(apiserver: Any) -> None:
 
 def test_printer_columns(apiserver: Any) -> None:
     apiserver.kubectl("create", "namespace", "columns-test", check=False)
-    route = yaml.safe_load((Path("examples") / "marketing-copy.yaml").read_text())
+    route = yaml.safe_load((EXAMPLES / "marketing-copy.yaml").read_text())
     route["metadata"] = {"name": "cols", "namespace": "columns-test"}
     apiserver.apply(route)
     done = apiserver.kubectl("get", "air", "-n", "columns-test")

@@ -17,15 +17,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ...fuzz.strategies import fuzz, junk
-from .conftest import CLIENT_KEYS, Env, EnvFactory, backend_yaml, chat_body, complete, metric, post, route_yaml, until
+from tests.support.fakes import eventually
+from tests.support.gateway import CLIENT_KEYS, Env, EnvFactory, chat_body, complete, metric, post, route
+from tests.support.routes import emulated
+from tests.support.strategies import fuzz, junk
 
 KEY = CLIENT_KEYS["support-bot"]
 AUTH = f"authorization: Bearer {KEY}\r\n".encode()
 
 
-def two_backends(e: list[Any]) -> list[str]:
-    return [route_yaml([backend_yaml("a", 50, e[0]), backend_yaml("b", 50, e[1])])]
+def two_backends(e: list[Any]) -> list[dict[str, Any]]:
+    return [route([emulated("a", 50, e[0]), emulated("b", 50, e[1])])]
 
 
 def request(body: bytes | str, head: bytes = AUTH, path: bytes = b"/v1/chat/completions") -> bytes:
@@ -226,7 +228,7 @@ async def test_an_abandoned_stream_frees_its_slot(gateway_env: EnvFactory) -> No
     async def released() -> bool:
         return env.gateway.admission.in_flight == 0
 
-    await until(released, within=10)
+    await eventually(released, within=10)
     async with aiohttp.ClientSession() as session:
         status, _ = await post(session, env.url, chat_body(), key=KEY)
     assert status == 200

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
-
-from .conftest import CLIENT_KEYS, GatewayFactory, GatewayProcess, backend_yaml, chat_body, complete, post, route_yaml
+from tests.support.gateway import CLIENT_KEYS, GatewayFactory, GatewayProcess, chat_body, complete, post, route
+from tests.support.routes import emulated, yaml_text
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +96,8 @@ async def test_hostile_clients_leave_memory_flat_and_good_clients_served(
 ) -> None:
     folder = tmp_path / "routes"
     folder.mkdir()
-    (folder / "chat.yaml").write_text(route_yaml([backend_yaml("a", 50, emulators[0]),
-                                                  backend_yaml("b", 50, emulators[1])]))
+    backends = [emulated("a", 50, emulators[0]), emulated("b", 50, emulators[1])]
+    (folder / "chat.yaml").write_text(yaml_text([route(backends)]))
     keys = tmp_path / "keys.yaml"
     keys.write_text("".join(f"{k}: {v}\n" for k, v in CLIENT_KEYS.items()))
     gateway = await gateway_process(folder, "--api-keys-file", str(keys))

@@ -10,8 +10,6 @@ Vertex AI) are both tried.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from aiohttp import web
 from airoute.emulators.credentials import service_account_key
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
-
-from .conftest import chat_body, complete, metric, post
+from tests.support.gateway import chat_body, complete, metric, post
+from tests.support.routes import airoute, openai_backend, secret, yaml_text
 
 MODES = ("html", "badjson", "empty", "plaintext", "truncated", "notsse", "early-end", "json-for-stream")
 CHUNK = b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
@@ -67,21 +65,9 @@ async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     writer.close()
 
 
-def secret(name: str, data: dict[str, str]) -> str:
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "team"},
-                       "data": encoded})
-
-
-def route(name: str, bad: dict[str, Any], good: OpenAICompatibleEmulator) -> str:
-    return json.dumps({
-        "apiVersion": "airoute.dev/v1alpha1", "kind": "AIRoute", "metadata": {"name": name, "namespace": "team"},
-        "spec": {"model": name, "backends": [
-            {"name": "bad", "weight": 100, "timeout": "5s", **bad},
-            {"name": "good", "weight": 0,
-             "openAICompatible": {"baseURL": f"{good.base_url}/v1", "model": "m", "insecure": True}},
-        ]},
-    })
+def route(name: str, bad: dict[str, Any], good: OpenAICompatibleEmulator) -> dict[str, Any]:
+    return airoute([{"name": "bad", "weight": 100, "timeout": "5s", **bad},
+                    openai_backend("good", 0, f"{good.base_url}/v1", "m")], name)
 
 
 def bad_block(kind: str, base: str) -> dict[str, Any]:
@@ -122,7 +108,8 @@ async def garbage_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     raw_port = raw.sockets[0].getsockname()[1]
     good = OpenAICompatibleEmulator()
     await good.start()
-    docs, names = [], []
+    docs: list[dict[str, Any]] = []
+    names: list[str] = []
     for kind in ("passthrough", "azure", "bedrock", "vertex"):
         for mode in (*MODES, "not-http"):
             base = f"http://127.0.0.1:{raw_port}/x" if mode == "not-http" else f"http://127.0.0.1:{port}/{mode}"
@@ -131,7 +118,7 @@ async def garbage_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     docs += [secret("azure", {"api-key": "azure-key-0123"}),
              secret("aws", {"aws_access_key_id": "AKIAGARBAGE000000001", "aws_secret_access_key": "garbage/secret"}),
              secret("gcp", {"key.json": service_account_key(f"http://127.0.0.1:{port}/oauth/token")})]
-    (tmp_path / "routes.yaml").write_text("\n---\n".join(docs))
+    (tmp_path / "routes.yaml").write_text(yaml_text(docs))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
     await gateway.start()
     await gateway.wait_ready()

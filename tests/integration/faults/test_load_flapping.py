@@ -18,8 +18,8 @@ import pytest
 
 from airoute.emulators.faults import Faults
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
-
-from .conftest import GatewayFactory, backend_yaml, chat_body, complete, route_yaml
+from tests.support.gateway import GatewayFactory, chat_body, complete, route
+from tests.support.routes import emulated, yaml_text
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +34,9 @@ async def test_load_with_a_flapping_backend_loses_nothing_and_memory_stays_flat(
     a, b = emulators
     folder = tmp_path / "routes"
     folder.mkdir()
-    (folder / "chat.yaml").write_text(route_yaml(
-        [backend_yaml("a", 50, a, timeout="5s"), backend_yaml("b", 50, b, timeout="5s")],
-        extra="  failover: {ejectFor: 1s, consecutiveFailures: 3}\n"))
+    (folder / "chat.yaml").write_text(yaml_text([route(
+        [emulated("a", 50, a, timeout="5s"), emulated("b", 50, b, timeout="5s")],
+        failover={"ejectFor": "1s", "consecutiveFailures": 3})]))
     gateway = await gateway_process(folder, "--no-auth")
     ok = errors = streams = 0
     failures: list[str] = []

@@ -13,27 +13,29 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
-
-from .conftest import Env, backend_yaml, chat_body, complete, metric, post, route_yaml, until
+from tests.support.fakes import eventually
+from tests.support.gateway import Env, chat_body, complete, metric, post, route
+from tests.support.routes import emulated, yaml_text
 
 RELOADS = 100
 
 
-def variants(e: list[OpenAICompatibleEmulator]) -> list[list[str]]:
+def variants(e: list[OpenAICompatibleEmulator]) -> list[list[dict[str, Any]]]:
     return [
-        [route_yaml([backend_yaml("a", 100, e[0])])],
-        [route_yaml([backend_yaml("a", 50, e[0]), backend_yaml("b", 50, e[1])])],
-        [route_yaml([backend_yaml("b", 100, e[1]), backend_yaml("c", 0, e[2])])],
-        [route_yaml([backend_yaml("c", 70, e[2]), backend_yaml("a", 30, e[0])]),
-         route_yaml([backend_yaml("b", 100, e[1])], name="other")],
-        [route_yaml([backend_yaml("a", 1, e[0]), backend_yaml("b", 1, e[1]), backend_yaml("c", 98, e[2])])],
-        [route_yaml([backend_yaml("a", 100, e[0], model="renamed-upstream-model")])],
+        [route([emulated("a", 100, e[0])])],
+        [route([emulated("a", 50, e[0]), emulated("b", 50, e[1])])],
+        [route([emulated("b", 100, e[1]), emulated("c", 0, e[2])])],
+        [route([emulated("c", 70, e[2]), emulated("a", 30, e[0])]),
+         route([emulated("b", 100, e[1])], name="other")],
+        [route([emulated("a", 1, e[0]), emulated("b", 1, e[1]), emulated("c", 98, e[2])])],
+        [route([emulated("a", 100, e[0], model="renamed-upstream-model")])],
     ]
 
 
@@ -43,7 +45,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     emulators = [OpenAICompatibleEmulator(seed=i) for i in range(3)]
     for emu in emulators:
         await emu.start()
-    (tmp_path / "routes.yaml").write_text("---\n".join(variants(emulators)[0]))
+    (tmp_path / "routes.yaml").write_text(yaml_text(variants(emulators)[0]))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), poll_interval=0.01,
                                     auth_disabled=True))
     await gateway.start()
@@ -70,7 +72,7 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
             first = env.gateway.table.live.version
             for i, routes in zip(range(RELOADS), itertools.cycle(tables[1:] + tables[:1]), strict=False):
                 if i % 10 == 5:
-                    env.write("kind: [this file is broken")  # refused: the last good table stays
+                    env.write_text("kind: [this file is broken")  # refused: the last good table stays
                     await asyncio.sleep(0.03)
                 await env.reload(*routes)
             assert env.gateway.table.live.version - first >= RELOADS
@@ -93,7 +95,7 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
     async def nothing_in_flight() -> bool:
         return env.gateway.admission.in_flight == 0
 
-    await until(nothing_in_flight)
+    await eventually(nothing_in_flight)
 
 
 async def test_files_that_cannot_be_read_never_stop_the_reloads(env: Env) -> None:
@@ -108,7 +110,7 @@ async def test_files_that_cannot_be_read_never_stop_the_reloads(env: Env) -> Non
         async def refused(before: float = failures) -> bool:
             return metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") > before
 
-        await until(refused)
+        await eventually(refused)
         assert env.gateway.table.live.version == version
         status, body = await post(env.session, env.url, chat_body())
         assert complete(status, body, False)

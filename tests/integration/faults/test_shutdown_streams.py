@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
-
-from .conftest import GatewayFactory, backend_yaml, chat_body, complete, route_yaml
+from tests.support.gateway import GatewayFactory, chat_body, complete, route
+from tests.support.routes import emulated, yaml_text
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def routes(tmp_path: Path, emus: list[OpenAICompatibleEmulator]) -> Path:
     folder = tmp_path / "routes"
     folder.mkdir()
-    (folder / "chat.yaml").write_text(route_yaml([backend_yaml("a", 50, emus[0]), backend_yaml("b", 50, emus[1])]))
+    (folder / "chat.yaml").write_text(yaml_text([route([emulated("a", 50, emus[0]), emulated("b", 50, emus[1])])]))
     return folder
 
 

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
-from .conftest import EnvFactory, backend_yaml, chat_body, closed_port, complete, metric, post, route_yaml, until
+from tests.support.fakes import eventually
+from tests.support.gateway import EnvFactory, chat_body, complete, metric, post, route
+from tests.support.net import closed_port
+from tests.support.routes import emulated, openai_backend
 
 TIMEOUT = 0.3
 
 
 async def test_a_slow_provider_times_out_is_ejected_and_nothing_piles_up(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, lambda e: [route_yaml(
-        [backend_yaml("slow", 50, e[0], timeout=f"{TIMEOUT}s"), backend_yaml("ok", 50, e[1])],
-        extra="  failover: {ejectFor: 2s, consecutiveFailures: 3}\n")])
+    env = await gateway_env(2, lambda e: [route(
+        [emulated("slow", 50, e[0], timeout=f"{TIMEOUT}s"), emulated("ok", 50, e[1])],
+        failover={"ejectFor": "2s", "consecutiveFailures": 3})])
     await env.emulators[0].set_faults(latency=30.0)  # answers long after any client gave up
     concurrency, total = 20, 300
     latencies: list[float] = []
@@ -54,12 +58,12 @@ async def test_a_slow_provider_times_out_is_ejected_and_nothing_piles_up(gateway
         await post(env.session, env.url, chat_body())
         return env.emulators[0].stats.count(outcome="ok") > 0
 
-    await until(back, within=6.0, every=0.1)
+    await eventually(back, within=6.0, every=0.1)
 
 
 async def test_a_stream_that_stalls_midway_is_cut_at_the_backend_timeout(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, lambda e: [route_yaml(
-        [backend_yaml("stalls", 100, e[0], timeout="1s"), backend_yaml("standby", 0, e[1])])])
+    env = await gateway_env(2, lambda e: [route(
+        [emulated("stalls", 100, e[0], timeout="1s"), emulated("standby", 0, e[1])])])
     await env.emulators[0].set_faults(chunk_delay=30.0)
     started = time.monotonic()
     status, body = await post(env.session, env.url, chat_body(stream=True))
@@ -74,18 +78,17 @@ async def test_a_stream_that_stalls_midway_is_cut_at_the_backend_timeout(gateway
     assert complete(status, body, True) and time.monotonic() - started < 2.0
 
 
-def unreachable_yaml(name: str, weight: int, base_url: str) -> str:
-    return (f"    - name: {name}\n      weight: {weight}\n      timeout: 2s\n"
-            f"      openAICompatible: {{baseURL: '{base_url}', model: m, insecure: true}}\n")
+def unreachable_at(name: str, weight: int, base_url: str) -> dict[str, Any]:
+    return openai_backend(name, weight, base_url, "m", timeout="2s")
 
 
 async def test_unresolvable_host_and_closed_port_fail_over_without_client_errors(gateway_env: EnvFactory) -> None:
     port = closed_port()
-    env = await gateway_env(1, lambda e: [route_yaml([
-        unreachable_yaml("no-dns", 40, "http://no-such-host.invalid:80/v1"),
-        unreachable_yaml("closed", 40, f"http://127.0.0.1:{port}/v1"),
-        backend_yaml("ok", 20, e[0]),
-    ], extra="  failover: {ejectFor: 1m, consecutiveFailures: 2}\n")])
+    env = await gateway_env(1, lambda e: [route([
+        unreachable_at("no-dns", 40, "http://no-such-host.invalid:80/v1"),
+        unreachable_at("closed", 40, f"http://127.0.0.1:{port}/v1"),
+        emulated("ok", 20, e[0]),
+    ], failover={"ejectFor": "1m", "consecutiveFailures": 2})])
     results = await asyncio.gather(*(post(env.session, env.url, chat_body(stream=i % 2 == 1)) for i in range(100)))
     assert all(complete(s, b, i % 2 == 1) for i, (s, b) in enumerate(results))
     text = await env.metrics()
@@ -97,9 +100,9 @@ async def test_unresolvable_host_and_closed_port_fail_over_without_client_errors
 
 async def test_when_every_backend_is_unreachable_the_503_says_why(gateway_env: EnvFactory) -> None:
     port = closed_port()
-    env = await gateway_env(0, lambda e: [route_yaml([
-        unreachable_yaml("no-dns", 50, "http://no-such-host.invalid:80/v1"),
-        unreachable_yaml("closed", 50, f"http://127.0.0.1:{port}/v1"),
+    env = await gateway_env(0, lambda e: [route([
+        unreachable_at("no-dns", 50, "http://no-such-host.invalid:80/v1"),
+        unreachable_at("closed", 50, f"http://127.0.0.1:{port}/v1"),
     ])])
     status, body = await post(env.session, env.url, chat_body())
     error = json.loads(body)["error"]

@@ -15,8 +15,7 @@ import pytest
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
 from airoute.emulators.credentials import service_account_key
 from airoute.gateway import Gateway, GatewayConfig
-
-from .conftest import completion_text, metric
+from tests.support.gateway import completion_text, metric
 
 pytestmark = pytest.mark.sdk
 

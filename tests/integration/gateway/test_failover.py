@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
 from airoute.emulators.faults import Faults
+from tests.support.gateway import EnvFactory, Routes, completion_text, metric, route
+from tests.support.routes import emulated
 
-from .conftest import EnvFactory, backend_yaml, completion_text, metric, route_yaml
 
-
-def two_backends(extra: str = "", weights: tuple[int, int] = (50, 50)):  # type: ignore[no-untyped-def]
-    return lambda e: [route_yaml([backend_yaml("a", weights[0], e[0]), backend_yaml("b", weights[1], e[1])],
-                                 extra=extra)]
+def two_backends(weights: tuple[int, int] = (50, 50), **spec: Any) -> Routes:
+    return lambda e: [route([emulated("a", weights[0], e[0]), emulated("b", weights[1], e[1])], **spec)]
 
 
 @pytest.mark.parametrize("down", ["refuse", "reset", "error500"])
@@ -68,7 +68,7 @@ async def test_stream_failing_before_the_first_byte_fails_over(gateway_env: EnvF
 
 
 async def test_degraded_response_when_every_backend_fails(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, two_backends(extra="  degradedResponse: A person will answer shortly.\n"))
+    env = await gateway_env(2, two_backends(degradedResponse="A person will answer shortly."))
     for emu in env.emulators:
         await emu.set_faults(down="refuse")
     status, headers, body = await env.chat()
@@ -101,8 +101,8 @@ async def test_upstream_bad_request_is_relayed_and_not_retried(gateway_env: EnvF
 
 
 async def test_slow_backend_times_out_and_fails_over(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, lambda e: [route_yaml([backend_yaml("a", 100, e[0], timeout="200ms"),
-                                                      backend_yaml("b", 0, e[1])])])
+    env = await gateway_env(2, lambda e: [route([emulated("a", 100, e[0], timeout="200ms"),
+                                                      emulated("b", 0, e[1])])])
     await env.emulators[0].set_faults(latency=2.0)
     status, _, _ = await env.chat()
     assert status == 200

@@ -20,7 +20,7 @@ import yaml
 
 from airoute.emulators import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
-from tests.integration.providers.tls_material import self_signed
+from tests.support.tls import self_signed
 
 API_KEY = "sk-vendor-0123456789abcdefghij"
 

@@ -6,14 +6,18 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from .conftest import CLIENT_KEYS, EnvFactory, backend_yaml, metric, route_yaml, until
+from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
+from tests.support.fakes import eventually
+from tests.support.gateway import CLIENT_KEYS, EnvFactory, metric, route
+from tests.support.routes import emulated
 
 
-def routes_with_allow_list(e: list) -> list[str]:  # type: ignore[type-arg]
+def routes_with_allow_list(e: list[OpenAICompatibleEmulator]) -> list[dict[str, Any]]:
     return [
-        route_yaml([backend_yaml("a", 100, e[0])], extra="  allowedClients: [support-bot]\n"),
-        route_yaml([backend_yaml("a", 100, e[0])], name="open"),
+        route([emulated("a", 100, e[0])], allowedClients=["support-bot"]),
+        route([emulated("a", 100, e[0])], name="open"),
     ]
 
 
@@ -51,11 +55,11 @@ async def test_key_file_changes_are_picked_up(gateway_env: EnvFactory) -> None:
     async def accepted() -> bool:
         return (await env.chat(model="open", key="sk-new-key-0003"))[0] == 200
 
-    await until(accepted)
+    await eventually(accepted)
 
 
 async def test_body_limit_gives_413(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(1, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])], max_body_bytes=2048)
+    env = await gateway_env(1, lambda e: [route([emulated("a", 100, e[0])])], max_body_bytes=2048)
     status, _, body = await env.chat(content="x" * 4096)
     assert status == 413 and json.loads(body)["error"]["code"] == "body_too_large"
     assert (await env.chat(content="x" * 100))[0] == 200
@@ -64,7 +68,7 @@ async def test_body_limit_gives_413(gateway_env: EnvFactory) -> None:
 
 async def test_shedding_order_best_effort_then_standard_then_critical(gateway_env: EnvFactory) -> None:
     env = await gateway_env(1, lambda e: [
-        route_yaml([backend_yaml("a", 100, e[0])], name=tier, tier=tier)
+        route([emulated("a", 100, e[0])], name=tier, tier=tier)
         for tier in ("critical", "standard", "best-effort")
     ], max_in_flight=10)
     await env.emulators[0].set_faults(latency=1.0)
@@ -80,7 +84,7 @@ async def test_shedding_order_best_effort_then_standard_then_critical(gateway_en
             async def admitted(before: int = before) -> bool:
                 return admission.in_flight > before
 
-            await until(admitted, every=0.005)
+            await eventually(admitted, every=0.005)
         return tasks
 
     held = await fill("best-effort", 7)  # best-effort may use 70 % of 10

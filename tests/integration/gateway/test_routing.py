@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from typing import Any
 
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import EnvFactory, backend_yaml, metric, route_yaml
+from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
+from tests.support.fakes import eventually
+from tests.support.gateway import EnvFactory, metric, route
+from tests.support.routes import emulated
 
 
 def within_binomial(hits: int, n: int, p: float, sigmas: float = 4.5) -> bool:
@@ -17,7 +20,7 @@ def within_binomial(hits: int, n: int, p: float, sigmas: float = 4.5) -> bool:
 
 
 async def test_weighted_distribution_within_binomial_bounds(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, lambda e: [route_yaml([backend_yaml("a", 70, e[0]), backend_yaml("b", 30, e[1])])])
+    env = await gateway_env(2, lambda e: [route([emulated("a", 70, e[0]), emulated("b", 30, e[1])])])
     n = 400
     for chunk in range(0, n, 50):
         results = await asyncio.gather(*(env.chat() for _ in range(50)))
@@ -30,12 +33,11 @@ async def test_weighted_distribution_within_binomial_bounds(gateway_env: EnvFact
 
 
 async def test_status_weights_and_canary_variants(gateway_env: EnvFactory) -> None:
-    def routes(e: list) -> list[str]:  # type: ignore[type-arg]
-        spec = route_yaml([backend_yaml("a", 50, e[1], model="new-model"), backend_yaml("b", 50, e[2])])
+    def routes(e: list[OpenAICompatibleEmulator]) -> list[dict[str, Any]]:
         stable = {"openAICompatible": {"baseURL": f"{e[0].base_url}/v1", "model": "old-model", "insecure": True}}
         status = {"weights": {"a": 100, "b": 0}, "canaryWeights": {"a": 25},
                   "backends": [{"name": "a", "provider": stable}]}
-        return [spec + yaml.safe_dump({"status": status})]
+        return [route([emulated("a", 50, e[1], model="new-model"), emulated("b", 50, e[2])], status=status)]
 
     env = await gateway_env(3, routes)
     n = 400
@@ -51,8 +53,8 @@ async def test_status_weights_and_canary_variants(gateway_env: EnvFactory) -> No
 
 async def test_models_lists_routes_and_probes_answer(gateway_env: EnvFactory) -> None:
     env = await gateway_env(1, lambda e: [
-        route_yaml([backend_yaml("a", 100, e[0])]),
-        route_yaml([backend_yaml("a", 100, e[0])], name="batch", tier="best-effort"),
+        route([emulated("a", 100, e[0])]),
+        route([emulated("a", 100, e[0])], name="batch", tier="best-effort"),
     ])
     async with env.session.get(f"{env.url}/v1/models") as r:
         models = await r.json()
@@ -65,7 +67,7 @@ async def test_models_lists_routes_and_probes_answer(gateway_env: EnvFactory) ->
 
 
 async def test_unknown_model_and_invalid_body_answer_in_openai_shape(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(1, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])])
+    env = await gateway_env(1, lambda e: [route([emulated("a", 100, e[0])])])
     status, _, body = await env.chat(model="gpt-7")
     error = json.loads(body)["error"]
     assert status == 404 and error["code"] == "model_not_found" and "gpt-7" in error["message"]
@@ -75,8 +77,12 @@ async def test_unknown_model_and_invalid_body_answer_in_openai_shape(gateway_env
 
 
 async def test_not_ready_without_a_route_table(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(0, lambda e: ["kind: [broken"], wait=False)
-    await asyncio.sleep(0.2)
+    env = await gateway_env(0, lambda e: "kind: [broken", wait=False)
+
+    async def refused() -> bool:
+        return metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") >= 1
+
+    await eventually(refused, what="the broken route file to be refused")
     async with env.session.get(f"{env.url}/readyz") as r:
         assert r.status == 503
     status, headers, body = await env.chat()
@@ -84,11 +90,10 @@ async def test_not_ready_without_a_route_table(gateway_env: EnvFactory) -> None:
     assert status == 503 and headers.get("Retry-After") == "1"
     error = json.loads(body)["error"]
     assert error["code"] == "not_ready" and "route table" in error["message"]
-    assert metric(await env.metrics(), "airoute_gateway_route_table_load_failures_total") >= 1
 
 
 async def test_metrics_are_valid_prometheus_text_with_the_documented_names(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(1, lambda e: [route_yaml([backend_yaml("a", 100, e[0])])])
+    env = await gateway_env(1, lambda e: [route([emulated("a", 100, e[0])])])
     await env.chat()
     await env.chat(stream=True, extra={"stream_options": {"include_usage": True}})
     names = {f.name for f in text_string_to_metric_families(await env.metrics())}

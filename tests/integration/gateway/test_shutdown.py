@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,15 +12,9 @@ import aiohttp
 import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
-
-from .conftest import backend_yaml, metric, route_yaml
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.support.gateway import metric, route
+from tests.support.net import free_port
+from tests.support.routes import emulated, yaml_text
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ async def start_gateway(
 ) -> tuple[asyncio.subprocess.Process, str]:
     routes = tmp_path / "routes"
     routes.mkdir()
-    (routes / "chat.yaml").write_text(route_yaml([backend_yaml("a", 100, emu)]))
+    (routes / "chat.yaml").write_text(yaml_text([route([emulated("a", 100, emu)])]))
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "airoute.gateway", "--routes", str(routes), "--no-auth", "--host", "127.0.0.1",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from backends import KINDS, Backend, build_backend
+from tests.support.provider_backends import KINDS, Backend, build_backend
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from tests.support.sse import SSEDecoder
-from tls_material import self_signed
+from tests.support.tls import self_signed
 
 from airoute.api import InCluster, OpenAICompatible
 from airoute.emulators import Faults, OpenAICompatibleEmulator

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from backends import Backend, build_backend
+from tests.support.provider_backends import Backend, build_backend
 from tests.support.sse import SSEDecoder
 
 from airoute.emulators import Faults

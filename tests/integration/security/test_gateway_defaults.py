@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets as random_secrets
 import subprocess
 import sys
@@ -16,8 +15,9 @@ import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import GatewayConfig
-
-from ..faults.conftest import GatewayFactory, backend_yaml, free_port, route_yaml
+from tests.support.gateway import GatewayFactory, route
+from tests.support.net import free_port
+from tests.support.routes import airoute, emulated, openai_backend, yaml_text
 
 
 def gateway_command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +60,7 @@ async def test_every_endpoint_but_health_and_metrics_needs_a_key(
 ) -> None:
     folder = tmp_path / "routes"
     folder.mkdir()
-    (folder / "chat.yaml").write_text(route_yaml([backend_yaml("a", 100, emulators[0])]))
+    (folder / "chat.yaml").write_text(yaml_text([route([emulated("a", 100, emulators[0])])]))
     keys = tmp_path / "keys.yaml"
     keys.write_text("support-bot: sk-the-right-key-000000001\n")
     gateway = await gateway_process(folder, "--api-keys-file", str(keys))
@@ -90,10 +90,10 @@ async def test_request_and_response_bodies_are_never_logged_by_default(
     a, b, c = emulators
     folder = tmp_path / "routes"
     folder.mkdir()
-    (folder / "routes.yaml").write_text("---\n".join([
-        route_yaml([backend_yaml("failing", 50, a), backend_yaml("ok", 50, b)], name="chat"),
-        route_yaml([backend_yaml("slow", 100, c, timeout="200ms"), backend_yaml("ok", 0, b)], name="slow"),
-        route_yaml([backend_yaml("cut", 100, c)], name="cut", extra="  degradedResponse: Sorry, later.\n"),
+    (folder / "routes.yaml").write_text(yaml_text([
+        route([emulated("failing", 50, a), emulated("ok", 50, b)], name="chat"),
+        route([emulated("slow", 100, c, timeout="200ms"), emulated("ok", 0, b)], name="slow"),
+        route([emulated("cut", 100, c)], name="cut", degradedResponse="Sorry, later."),
     ]))
     await a.set_faults(error_rate=1.0, error_status=500)
     gateway = await gateway_process(folder, "--no-auth")
@@ -134,19 +134,14 @@ async def test_secrets_of_namespaces_not_served_are_never_used(tmp_path: Path) -
     upstream = OpenAICompatibleEmulator(api_key="sk-in-the-other-namespace-0001")
     await upstream.start()
 
-    def secret(ns: str, name: str) -> str:
-        return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
-                           "stringData": {"api-key": "sk-in-the-other-namespace-0001"}})
+    def secret(ns: str, name: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+                "stringData": {"api-key": "sk-in-the-other-namespace-0001"}}
 
-    def routed(ns: str, name: str, secret_name: str) -> str:
-        block = {"baseURL": f"{upstream.base_url}/v1", "model": "m", "insecure": True,
-                 "credentialsSecretRef": {"name": secret_name}}
-        return json.dumps({"apiVersion": "airoute.dev/v1alpha1", "kind": "AIRoute",
-                           "metadata": {"name": name, "namespace": ns},
-                           "spec": {"model": name, "backends": [{"name": "a", "weight": 100,
-                                                                 "openAICompatible": block}]}})
+    def routed(ns: str, name: str, secret_name: str) -> dict[str, Any]:
+        return airoute([openai_backend("a", 100, f"{upstream.base_url}/v1", "m", secret=secret_name)], name, ns)
 
-    (tmp_path / "routes.yaml").write_text("\n---\n".join([
+    (tmp_path / "routes.yaml").write_text(yaml_text([
         secret("other", "shared"), secret("team", "own"),
         routed("team", "borrows", "shared"), routed("team", "owns", "own"), routed("other", "elsewhere", "shared"),
     ]))

@@ -14,9 +14,9 @@ import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
-
-from ..gateway.conftest import until
-from ..gateway.test_kubernetes import airoute, backend, rbac, secret
+from tests.support.fakes import eventually
+from tests.support.gateway import gateway_rbac
+from tests.support.routes import airoute, emulated, secret
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -29,10 +29,10 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
     await upstream.start()
     for namespace in (ns, other):
         await asyncio.to_thread(apiserver.ensure_namespace, namespace)
-    await asyncio.to_thread(apiserver.apply, *rbac(ns), secret(other, "shared", {"api-key": KEY}),
-                            secret(ns, "clients", {"support-bot": "sk-client-0001"}),
-                            airoute(ns, "borrows", [backend("a", 100, upstream, "shared")]),
-                            airoute(ns, "plain", [backend("a", 100, upstream, None)]))
+    await asyncio.to_thread(apiserver.apply, *gateway_rbac(ns), secret("shared", {"api-key": KEY}, other),
+                            secret("clients", {"support-bot": "sk-client-0001"}, ns),
+                            airoute([emulated("a", 100, upstream, secret="shared")], "borrows", ns),
+                            airoute([emulated("a", 100, upstream)], "plain", ns))
     kubeconfig = await asyncio.to_thread(apiserver.service_account_kubeconfig, "airoute-system", "airoute-gateway")
     forbidden = await asyncio.to_thread(apiserver.kubectl, "get", "secret", "shared", "-n", other, "-o", "name",
                                         check=False, kubeconfig=kubeconfig)
@@ -46,7 +46,7 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
         async def noticed() -> bool:
             return any(f"Secret {ns}/shared not found" in p for p in gateway.table.problems)
 
-        await until(noticed, within=10)
+        await eventually(noticed, within=10)
         assert "borrows" not in gateway.table.live.routes and "plain" in gateway.table.live.routes
         async with aiohttp.ClientSession() as session:
             body = json.dumps({"model": "borrows", "messages": [{"role": "user", "content": "hi"}]})

@@ -20,6 +20,7 @@ import secrets as random_secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -32,8 +33,10 @@ from airoute.core.events import Event
 from airoute.emulators.credentials import service_account_key
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.signals.scrape import GatewayScrapeSource
-
-from ..faults.conftest import GatewayFactory, closed_port, free_port
+from tests.support.fakes import FakeClock
+from tests.support.gateway import GatewayFactory
+from tests.support.net import closed_port, free_port
+from tests.support.routes import airoute, secret, yaml_text
 
 pytestmark = pytest.mark.sdk
 
@@ -116,19 +119,9 @@ def service_account(token_uri: str, secrets: Planted) -> str:
     return key
 
 
-def secret_doc(name: str, data: dict[str, str]) -> str:
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "team"},
-                       "data": encoded})
-
-
-def route(name: str, backends: list[dict[str, object]]) -> str:
-    return json.dumps({
-        "apiVersion": "airoute.dev/v1alpha1", "kind": "AIRoute", "metadata": {"name": name, "namespace": "team"},
-        "spec": {"model": name, "backends": backends,
-                 "health": {"interval": "1s", "minRequests": 3, "unhealthyAfter": 1},
-                 "failover": {"ejectFor": "10m"}},
-    })
+def route(name: str, backends: list[dict[str, Any]]) -> dict[str, Any]:
+    return airoute(backends, name, health={"interval": "1s", "minRequests": 3, "unhealthyAfter": 1},
+                   failover={"ejectFor": "10m"})
 
 
 @dataclass
@@ -158,14 +151,14 @@ async def scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     folder = tmp_path / "routes"
     folder.mkdir()
     docs = [
-        secret_doc("oai", {"api-key": oai_key}),
-        secret_doc("azure", {"api-key": secrets.add("azure key", planted("azkey"))}),
-        secret_doc("aws", {"aws_access_key_id": "AKIAPLANTED000000001",
+        secret("oai", {"api-key": oai_key}),
+        secret("azure", {"api-key": secrets.add("azure key", planted("azkey"))}),
+        secret("aws", {"aws_access_key_id": "AKIAPLANTED000000001",
                            "aws_secret_access_key": secrets.add("aws secret key", planted("aws/PLANTED/")),
                            "aws_session_token": secrets.add("aws session token", planted("FwoGZXIvYXdzPLANTED"))}),
-        secret_doc("gcp", {"key.json": service_account(f"{base}/200/token", secrets)}),
-        secret_doc("incluster", {"token": secrets.add("in-cluster token", planted("tok-PLANTED-"))}),
-        secret_doc("header", {"api-key": secrets.add("extra header secret", planted("hdr-PLANTED-"))}),
+        secret("gcp", {"key.json": service_account(f"{base}/200/token", secrets)}),
+        secret("incluster", {"token": secrets.add("in-cluster token", planted("tok-PLANTED-"))}),
+        secret("header", {"api-key": secrets.add("extra header secret", planted("hdr-PLANTED-"))}),
         route("leaky", [
             {"name": "oai", "weight": 20, "openAICompatible": {
                 "baseURL": f"{base}/401/v1", "model": "m", "insecure": True, "credentialsSecretRef": {"name": "oai"},
@@ -189,7 +182,7 @@ async def scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
             "baseURL": f"{good.base_url}/v1", "model": "m", "insecure": True,
             "credentialsSecretRef": {"name": "oai"}}}]),
     ]
-    (folder / "routes.yaml").write_text("\n---\n".join(docs))
+    (folder / "routes.yaml").write_text(yaml_text(docs))
     webhook_url = f"http://127.0.0.1:{hook_port}/hooks/{secrets.add('webhook path', planted('PLANTEDhook'))}"
     yield Scenario(folder, secrets, leaky, webhook, webhook_url, good, leaky_port)
     await good.stop()
@@ -216,13 +209,7 @@ async def test_no_secret_in_logs_metrics_answers_status_or_notifications(
                                     "--service-host", f"vllm.team=127.0.0.1:{s.leaky_port}")
     caplog.set_level(logging.DEBUG)
 
-    class Clock:
-        t = 1_800_000_000.0
-
-        def now(self) -> float:
-            return self.t
-
-    clock = Clock()
+    clock = FakeClock()
     source = GatewayScrapeSource([f"{gateway.url}/metrics"], clock)
     notifier = WebhookNotifier(s.webhook_url, clock.now, "generic", quiet_seconds=0)
     controller = FolderController(s.folder, Evaluator(source, clock), notifier)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from airoute.api.crd import CRD_FILE, custom_resource_definition
+from tests.support.paths import REPO_ROOT
 
-COMMITTED = Path("crds") / CRD_FILE
+COMMITTED = REPO_ROOT / "crds" / CRD_FILE
 
 
 def _schema() -> dict[str, Any]:
@@ -97,12 +97,12 @@ def test_committed_files_are_what_airoute_crd_writes() -> None:
     from airoute.cli import crd_files
 
     for name, text in crd_files().items():
-        assert (Path("crds") / name).read_text() == text, f"crds/{name} is stale: run `make crd`"
+        assert (REPO_ROOT / "crds" / name).read_text() == text, f"crds/{name} is stale: run `make crd`"
 
 
 def test_reference_doc_is_current() -> None:
     from airoute.api.reference import reference
 
-    committed = Path("docs/reference/airoute.md").read_text()
+    committed = (REPO_ROOT / "docs/reference/airoute.md").read_text()
     assert committed == reference(), "docs/reference/airoute.md is stale: run `make crd`"
     assert "`spec.backends[].weight`" in committed and "exactly one provider block" in committed

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from airoute.api import InvalidRoute, parse_duration, parse_route, parse_spec
+from tests.support.paths import EXAMPLES
 
-EXAMPLES = sorted(Path("examples").glob("*.yaml"))
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 
 BASE: dict[str, Any] = {
     "apiVersion": "airoute.dev/v1alpha1",
@@ -54,7 +55,7 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
 _DELETE = object()
 
 
-@pytest.mark.parametrize("path", [str(p) for p in EXAMPLES])
+@pytest.mark.parametrize("path", [str(p) for p in EXAMPLE_FILES])
 def test_examples_are_valid(path: str) -> None:
     route = parse_route(yaml.safe_load(Path(path).read_text()), path)
     assert route.spec.backends

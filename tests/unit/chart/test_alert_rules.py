@@ -15,7 +15,8 @@ from prometheus_client import generate_latest
 
 from airoute.controller.metrics import ControllerMetrics
 from airoute.gateway.metrics import GatewayMetrics
-from tests.support.helm import CHART, REPO_ROOT
+from tests.support.helm import CHART
+from tests.support.paths import REPO_ROOT
 from tests.support.prom_server import require_promtool
 
 RULES = REPO_ROOT / "policies" / "alerts" / "airoute.rules.yaml"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.helm import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 GITOPS = REPO_ROOT / "docs" / "gitops.md"
 LUA = shutil.which("lua5.4") or shutil.which("lua5.3") or shutil.which("lua")

@@ -15,7 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.helm import CHART, REPO_ROOT, HelmError, helm, helm_binary, render, template
+from tests.support.helm import CHART, HelmError, helm, helm_binary, render, template
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.helm
 

@@ -13,7 +13,8 @@ import yaml
 
 from airoute.api.crd import custom_resource_definition
 from airoute.controller.crdcheck import missing_fields, verdict
-from tests.support.helm import REPO_ROOT, helm_binary, render
+from tests.support.helm import helm_binary, render
+from tests.support.paths import REPO_ROOT
 
 
 def _crds(set_values: dict[str, str] | None = None) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support.dockerfile import REPO_ROOT, installed_bytes, parse, run_build_stage
+from tests.support.dockerfile import installed_bytes, parse, run_build_stage
+from tests.support.paths import REPO_ROOT
 
 LOCK = REPO_ROOT / "requirements.lock"
 BUILD_LOCK = REPO_ROOT / "requirements-build.lock"

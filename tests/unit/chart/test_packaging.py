@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 
 from tests.integration.chart.can_i_matrix import expected_rows, table
-from tests.support.helm import CHART, REPO_ROOT
+from tests.support.helm import CHART
+from tests.support.paths import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 

@@ -12,8 +12,9 @@ import yaml
 from airoute.cli import main
 from airoute.core.clock import from_rfc3339
 from airoute.store import status_path
+from tests.support.paths import EXAMPLES, REPO_ROOT
 
-BAD = Path("tests/integration/crdcel/invalid")
+BAD = (REPO_ROOT / "tests/integration/crdcel/invalid")
 
 
 def test_validate_passes_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,7 +34,7 @@ def test_validate_reports_one_line_per_problem(capsys: pytest.CaptureFixture[str
 
 
 def test_validate_finds_two_routes_claiming_one_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+    doc = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     other = {**doc, "metadata": {"name": "copy", "namespace": "support"}}
     (tmp_path / "two.yaml").write_text(yaml.safe_dump_all([doc, other]))
     assert main(["validate", str(tmp_path)]) == 1
@@ -49,7 +50,7 @@ def test_validate_unreadable_yaml_and_missing_path(tmp_path: Path, capsys: pytes
 
 def test_inventory_flags_single_points_of_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy("examples/marketing-copy.yaml", tmp_path)
-    lonely = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+    lonely = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     lonely["metadata"]["name"] = "lonely"
     lonely["spec"]["model"] = "lonely"
     lonely["spec"]["backends"] = lonely["spec"]["backends"][:1]

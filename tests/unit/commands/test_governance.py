@@ -15,9 +15,10 @@ import yaml
 from airoute.api import parse_route
 from airoute.cli import main
 from airoute.commands.governance import GovernanceParams, PolicyParamsError, check
+from tests.support.paths import REPO_ROOT
 
-CASES = sorted(Path("tests/integration/chart/policy-cases").glob("*.yaml"))
-PARAMS_FILE = Path("policies/admission/governance-params.yaml")
+CASES = sorted((REPO_ROOT / "tests/integration/chart/policy-cases").glob("*.yaml"))
+PARAMS_FILE = (REPO_ROOT / "policies/admission/governance-params.yaml")
 PARAMS = GovernanceParams.from_configmap(yaml.safe_load(PARAMS_FILE.read_text()))
 
 

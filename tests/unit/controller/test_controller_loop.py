@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +15,17 @@ from airoute.controller.folder_loop import FolderController
 from airoute.controller.kubestore import status_patch
 from airoute.controller.observe import drills, observe
 from airoute.core.clock import to_rfc3339
-from airoute.core.signals import Signals
-from airoute.ports import MetricsSnapshot, RouteQuery
+from airoute.ports import MetricsSnapshot
+from tests.support.fakes import FakeClock, ScriptedMetrics
+from tests.support.paths import EXAMPLES
 
-ROUTE: dict[str, Any] = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+ROUTE: dict[str, Any] = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-
-class ScriptedMetrics:
-    """A MetricsSource whose answers the test sets; it records every batch it was asked for."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[RouteQuery]] = []
-        self.series: dict[tuple[str, str, str, str], Signals] = {}
-        self.available = True
-        self.client_errors: dict[tuple[str, str], float] = {}
-
-    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
-        self.calls.append(list(routes))
-        if not self.available:
-            return MetricsSnapshot(available=False, error="Prometheus at http://prom unavailable: ConnectionError")
-        return MetricsSnapshot(
-            available=True, series=dict(self.series), queries=5, client_errors=dict(self.client_errors)
-        )
-
-    def set(self, backend: str, requests: float, errors: float) -> None:
-        self.series[("support", "support-chat", backend, "stable")] = Signals(requests, errors, 0.0, 0.4)
 
 
 def healthy(metrics: ScriptedMetrics) -> None:
     for b in ("azure-eu", "bedrock-eu", "vertex-eu"):
-        metrics.set(b, 500, 0)
+        metrics.set(("support", "support-chat", b, "stable"), 500, 0)
 
 
 def test_status_patch_deletes_vanished_keys() -> None:
@@ -80,7 +51,7 @@ def test_stale_promote_annotation_does_not_promote() -> None:
 
 
 async def test_one_metrics_read_per_cycle_for_all_routes() -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     evaluator = Evaluator(metrics, clock)
     outcomes = await evaluator.cycle(_routes(25))
     assert len(outcomes) == 25
@@ -110,7 +81,7 @@ async def _cycle(evaluator: Evaluator, objs: list[dict[str, Any]], **kwargs: Any
 
 
 async def test_only_due_routes_are_evaluated_and_asked_for() -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     evaluator = Evaluator(metrics, clock)
     objs = _routes(3)
     assert len(await _cycle(evaluator, objs)) == 3
@@ -129,7 +100,7 @@ async def test_only_due_routes_are_evaluated_and_asked_for() -> None:
 
 
 async def test_a_wake_up_between_ticks_reuses_the_fresh_signals() -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     evaluator = Evaluator(metrics, clock)
     objs = _routes(2)
     await _cycle(evaluator, objs)
@@ -155,14 +126,14 @@ def _status(folder: Path) -> dict[str, Any]:
 
 
 async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_path: Path) -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     seen: list[str] = []
     ctl = FolderController(tmp_path, Evaluator(metrics, clock), on_event=lambda k, e: seen.append(e.reason))
     _write(tmp_path, ROUTE)
     healthy(metrics)
     await ctl.once()
     assert _status(tmp_path)["weights"] == {"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}
-    metrics.set("azure-eu", 500, 400)  # Azure fails hard
+    metrics.set(("support", "support-chat", "azure-eu", "stable"), 500, 400)  # Azure fails hard
     for _ in range(3):
         clock.t += 15
         await ctl.once()
@@ -182,7 +153,7 @@ async def test_folder_outage_then_invalid_update_keeps_last_good_weights(tmp_pat
 
 
 async def test_prometheus_gap_changes_nothing(tmp_path: Path) -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     ctl = FolderController(tmp_path, Evaluator(metrics, clock))
     _write(tmp_path, ROUTE)
     healthy(metrics)
@@ -202,7 +173,7 @@ async def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, caplog: pyt
     _write(tmp_path, ROUTE)
     metrics = ScriptedMetrics()
     healthy(metrics)
-    outcomes = await FolderController(tmp_path, Evaluator(metrics, Clock())).once()
+    outcomes = await FolderController(tmp_path, Evaluator(metrics, FakeClock(T0))).once()
     assert [o.key for o in outcomes] == ["support/support-chat"]
     assert "broken.yaml: cannot read YAML" in caplog.text
 
@@ -212,11 +183,11 @@ async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
 
     from airoute.controller.metrics import ControllerMetrics
 
-    metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
+    metrics, clock, telemetry = ScriptedMetrics(), FakeClock(T0), ControllerMetrics()
     ctl = FolderController(tmp_path, Evaluator(metrics, clock, telemetry=telemetry))
     _write(tmp_path, ROUTE)
     healthy(metrics)
-    metrics.set("azure-eu", 500, 400)
+    metrics.set(("support", "support-chat", "azure-eu", "stable"), 500, 400)
     for _ in range(3):
         await ctl.once()
         clock.t += 15
@@ -233,7 +204,7 @@ async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) 
 
     from airoute.controller.metrics import ControllerMetrics
 
-    metrics, clock, telemetry = ScriptedMetrics(), Clock(), ControllerMetrics()
+    metrics, clock, telemetry = ScriptedMetrics(), FakeClock(T0), ControllerMetrics()
     ctl = FolderController(tmp_path, Evaluator(metrics, clock, telemetry=telemetry))
     _write(tmp_path, ROUTE)
     healthy(metrics)
@@ -252,7 +223,7 @@ async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) 
 
 
 async def test_a_drill_counts_the_client_errors_seen_since_it_began(tmp_path: Path) -> None:
-    metrics, clock = ScriptedMetrics(), Clock()
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
     ctl = FolderController(tmp_path, Evaluator(metrics, clock))
     _write(tmp_path, ROUTE)
     healthy(metrics)

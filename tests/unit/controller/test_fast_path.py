@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,29 +22,12 @@ from airoute.controller.observe import DrillBaselines, observe
 from airoute.core import Signals, evaluate, to_rfc3339
 from airoute.core.decide import Decision
 from airoute.core.steady import same_decision
-from airoute.ports import MetricsSnapshot, RouteQuery
+from airoute.ports import MetricsSnapshot
+from tests.support.fakes import FakeClock, ScriptedMetrics
 from tests.unit.core.factories import AZURE, BEDROCK, LOCAL, T0, VERTEX, backend, raw_route, spec_dict
 
 BLOCKS = (AZURE, BEDROCK, VERTEX, LOCAL)
 NS, NAME = "support", "support-chat"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-
-class Scripted:
-    """A MetricsSource answering what the step sets."""
-
-    def __init__(self) -> None:
-        self.snapshot = MetricsSnapshot(available=True)
-
-    async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
-        return self.snapshot
 
 
 @dataclass(frozen=True)
@@ -148,7 +130,7 @@ def _apply(obj: dict[str, Any], step: Step, now: float) -> None:
 
 
 def _check(spec: dict[str, Any], history: list[Step]) -> Evaluator:
-    clock, metrics, reference = Clock(), Scripted(), Reference()
+    clock, metrics, reference = FakeClock(T0), ScriptedMetrics(), Reference()
     evaluator = Evaluator(metrics, clock)
     fast = raw_route(spec, name=NAME, namespace=NS)
     full = copy.deepcopy(fast)

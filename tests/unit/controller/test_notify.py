@@ -11,6 +11,7 @@ from aiohttp import web
 
 from airoute.controller.notify import Deduplicator, WebhookNotifier, worth_telling
 from airoute.core.events import Event
+from tests.support.fakes import FakeClock
 
 EJECTED = Event("Warning", "BackendEjected", "weight of azure-eu 50→0: error rate 0.42 > 0.05 over 2m", "azure-eu")
 REBALANCED = Event("Normal", "WeightChanged", "weight of bedrock-eu 30→60: rebalanced", "bedrock-eu")
@@ -43,14 +44,6 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
         await runner.cleanup()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_only_changes_people_act_on_are_sent() -> None:
     assert worth_telling(EJECTED)
     assert worth_telling(Event("Normal", "DrillCompleted", "drill report", "vertex-eu"))
@@ -58,7 +51,7 @@ def test_only_changes_people_act_on_are_sent() -> None:
 
 
 def test_deduplicator_lets_a_key_through_once_per_quiet_period() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     dedupe = Deduplicator(600, clock)
     assert dedupe.allow("k") and not dedupe.allow("k")
     clock.t += 601
@@ -67,7 +60,7 @@ def test_deduplicator_lets_a_key_through_once_per_quiet_period() -> None:
 
 async def test_slack_body_and_deduplication(receiver: tuple[Receiver, str]) -> None:
     rec, url = receiver
-    clock = Clock()
+    clock = FakeClock(1000.0)
     notifier = WebhookNotifier(url, clock, "slack", quiet_seconds=600)
     assert await notifier.notify("support/support-chat", EJECTED)
     assert not await notifier.notify("support/support-chat", EJECTED), "a flapping signal does not spam"
@@ -81,7 +74,7 @@ async def test_slack_body_and_deduplication(receiver: tuple[Receiver, str]) -> N
 
 async def test_generic_body(receiver: tuple[Receiver, str]) -> None:
     rec, url = receiver
-    await WebhookNotifier(url, Clock(), "generic").notify("support/support-chat", EJECTED)
+    await WebhookNotifier(url, FakeClock(1000.0), "generic").notify("support/support-chat", EJECTED)
     assert rec.bodies == [
         {
             "route": "support/support-chat",
@@ -99,7 +92,7 @@ async def test_a_failing_webhook_is_counted_and_logged_without_its_url(
 ) -> None:
     rec, url = receiver
     rec.status = 500
-    notifier = WebhookNotifier(url, Clock(), "slack")
+    notifier = WebhookNotifier(url, FakeClock(1000.0), "slack")
     with caplog.at_level(logging.DEBUG):
         assert not await notifier.notify("support/support-chat", EJECTED)
     assert notifier.failed == 1

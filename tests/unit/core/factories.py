@@ -8,6 +8,7 @@ from typing import Any
 
 from airoute.api import AIRoute, AIRouteStatus, parse_route
 from airoute.core import Decision, Observations, Signals, evaluate
+from tests.support.routes import route_object
 
 T0 = 1_795_341_600.0  # 2026-11-22T10:00:00Z
 
@@ -96,18 +97,10 @@ def raw_route(
     generation: int = 1,
     created: str | None = None,
 ) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace, "generation": generation}
+    meta: dict[str, Any] = {"generation": generation}
     if created is not None:
         meta["creationTimestamp"] = created
-    obj: dict[str, Any] = {
-        "apiVersion": "airoute.dev/v1alpha1",
-        "kind": "AIRoute",
-        "metadata": meta,
-        "spec": dict(spec if spec is not None else spec_dict()),
-    }
-    if status is not None:
-        obj["status"] = dict(status)
-    return obj
+    return route_object(spec if spec is not None else spec_dict(), name, namespace, status, **meta)
 
 
 def make_route(

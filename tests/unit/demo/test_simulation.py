@@ -10,11 +10,12 @@ import yaml
 from airoute.cli import main
 from airoute.core.weights import normalized
 from airoute.demo.simulation import outage_then_canary, simulate
+from tests.support.paths import EXAMPLES
 
 
 @pytest.mark.parametrize("example", ["support-chat.yaml", "openai-with-fallbacks.yaml", "marketing-copy.yaml"])
 def test_outage_then_bad_canary(example: str) -> None:
-    obj = yaml.safe_load((Path("examples") / example).read_text())
+    obj = yaml.safe_load((EXAMPLES / example).read_text())
     first = obj["spec"]["backends"][0]["name"]
     moments = list(simulate(obj, outage_then_canary(obj)))
     during = [m for m in moments if 120 <= m.at < 180]
@@ -37,7 +38,7 @@ def test_demo_simulate_command_prints_the_timeline(capsys: pytest.CaptureFixture
 
 def test_demo_simulate_refuses_an_invalid_route(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    doc = yaml.safe_load(Path("examples/support-chat.yaml").read_text())
+    doc = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     doc["spec"]["tier"] = "gold"
     bad.write_text(yaml.safe_dump(doc))
     assert main(["demo", "--simulate", "--route", str(bad)]) == 2

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from airoute.gateway.failover.ejection import Ejector
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.fakes import FakeClock
 
 
 def test_ejection_after_consecutive_failures_and_return_after_eject_for() -> None:
@@ -21,9 +14,9 @@ def test_ejection_after_consecutive_failures_and_return_after_eject_for() -> Non
     assert not ej.failure("r", "a", 3, 60, names)
     assert ej.failure("r", "a", 3, 60, names)
     assert "a" in ej.excluded("r")
-    clock.now += 59.9
+    clock.t += 59.9
     assert "a" in ej.excluded("r")
-    clock.now += 0.2
+    clock.t += 0.2
     assert "a" not in ej.excluded("r")
 
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
-import yaml
 
 from airoute.gateway import errors
 from airoute.gateway.callers import CallerCache
@@ -20,8 +19,7 @@ from airoute.gateway.routetable.snapshot import Snapshot
 from airoute.providers import Pools
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable
 from airoute.providers.sniff import Sniffed, sniff
-
-from .conftest import route_yaml
+from tests.support.routes import airoute, unreachable
 
 
 @pytest.mark.parametrize(
@@ -78,7 +76,7 @@ class FakeCaller:
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
         step = self._next()
         if step == "hang":
-            await asyncio.sleep(10)
+            await asyncio.sleep(3600)
         return bytes(step)
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
@@ -91,9 +89,9 @@ class FakeCaller:
         pass
 
 
-def live_route(callers: dict[str, FakeCaller], extra: str = "", weights: tuple[int, ...] = (100, 0)) -> LiveRoute:
+def live_route(callers: dict[str, FakeCaller], weights: tuple[int, ...] = (100, 0), **spec: Any) -> LiveRoute:
     table = TableBuilder(CallerCache(Pools()), GatewayMetrics())
-    table.apply(Snapshot((yaml.safe_load(route_yaml(weights=weights, extra=extra)),)))
+    table.apply(Snapshot((airoute(unreachable(weights), **spec),)))
     route = table.live.routes["chat"]
     for s in route.choice.slots:
         for p in s.variants:
@@ -141,7 +139,7 @@ async def test_every_backend_failing_gives_a_503_naming_them() -> None:
 
 async def test_degraded_response_when_everything_fails() -> None:
     b = FakeCaller([Unavailable("x")])
-    route = live_route({"b0": b, "b1": b}, extra="  degradedResponse: We are on it.\n")
+    route = live_route({"b0": b, "b1": b}, degradedResponse="We are on it.")
     d, reply = await run(route)
     assert reply.status == 200 and ("x-airoute-degraded", "true") in reply.headers
     assert json.loads(reply.body)["choices"][0]["message"] == {"role": "assistant", "content": "We are on it."}
@@ -159,20 +157,43 @@ async def test_a_cut_stream_ends_with_an_error_event_and_no_retry() -> None:
     assert reply.ended
 
 
-async def test_timeout_counts_and_moves_on() -> None:
-    b0, b1 = FakeCaller(["hang"]), FakeCaller([b"{}"])
-    route = live_route({"b0": b0, "b1": b1})
+def with_timeout(route: LiveRoute, seconds: float) -> LiveRoute:
     for s in route.choice.slots:
         for p in s.variants:
-            p.target.timeout = 0.05
-    d, reply = await run(route)
-    assert reply.status == 200
+            p.target.timeout = seconds
+    return route
+
+
+@pytest.mark.looptime
+async def test_a_backend_that_does_not_answer_is_given_up_at_its_timeout_and_the_next_one_answers() -> None:
+    b0, b1 = FakeCaller(["hang"]), FakeCaller([b"{}"])
+    route = with_timeout(live_route({"b0": b0, "b1": b1}), 30.0)
+    loop = asyncio.get_running_loop()
+    d, reply, started = Failover(GatewayMetrics(), clock=loop.time, rand=lambda: 0.0), FakeReply(), loop.time()
+    await d.run(route, BODY, sniff(BODY), reply, started + 120)  # type: ignore[arg-type]
+    assert loop.time() - started == pytest.approx(30.0)
+    assert (reply.status, reply.body) == (200, b"{}")
     assert d.metrics.requests.get(("team", "chat", "b0", "stable", "openAICompatible", "timeout")) == 1
+
+
+@pytest.mark.looptime
+async def test_the_request_deadline_bounds_every_attempt() -> None:
+    """A backend allows 30 s, but the client's request has 5 s left: the attempt gets 5 s, and no
+    backend is tried once the deadline passed."""
+    b0, b1 = FakeCaller(["hang"]), FakeCaller([b"{}"])
+    route = with_timeout(live_route({"b0": b0, "b1": b1}), 30.0)
+    loop = asyncio.get_running_loop()
+    d, started = Failover(GatewayMetrics(), clock=loop.time, rand=lambda: 0.0), loop.time()
+    with pytest.raises(errors.ClientError) as info:
+        await d.run(route, BODY, sniff(BODY), FakeReply(), started + 5)  # type: ignore[arg-type]
+    assert loop.time() - started == pytest.approx(5.0)
+    assert info.value.status == 503 and "b1: timeout (not tried: the request's deadline passed)" in info.value.message
+    assert b1.calls == 0
 
 
 async def test_consecutive_failures_eject_locally() -> None:
     b0, b1 = FakeCaller([Unavailable("x")]), FakeCaller([b"{}"])
-    route = live_route({"b0": b0, "b1": b1}, extra="  failover: {consecutiveFailures: 2, ejectFor: 1m}\n",
+    route = live_route({"b0": b0, "b1": b1}, failover={"consecutiveFailures": 2, "ejectFor": "1m"},
                        weights=(100, 1))
     d = Failover(GatewayMetrics(), rand=lambda: 0.0)
     for _ in range(4):

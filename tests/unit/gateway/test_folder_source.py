@@ -8,18 +8,17 @@ from pathlib import Path
 
 from airoute.gateway.routetable.folder import FolderSource
 from airoute.gateway.routetable.snapshot import Snapshot
-
-from .conftest import route_yaml
+from tests.support.routes import airoute, unreachable, yaml_text
 
 
 def test_source_reports_only_changes(tmp_path: Path) -> None:
     path = tmp_path / "chat.yaml"
-    path.write_text(route_yaml())
+    path.write_text(yaml_text([airoute(unreachable())]))
     source = FolderSource(tmp_path)
     first = source.check()
     assert isinstance(first, Snapshot) and [r["metadata"]["name"] for r in first.routes] == ["chat"]
     assert source.check() is None
-    path.write_text(route_yaml(weights=(10, 90)))
+    path.write_text(yaml_text([airoute(unreachable((10, 90)))]))
     os.utime(path, ns=(1, 1))
     assert isinstance(source.check(), Snapshot)
     (tmp_path / "secret.yaml").write_text("kind: Secret\nmetadata: {name: s, namespace: team}\nstringData: {k: v}\n")

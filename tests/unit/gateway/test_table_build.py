@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from airoute.gateway.callers import CallerCache
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.routetable.build import TableBuilder
+from airoute.gateway.routetable.build import RETIRE_AFTER, TableBuilder
 from airoute.gateway.routetable.snapshot import Snapshot
 from airoute.providers import Pools
+from tests.support.routes import airoute, unreachable
 
-from .conftest import route_yaml
 
-
-def snap(*docs: str, secrets: dict[str, dict[str, bytes]] | None = None) -> Snapshot:
-    return Snapshot(tuple(yaml.safe_load(d) for d in docs), secrets or {}, "test")
+def snap(*routes: dict[str, Any], secrets: dict[str, dict[str, bytes]] | None = None) -> Snapshot:
+    return Snapshot(routes, secrets or {}, "test")
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def table() -> TableBuilder:
 
 
 async def test_a_snapshot_becomes_the_live_table(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml()))
+    table.apply(snap(airoute(unreachable())))
     route = table.live.routes["chat"]
     assert table.loaded.is_set() and table.live.version == 1
     assert [(s.name, s.weight) for s in route.choice.slots] == [("b0", 50), ("b1", 50)]
@@ -36,16 +36,16 @@ async def test_a_snapshot_becomes_the_live_table(table: TableBuilder) -> None:
 
 
 async def test_status_weights_win_and_the_version_moves_with_content(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml()))
-    table.apply(snap(route_yaml()))
+    table.apply(snap(airoute(unreachable())))
+    table.apply(snap(airoute(unreachable())))
     assert table.live.version == 1
-    table.apply(snap(route_yaml() + "status: {weights: {b0: 0, b1: 100}}\n"))
+    table.apply(snap(airoute(unreachable(), status={"weights": {"b0": 0, "b1": 100}})))
     assert table.live.version == 2
     assert [s.weight for s in table.live.routes["chat"].choice.slots] == [0, 100]
 
 
 async def test_refused_snapshot_keeps_the_last_good_table(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml()))
+    table.apply(snap(airoute(unreachable())))
     before = table.live
     table.refuse("chat.yaml: broken")
     assert table.live is before
@@ -53,37 +53,48 @@ async def test_refused_snapshot_keeps_the_last_good_table(table: TableBuilder) -
 
 
 async def test_an_invalid_route_keeps_its_previous_entry(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml()))
-    table.apply(snap(route_yaml(weights=(0, 0))))
+    table.apply(snap(airoute(unreachable())))
+    table.apply(snap(airoute(unreachable((0, 0)))))
     assert "chat" in table.live.routes and table.live.routes["chat"].entry.from_last_good
     assert table.problems and "previous entry kept" in table.problems[0]
 
 
 async def test_missing_secret_leaves_a_new_route_out_and_keeps_an_old_one(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml(secret="creds")))
+    table.apply(snap(airoute(unreachable(secret="creds"))))
     assert "chat" not in table.live.routes
     assert "Secret team/creds not found" in table.problems[0]
-    table.apply(snap(route_yaml(secret="creds"), secrets={"team/creds": {"api-key": b"k"}}))
+    table.apply(snap(airoute(unreachable(secret="creds")), secrets={"team/creds": {"api-key": b"k"}}))
     assert "chat" in table.live.routes
     kept = table.live.routes["chat"]
-    table.apply(snap(route_yaml(secret="creds", weights=(10, 90))))
+    table.apply(snap(airoute(unreachable((10, 90), secret="creds"))))
     assert table.live.routes["chat"] is kept
     assert "previous routing kept" in table.problems[0]
 
 
 async def test_secret_with_the_wrong_key(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml(secret="creds"), secrets={"team/creds": {"token": b"k"}}))
+    table.apply(snap(airoute(unreachable(secret="creds")), secrets={"team/creds": {"token": b"k"}}))
     assert "has no key 'api-key'" in table.problems[0]
 
 
 async def test_only_served_namespaces(tmp_path: Path) -> None:
     table = TableBuilder(CallerCache(Pools()), GatewayMetrics(), ("team",))
-    table.apply(snap(route_yaml(), route_yaml("x", namespace="elsewhere", model="x")))
+    table.apply(snap(airoute(unreachable()), airoute(unreachable(), "x", namespace="elsewhere")))
     assert set(table.live.routes) == {"chat"}
 
 
+@pytest.mark.looptime
+async def test_a_caller_no_route_uses_any_more_is_closed_after_a_grace_period(table: TableBuilder) -> None:
+    table.apply(snap(airoute(unreachable((50, 50)))))
+    assert len(table.callers.pools) == 2, "one pool per origin: b0 and b1 listen on two ports"
+    table.apply(snap(airoute(unreachable((100,)))))
+    await asyncio.sleep(RETIRE_AFTER - 1)
+    assert len(table.callers.pools) == 2, "requests that were still using b1 may finish"
+    await asyncio.sleep(2)
+    assert len(table.callers.pools) == 1
+
+
 async def test_callers_are_reused_across_reloads(table: TableBuilder) -> None:
-    table.apply(snap(route_yaml()))
+    table.apply(snap(airoute(unreachable())))
     first = table.live.routes["chat"].choice.slots[0].variants[0].target.caller
-    table.apply(snap(route_yaml() + "status: {weights: {b0: 30, b1: 70}}\n"))
+    table.apply(snap(airoute(unreachable(), status={"weights": {"b0": 30, "b1": 70}})))
     assert table.live.routes["chat"].choice.slots[0].variants[0].target.caller is first

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from airoute.store import FolderRoutes, read_folder, status_path
-from tests.unit.gateway.conftest import route_yaml
+from tests.support.routes import airoute, unreachable, yaml_text
 
 
 def test_routes_secrets_and_status_files(tmp_path: Path) -> None:
-    (tmp_path / "chat.yaml").write_text(route_yaml() + "---\n" + route_yaml("other", model="other"))
+    (tmp_path / "chat.yaml").write_text(yaml_text([airoute(unreachable()), airoute(unreachable(), "other")]))
     sub = tmp_path / "team-b"
     sub.mkdir()
     (sub / "secrets.yml").write_text(
@@ -41,18 +41,18 @@ def test_routes_in_a_list_and_without_a_namespace(tmp_path: Path) -> None:
 
 def test_the_generation_moves_with_the_spec_only(tmp_path: Path) -> None:
     path = tmp_path / "chat.yaml"
-    path.write_text(route_yaml())
+    path.write_text(yaml_text([airoute(unreachable())]))
     first = read_folder(tmp_path).routes[0].obj
-    path.write_text(route_yaml() + "status: {weights: {b0: 1, b1: 99}}\n")
+    path.write_text(yaml_text([airoute(unreachable(), status={"weights": {"b0": 1, "b1": 99}})]))
     same = read_folder(tmp_path).routes[0].obj
-    path.write_text(route_yaml(weights=(10, 90)))
+    path.write_text(yaml_text([airoute(unreachable((10, 90)))]))
     changed = read_folder(tmp_path).routes[0].obj
     assert first is not None and same is not None and changed is not None
     assert first["metadata"]["generation"] == same["metadata"]["generation"] != changed["metadata"]["generation"]
 
 
 def test_inline_status_is_used_without_a_status_file(tmp_path: Path) -> None:
-    (tmp_path / "chat.yaml").write_text(route_yaml() + "status:\n  weights: {b0: 0, b1: 100}\n")
+    (tmp_path / "chat.yaml").write_text(yaml_text([airoute(unreachable(), status={"weights": {"b0": 0, "b1": 100}})]))
     route = read_folder(tmp_path).routes[0].obj
     assert route is not None and route["status"]["weights"] == {"b0": 0, "b1": 100}
 
@@ -69,7 +69,7 @@ def test_inline_status_is_used_without_a_status_file(tmp_path: Path) -> None:
     ],
 )
 def test_a_file_that_does_not_read_is_a_problem_naming_it(tmp_path: Path, name: str, text: str, message: str) -> None:
-    (tmp_path / "chat.yaml").write_text(route_yaml())
+    (tmp_path / "chat.yaml").write_text(yaml_text([airoute(unreachable())]))
     (tmp_path / name).write_text(text)
     found = read_folder(tmp_path)
     assert len(found.problems) == 1 and message in found.problems[0]
@@ -81,7 +81,7 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 
 def test_the_controller_sees_problems_as_routes_without_an_object(tmp_path: Path) -> None:
-    (tmp_path / "chat.yaml").write_text(route_yaml())
+    (tmp_path / "chat.yaml").write_text(yaml_text([airoute(unreachable())]))
     (tmp_path / "broken.yaml").write_text("kind: [unclosed")
     loaded = FolderRoutes(tmp_path).load()
     assert [r.key for r in loaded if r.obj is not None] == ["team/chat"]
@@ -90,7 +90,7 @@ def test_the_controller_sees_problems_as_routes_without_an_object(tmp_path: Path
 
 
 def test_status_is_written_beside_the_routes_and_read_back(tmp_path: Path) -> None:
-    (tmp_path / "chat.yaml").write_text(route_yaml())
+    (tmp_path / "chat.yaml").write_text(yaml_text([airoute(unreachable())]))
     routes = FolderRoutes(tmp_path)
     (route,) = routes.load()
     assert routes.write_status(route, {"weights": {"b0": 70, "b1": 30}}) == tmp_path / "team.chat.status.yaml"

@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.sse import SSEDecoder
-
 from airoute.api import AzureOpenAI, Bedrock, InCluster, OpenAICompatible, VertexAI
 from airoute.emulators import (
     AzureOpenAIEmulator,
@@ -21,6 +19,7 @@ from airoute.emulators import (
     VertexAIEmulator,
 )
 from airoute.providers import Caller, Pools, Timeout, make_caller, sniff
+from tests.support.sse import SSEDecoder
 
 AZURE_KEY = "azure-key-0123456789abcdef01234567"
 AWS_KEY_ID = "AKIAEMULATOR00000001"
