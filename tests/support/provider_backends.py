@@ -67,8 +67,10 @@ class Backend:
         return answer
 
     async def stream(self, body: dict[str, Any], seconds: float = 5.0,
-                     into: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        """One streaming attempt: the chunks, in order, until ``[DONE]`` (which must come last)."""
+                     into: list[dict[str, Any]] | None = None, annotations: bool = False) -> list[dict[str, Any]]:
+        """One streaming attempt: the chunks, in order, until ``[DONE]`` (which must come last).
+        Azure's annotation-only chunk (``prompt_filter_results``, no choices) is left out unless
+        ``annotations``."""
         raw = json.dumps(body | {"stream": True}).encode()
         chunks = [] if into is None else into
         decoder, done = SSEDecoder(), False
@@ -77,8 +79,9 @@ class Backend:
                 for event in decoder.feed(piece):
                     assert not done, "nothing follows data: [DONE]"
                     done = event == "[DONE]"
-                    if not done:
-                        chunks.append(json.loads(event))
+                    chunk = {} if done else json.loads(event)
+                    if chunk and (annotations or chunk.get("object") or "prompt_filter_results" not in chunk):
+                        chunks.append(chunk)
         assert done, "a stream that ends without an error ends with data: [DONE]"
         return chunks
 

@@ -53,7 +53,8 @@ def _insecure_rule(field: str) -> dict[str, str]:
 
 
 class AzureOpenAI(ApiModel):
-    """An Azure OpenAI deployment, called through the `azure-ai-inference` SDK."""
+    """An Azure OpenAI deployment, called on Azure OpenAI's generally available v1 API (OpenAI's wire
+    format, `POST {endpoint}/openai/v1/chat/completions` with the deployment as `model`)."""
 
     model_config = ApiModel.config_with_rules(_insecure_rule("endpoint"))
 
@@ -68,12 +69,16 @@ class AzureOpenAI(ApiModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Name of the model deployment in that Azure OpenAI resource.",
     )
-    api_version: str = Field(
-        default="2024-10-21",
+    api_version: str | None = Field(
+        default=None,
         min_length=1,
         max_length=32,
         pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$",
-        description="Azure OpenAI data-plane API version (the `api-version` query parameter).",
+        description=(
+            "Only for resources that ask for it: call the deployment's own path "
+            "`{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=<this>` instead "
+            "of the v1 API (`{endpoint}/openai/v1/chat/completions`, no api-version), the default."
+        ),
     )
     region: str = Field(
         min_length=1,

@@ -28,7 +28,7 @@ _STATUS = {code: status for status, code in ERROR_TYPES.items()} | {
     "MissingAuthenticationTokenException": 403, "IncompleteSignatureException": 400,
     "InvalidSignatureException": 403,
 }
-_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "content_filtered"}
 
 
 class ValidationError(ValueError):

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ECHO_CHARS = 60
-Finish = Literal["stop", "length", "tool_calls"]
+BLOCK_PROMPT = "[[block-prompt]]"
+"""In the last user message: the provider's safety system refuses the prompt (Azure: a 400
+``content_filter``; Vertex: ``promptFeedback.blockReason``)."""
+BLOCK_ANSWER = "[[block-answer]]"
+"""In the last user message: the answer is stopped by the safety system (finish reason
+``content_filter`` / ``SAFETY`` / ``content_filtered``)."""
+TOO_LONG = "[[too-long]]"
+"""In the last user message: the prompt is over the model's context window (Azure
+``context_length_exceeded``, Bedrock ``ValidationException``, Vertex ``INVALID_ARGUMENT``)."""
+Finish = Literal["stop", "length", "tool_calls", "content_filter"]
 _PIECE = re.compile(r"\S+\s*|\s+")
 
 

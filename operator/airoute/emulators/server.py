@@ -11,7 +11,9 @@ import asyncio
 import json
 import socket
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -22,6 +24,17 @@ from airoute.emulators.stats import RequestRecord, Stats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN = "/_emulator"
+CAPTURED = 64
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One request as it arrived: method, path with query, headers, body."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class Gate:
@@ -44,6 +57,8 @@ class EmulatorServer:
         self.stats = Stats()
         self.connections = 0
         """TCP connections accepted so far (keep-alive reuse shows as few connections)."""
+        self.captured: deque[Captured] = deque(maxlen=CAPTURED)
+        """The last requests received, as sent (tests compare what different clients send)."""
         self.app = web.Application(client_max_size=32 * 1024 * 1024)
         self.app.router.add_get(f"{ADMIN}/faults", self._get_faults)
         self.app.router.add_put(f"{ADMIN}/faults", self._put_faults)
@@ -164,6 +179,10 @@ class EmulatorServer:
 
     # -- the fault gate and helpers for subclasses -------------------------------------------
 
+    def capture(self, request: web.Request, body: bytes) -> None:
+        """Keeps the request as received in :attr:`captured`."""
+        self.captured.append(Captured(request.method, request.path_qs, dict(request.headers), body))
+
     def record(self, request: web.Request, api: str, model: str, streamed: bool,
                outcome: str, status: int) -> None:
         self.stats.record(RequestRecord(
@@ -260,6 +279,7 @@ class EmulatorServer:
         """No fault rules, counters at zero, the random source re-seeded."""
         self.faults.reset()
         self.stats.clear()
+        self.captured.clear()
         self.connections = 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from airoute.providers.errors import ProviderError
+
 
 def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
     """``{"error": {"message", "type", "param", "code"}}`` as bytes."""
@@ -74,3 +76,11 @@ def all_backends_throttled(route: str, failures: list[tuple[str, str]], retry_af
 def all_backends_failed(route: str, failures: list[tuple[str, str]]) -> ClientError:
     detail = "; ".join(f"{name}: {why}" for name, why in failures) or "no backend is usable"
     return ClientError(503, f"every backend of route {route} failed: {detail}", "server_error", "backends_unavailable")
+
+
+def refused_by_backend(backend: str, error: ProviderError) -> ClientError:
+    """A backend refused the request as invalid: the client's answer, with the provider's own
+    ``code`` and ``param`` (Azure's ``content_filter``, ``context_length_exceeded``, …)."""
+    status = error.status if error.status and 400 <= error.status < 500 and error.status != 429 else 400
+    return ClientError(status, f"backend {backend} refused the request: {error.message}",
+                       code=error.code or "invalid_request", param=error.param)

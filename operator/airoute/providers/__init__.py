@@ -4,10 +4,11 @@
 ========================  =====================================================================
 ``caller.py``             the Protocol: OpenAI body bytes in, OpenAI bytes out
 ``factory.py``            provider block + Secret values → the caller of its kind
-``openai_format.py``      inCluster and openAICompatible backends: bytes relayed over the pool
+``openai_format.py``      inCluster, openAICompatible and Azure OpenAI: bytes relayed over the pool
 ``http_pool.py``          the keep-alive HTTP/1.1 client, one pool per origin
-``sdk_caller.py``         Azure OpenAI, Bedrock, Vertex AI through their SDK adapters
-``azure_openai.py`` …     the SDK adapters (``bedrock.py``, ``vertex_ai.py``)
+``sdk_caller.py``         Bedrock, Vertex AI through their SDK adapters
+``bedrock.py`` …          the SDK adapters (``vertex_ai.py``)
+``tokens.py``             short-lived credentials fetched in a thread, refreshed ahead of expiry
 ``translate/``            pure request/answer translation, one file per provider pair
 ``credentials.py``        credentials from Secrets or the workload's identity
 ``sniff.py``              ``model``/``stream`` of a request and usage of an answer, read by a scan

@@ -13,6 +13,7 @@ from typing import Any
 
 from airoute.api.providers import SecretKeyRef
 from airoute.providers.errors import ProviderConfigError
+from airoute.providers.tokens import Refreshing
 
 SecretLookup = Callable[[str, str], bytes | None]
 """``(secret name, key) -> value`` in the AIRoute's namespace; ``None`` when it is missing."""
@@ -23,6 +24,7 @@ VERTEX_KEY = "key.json"
 IN_CLUSTER_KEY = "token"
 AWS_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 GOOGLE_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 @dataclass(frozen=True)
@@ -52,21 +54,29 @@ def bearer_token(secrets: SecretLookup, ref: SecretKeyRef | None, default_key: s
     return Credentials(token, (token,) if token else ())
 
 
-def azure_credential(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
-    """An ``AzureKeyCredential`` from the Secret, else Entra ID (workload identity)."""
-    if ref is not None:
-        from azure.core.credentials import AzureKeyCredential
+def azure_key(secrets: SecretLookup, ref: SecretKeyRef) -> str:
+    """The Azure OpenAI API key from the Secret (sent as the ``api-key`` header)."""
+    return read_secret(secrets, ref, AZURE_KEY) or ""
 
-        key = read_secret(secrets, ref, AZURE_KEY) or ""
-        return Credentials(AzureKeyCredential(key), (key,))
+
+def entra_token(provider: str) -> Refreshing[str]:
+    """A Microsoft Entra ID token for Azure OpenAI (scope :data:`ENTRA_SCOPE`) from
+    ``azure-identity``'s ``DefaultAzureCredential`` (workload identity in Kubernetes), fetched in
+    a thread and refreshed ahead of expiry."""
     try:
-        from azure.identity.aio import DefaultAzureCredential
-    except ImportError as exc:
-        raise ProviderConfigError(
-            "azureOpenAI has no credentialsSecretRef and azure-identity is not installed: "
-            "install azure-identity for Microsoft Entra workload identity, or reference a "
-            "Secret with the API key") from exc
-    return Credentials(DefaultAzureCredential())
+        from azure.identity import DefaultAzureCredential
+    except ImportError as exc:  # a runtime dependency: only a broken install lacks it
+        raise ProviderConfigError("azureOpenAI has no credentialsSecretRef and azure-identity cannot be "
+                                  f"imported ({exc}): Entra ID is not available") from None
+    credential: list[Any] = []
+
+    def fetch() -> tuple[str, float]:
+        if not credential:
+            credential.append(DefaultAzureCredential())
+        token = credential[0].get_token(ENTRA_SCOPE)
+        return str(token.token), float(token.expires_on)
+
+    return Refreshing(fetch, "Entra ID token", provider=provider)
 
 
 def aws_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:

@@ -3,17 +3,29 @@
 ``Unavailable``, ``Throttled`` and ``Timeout`` are worth retrying on another backend;
 ``BadRequest`` is the client's fault and never retried; ``AuthFailed`` means this backend's
 credentials are wrong: the next backend is tried, and the failures count towards ejecting this
-one (the failover policy, :mod:`airoute.gateway.failover.policy`, decides). Every message is
-scrubbed of secrets.
+one (the failover policy, :mod:`airoute.gateway.failover.policy`, decides).
+
+Every message is scrubbed of secrets first and shortened after (a secret cut in half by the
+shortening would escape the scrubbing otherwise): ``message`` (at most :data:`MAX_MESSAGE`
+characters) is what a client may read, ``detail`` (at most :data:`MAX_DETAIL`) is for the log.
+The provider's own error ``code`` and ``param`` (Azure's ``content_filter``,
+``context_length_exceeded``, Bedrock's ``ThrottlingException``, Vertex's ``RESOURCE_EXHAUSTED``)
+are kept as fields, and so is what a 429 said about when to come back
+(:attr:`Throttled.retry_after`, :attr:`Throttled.resets`); ``in_band`` marks an error reported
+inside a stream that had begun with a 200.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
+MAX_MESSAGE = 400
+"""Longest message a client reads (scrubbed, then shortened)."""
+MAX_DETAIL = 2000
+"""Longest detail the log keeps (scrubbed, then shortened)."""
 _MIN_SECRET = 4
 # (pattern, keeps its first group): the first group is a label such as "api-key=" left readable.
 _PATTERNS: list[tuple[re.Pattern[str], bool]] = [
@@ -45,6 +57,11 @@ def scrub(text: str, secrets: Iterable[str | bytes | None] = ()) -> str:
     return text
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (call after :func:`scrub`)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _text(value: str | bytes | None) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace").strip()
@@ -53,15 +70,23 @@ def _text(value: str | bytes | None) -> str:
 
 class ProviderError(Exception):
     """A provider call failed. ``provider`` names the backend; ``status`` the upstream HTTP
-    status when there was one; the message never carries a credential."""
+    status when there was one; ``code``/``param`` the provider's own error code and the request
+    field it blames; ``in_band`` that the error came inside a stream begun with a 200. Neither
+    ``message`` nor ``detail`` ever carries a credential."""
 
     kind = "error"
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None,
-                 secrets: Iterable[str | bytes | None] = ()) -> None:
-        self.message = scrub(message, secrets)
+                 secrets: Iterable[str | bytes | None] = (), code: str | None = None,
+                 param: str | None = None, in_band: bool = False) -> None:
+        clean = scrub(message, secrets)
+        self.message = shorten(clean, MAX_MESSAGE)
+        self.detail = shorten(clean, MAX_DETAIL)
         self.provider = provider
         self.status = status
+        self.code = shorten(scrub(code), 64) if code else None
+        self.param = shorten(scrub(param), 128) if param else None
+        self.in_band = in_band
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -77,14 +102,20 @@ class Unavailable(ProviderError):
 
 
 class Throttled(ProviderError):
-    """The provider rate-limited the request (429); ``retry_after`` seconds if it said."""
+    """The provider rate-limited the request (429). ``retry_after``: seconds it asked to wait
+    (``Retry-After`` / ``retry-after-ms``), if it said; ``resets``: seconds until its limits
+    reset, by limit (``requests``, ``tokens``: ``x-ratelimit-reset-*``)."""
 
     kind = "throttled"
 
     def __init__(self, message: str, *, retry_after: float | None = None, provider: str = "",
-                 status: int | None = 429, secrets: Iterable[str | bytes | None] = ()) -> None:
-        super().__init__(message, provider=provider, status=status, secrets=secrets)
+                 status: int | None = 429, secrets: Iterable[str | bytes | None] = (),
+                 code: str | None = None, param: str | None = None, in_band: bool = False,
+                 resets: Mapping[str, float] | None = None) -> None:
+        super().__init__(message, provider=provider, status=status, secrets=secrets, code=code,
+                         param=param, in_band=in_band)
         self.retry_after = retry_after
+        self.resets: dict[str, float] = dict(resets or {})
 
 
 class Timeout(ProviderError):
@@ -117,12 +148,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def retry_after_from(headers: Any) -> float | None:
-    """The delay a 429 asked for, from any headers object with ``items()`` (any key case)."""
+def _lowered(headers: Any) -> dict[str, str]:
     items = getattr(headers, "items", None)
     if items is None:
-        return None
-    lowered = {str(key).lower(): str(value) for key, value in items()}
+        return {}
+    return {str(key).lower(): str(value) for key, value in items()}
+
+
+def retry_after_from(headers: Any) -> float | None:
+    """The delay a 429 asked for, from any headers object with ``items()`` (any key case)."""
+    lowered = _lowered(headers)
     for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001),
                         ("retry-after", 1.0)):
         seconds = parse_retry_after(lowered.get(name))
@@ -131,12 +166,41 @@ def retry_after_from(headers: Any) -> float | None:
     return None
 
 
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_reset(value: str) -> float | None:
+    """Seconds of an ``x-ratelimit-reset-*`` value: ``"1s"``, ``"6m0s"``, ``"250ms"`` or a bare
+    number of seconds; None when it is neither."""
+    value = value.strip()
+    plain = parse_retry_after(value)
+    if plain is not None:
+        return plain
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def resets_from(headers: Any) -> dict[str, float]:
+    """``x-ratelimit-reset-requests`` / ``-tokens`` (OpenAI, Azure OpenAI) as seconds, by limit."""
+    out: dict[str, float] = {}
+    for name, value in _lowered(headers).items():
+        if name.startswith("x-ratelimit-reset-") and (seconds := parse_reset(value)) is not None:
+            out[name.removeprefix("x-ratelimit-reset-")] = seconds
+    return out
+
+
 def error_for_status(status: int, message: str, *, provider: str = "",
                      retry_after: float | None = None,
-                     secrets: Iterable[str | bytes | None] = ()) -> ProviderError:
+                     secrets: Iterable[str | bytes | None] = (), code: str | None = None,
+                     param: str | None = None, in_band: bool = False,
+                     resets: Mapping[str, float] | None = None) -> ProviderError:
     """The error class for an upstream HTTP status."""
     if status == 429:
-        return Throttled(message, retry_after=retry_after, provider=provider, secrets=secrets)
+        return Throttled(message, retry_after=retry_after, provider=provider, secrets=secrets,
+                         code=code, param=param, in_band=in_band, resets=resets)
     cls: type[ProviderError]
     if status in (401, 403):
         cls = AuthFailed
@@ -149,7 +213,8 @@ def error_for_status(status: int, message: str, *, provider: str = "",
         cls = Unavailable
     else:
         cls = ProviderError
-    return cls(message, provider=provider, status=status, secrets=secrets)
+    return cls(message, provider=provider, status=status, secrets=secrets, code=code, param=param,
+               in_band=in_band)
 
 
 class ProviderConfigError(ValueError):

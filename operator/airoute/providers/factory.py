@@ -1,8 +1,9 @@
 """One factory for every backend kind: a provider block (and the Secret values it references) in,
 a :class:`~airoute.providers.caller.Caller` out. Unknown kinds are an error.
 
-* ``inCluster`` and ``openAICompatible``: the OpenAI-format caller over the shared pool;
-* ``azureOpenAI``, ``bedrock``, ``vertexAI``: an SDK adapter behind an
+* ``inCluster``, ``openAICompatible`` and ``azureOpenAI``: the OpenAI-format caller over the
+  shared pool (Azure: its v1 API, or a deployment's path when the block sets ``apiVersion``);
+* ``bedrock``, ``vertexAI``: an SDK adapter behind an
   :class:`~airoute.providers.sdk_caller.SdkCaller` (each SDK is imported when its first adapter
   is built).
 """
@@ -29,6 +30,7 @@ from airoute.providers.errors import ProviderConfigError
 from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.openai_format import Endpoint, OpenAIFormatCaller
 from airoute.providers.sdk_caller import ChatProvider, SdkCaller
+from airoute.providers.tokens import BearerHeader
 
 BLOCK_TYPES: dict[str, type[Any]] = {
     "azureOpenAI": AzureOpenAI, "bedrock": Bedrock, "vertexAI": VertexAI,
@@ -61,14 +63,14 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
     if isinstance(block, OpenAICompatible):
         endpoint, values = openai_compatible_endpoint(block, secrets)
         return OpenAIFormatCaller(backend, endpoint, pools, values)
+    if isinstance(block, AzureOpenAI):
+        endpoint, values = azure_endpoint(block, secrets)
+        auth = None if block.credentials_secret_ref is not None else BearerHeader(creds.entra_token(backend))
+        return OpenAIFormatCaller(backend, endpoint, pools, values, auth)
     return SdkCaller(_sdk_adapter(backend, block, secrets, google_credentials), timeout)
 
 
 def _sdk_adapter(backend: str, block: ProviderBlock, secrets: SecretLookup, google_credentials: Any) -> ChatProvider:
-    if isinstance(block, AzureOpenAI):
-        from airoute.providers.azure_openai import AzureOpenAIProvider
-
-        return AzureOpenAIProvider(backend, block, creds.azure_credential(secrets, block.credentials_secret_ref))
     if isinstance(block, Bedrock):
         from airoute.providers.bedrock import BedrockProvider
 
@@ -132,3 +134,27 @@ def openai_compatible_endpoint(block: OpenAICompatible, secrets: SecretLookup) -
     origin = Origin(url.hostname, url.port or (443 if tls else 80), tls, block.ca_bundle if tls else None)
     endpoint = Endpoint(origin, url.path.rstrip("/") + "/chat/completions", tuple(headers), block.model)
     return endpoint, tuple(v.encode() for v in values if v)
+
+
+def azure_endpoint(block: AzureOpenAI, secrets: SecretLookup) -> tuple[Endpoint, tuple[bytes, ...]]:
+    """Azure OpenAI's v1 API, ``{endpoint}/openai/v1/chat/completions`` with ``model`` = the
+    deployment; or, when the block sets ``apiVersion``, the deployment's own path
+    ``{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…``. The key from the
+    Secret goes in ``api-key``; without a Secret the caller adds an Entra ID bearer token."""
+    url = urlsplit(block.endpoint)
+    if not url.hostname:
+        raise ProviderConfigError(f"endpoint {block.endpoint!r} has no host")
+    tls = url.scheme == "https"
+    base = url.path.rstrip("/")
+    if block.api_version is None:
+        path = f"{base}/openai/v1/chat/completions"
+    else:
+        path = f"{base}/openai/deployments/{block.deployment}/chat/completions?api-version={block.api_version}"
+    headers: list[tuple[str, str]] = []
+    values: tuple[bytes, ...] = ()
+    if block.credentials_secret_ref is not None:
+        key = creds.azure_key(secrets, block.credentials_secret_ref)
+        headers.append(_header("api-key", key))
+        values = (key.encode(),)
+    origin = Origin(url.hostname, url.port or (443 if tls else 80), tls)
+    return Endpoint(origin, path, tuple(headers), block.deployment), values

@@ -1,7 +1,10 @@
 """The caller of backends that speak OpenAI chat completions (``inCluster`` servers such as vLLM,
-KServe or Ollama, and ``openAICompatible`` vendors): the client's body goes upstream as bytes (only
-``model`` is spliced in) over a pooled keep-alive connection, and the answer comes back as bytes —
-no JSON parsing on either side.
+KServe or Ollama, ``openAICompatible`` vendors, and Azure OpenAI — its v1 API, or a deployment's
+path with ``api-version``): the client's body goes upstream as bytes (only ``model`` is spliced
+in) over a pooled keep-alive connection, and the answer comes back as bytes — no JSON parsing on
+either side, so whatever the provider adds (Azure's ``prompt_filter_results`` and
+``content_filter_results``) reaches the client. A credential that expires (an Entra ID token)
+is a :class:`~airoute.providers.tokens.BearerHeader` added to the pre-built head per request.
 
 Checks that keep the relay honest, each on bytes:
 
@@ -20,9 +23,10 @@ import json
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
-from airoute.providers.errors import ProviderError, Unavailable, error_for_status, retry_after_from
+from airoute.providers.errors import ProviderError, Unavailable, error_for_status, resets_from, retry_after_from
 from airoute.providers.http_pool import Origin, Pool, Pools, UpstreamError
 from airoute.providers.sniff import Sniffed, with_model
+from airoute.providers.tokens import BearerHeader
 
 MAX_HELD_LINE = 64 * 1024
 """Longest partial line held back for the in-band error check; a longer one is relayed unchecked."""
@@ -54,17 +58,37 @@ def _looks_like_json_object(data: bytes, headers: Mapping[str, str]) -> bool:
     return "json" in headers.get("content-type", "") and body[:1] == b"{" and body[-1:] == b"}"
 
 
-def _message(body: bytes) -> str:
-    """The upstream's error message: ``error.message`` of an OpenAI-shaped body, else the text."""
+@dataclass(frozen=True)
+class UpstreamErrorBody:
+    """What an OpenAI-shaped error body says: ``{"error": {"message", "code", "param", …}}``."""
+
+    message: str
+    code: str | None = None
+    param: str | None = None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
+
+
+def error_fields(error: Mapping[str, object]) -> UpstreamErrorBody:
+    message = _text(error.get("message")) or "no message"
+    return UpstreamErrorBody(message, _text(error.get("code")), _text(error.get("param")))
+
+
+def parse_error_body(body: bytes) -> UpstreamErrorBody:
+    """The upstream's error: the fields of an OpenAI-shaped body, else its text (the caller
+    scrubs, then shortens)."""
     try:
         parsed = json.loads(body)
-        message = parsed["error"]["message"] if isinstance(parsed["error"], dict) else parsed["error"]
-        if isinstance(message, str) and message:
-            return message[:2000]
-    except (ValueError, KeyError, TypeError):
+        error = parsed["error"]
+        if isinstance(error, dict):
+            return error_fields(error)
+        if isinstance(error, str) and error:
+            return UpstreamErrorBody(error)
+    except (ValueError, KeyError, TypeError, RecursionError):
         pass
-    text = body[:2000].decode("utf-8", "replace").strip()
-    return text or "no body"
+    return UpstreamErrorBody(body.decode("utf-8", "replace").strip() or "no body")
 
 
 def in_band_error(lines: bytes) -> Mapping[str, object] | None:
@@ -85,17 +109,24 @@ def in_band_error(lines: bytes) -> Mapping[str, object] | None:
 class OpenAIFormatCaller:
     """Calls one OpenAI-format backend through the pool of its origin."""
 
-    def __init__(self, name: str, endpoint: Endpoint, pools: Pools, secrets: tuple[bytes, ...] = ()) -> None:
+    def __init__(self, name: str, endpoint: Endpoint, pools: Pools, secrets: tuple[bytes, ...] = (),
+                 auth: BearerHeader | None = None) -> None:
         self.name = name
         self.endpoint = endpoint
         self._pools = pools
         self._pool: Pool = pools.acquire(endpoint.origin)
         self._head = endpoint.head()
         self._secrets = secrets
+        self._auth = auth
+
+    async def _request_head(self) -> bytes:
+        return self._head if self._auth is None else self._head + await self._auth.line()
 
     def _error(self, status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
-        return error_for_status(status, _message(body), provider=self.name,
-                                retry_after=retry_after_from(dict(headers)), secrets=self._secrets)
+        found = parse_error_body(body)
+        return error_for_status(status, found.message, provider=self.name, code=found.code, param=found.param,
+                                retry_after=retry_after_from(headers), resets=resets_from(headers),
+                                secrets=self._secrets)
 
     def _unavailable(self, exc: UpstreamError) -> ProviderError:
         return Unavailable(str(exc), provider=self.name, secrets=self._secrets)
@@ -107,8 +138,9 @@ class OpenAIFormatCaller:
     def _in_band(self, error: Mapping[str, object]) -> ProviderError:
         code = error.get("code")
         status = code if isinstance(code, int) and 400 <= code < 600 else 500
-        return error_for_status(status, str(error.get("message") or "error event in the stream"),
-                                provider=self.name, secrets=self._secrets)
+        found = error_fields(error)
+        return error_for_status(status, found.message, provider=self.name, code=found.code, param=found.param,
+                                in_band=True, secrets=self._secrets)
 
     def _check(self, piece: bytes, first: bool, headers: Mapping[str, str]) -> None:
         """Raises when the first piece of a stream is not SSE, or a piece holds an error event."""
@@ -120,7 +152,8 @@ class OpenAIFormatCaller:
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
         """The whole answer (JSON bytes) of a non-streaming request; raises ProviderError."""
         try:
-            response = await self._pool.request(self._head, with_model(body, sniffed, self.endpoint.model))
+            response = await self._pool.request(await self._request_head(),
+                                                with_model(body, sniffed, self.endpoint.model))
             try:
                 data = await response.read()
             finally:
@@ -137,7 +170,8 @@ class OpenAIFormatCaller:
         """The answer's SSE bytes as they arrive, in whole lines; raises ProviderError (after the
         first chunk too, when the stream is cut or reports an error)."""
         try:
-            response = await self._pool.request(self._head, with_model(body, sniffed, self.endpoint.model))
+            response = await self._pool.request(await self._request_head(),
+                                                with_model(body, sniffed, self.endpoint.model))
         except UpstreamError as exc:
             raise self._unavailable(exc) from None
         try:
@@ -170,5 +204,7 @@ class OpenAIFormatCaller:
             response.release()
 
     async def aclose(self) -> None:
-        """Lets go of the pool (the last caller of an origin closes it)."""
+        """Lets go of the pool (the last caller of an origin closes it) and of the token."""
         await self._pools.release(self.endpoint.origin)
+        if self._auth is not None:
+            await self._auth.aclose()

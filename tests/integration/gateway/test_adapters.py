@@ -109,3 +109,52 @@ async def test_an_azure_outage_fails_over_to_the_other_clouds(clouds: tuple[Clou
     text = gateway.metrics.render().decode()
     assert metric(text, "airoute_requests_total", backend="azure-eu", provider="azureOpenAI", outcome="error") >= 1
     assert metric(text, "airoute_ejections_total", backend="azure-eu") == 1
+
+
+async def test_azure_content_filter_400_is_the_clients_answer_not_an_outage(
+        clouds: tuple[Clouds, Gateway, str]) -> None:
+    """Azure refuses the prompt: the client gets Azure's 400 with its code, no other cloud is
+    asked after it, and the backend is not counted as failing."""
+    from openai import AsyncOpenAI, BadRequestError
+
+    from airoute.emulators.replies import BLOCK_PROMPT
+
+    c, gateway, url = clouds
+    body = {"model": "support-chat", "messages": [{"role": "user", "content": f"{BLOCK_PROMPT} now"}]}
+    async with aiohttp.ClientSession() as session:
+        answers = []
+        for _ in range(12):
+            async with session.post(f"{url}/v1/chat/completions", json=body) as r:
+                answers.append((r.status, await r.json()))
+    refusals = [a for status, a in answers if status == 400]
+    assert {status for status, _ in answers} <= {200, 400}
+    assert len(refusals) == c.azure.stats.count(outcome="bad_request") > 0
+    assert all(a["error"]["code"] == "content_filter" and a["error"]["param"] == "prompt" for a in refusals)
+    text = gateway.metrics.render().decode()
+    assert metric(text, "airoute_requests_total", backend="azure-eu", outcome="bad_request") == len(refusals)
+    assert metric(text, "airoute_ejections_total", backend="azure-eu") == 0
+    assert metric(text, "airoute_retries_total", backend="azure-eu") == 0
+    # With the other clouds down every request ends at Azure: the openai package sees Azure's error.
+    await c.bedrock.set_faults(error_rate=1.0, error_status=503)
+    await c.vertex.set_faults(error_rate=1.0, error_status=503)
+    client = AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(BadRequestError) as caught:
+        await client.chat.completions.create(model="support-chat", messages=body["messages"])  # type: ignore[arg-type]
+    await client.close()
+    assert (caught.value.code, caught.value.param) == ("content_filter", "prompt")
+
+
+async def test_azure_annotations_reach_the_client(clouds: tuple[Clouds, Gateway, str]) -> None:
+    from openai import AsyncOpenAI
+
+    c, _, url = clouds
+    await c.bedrock.set_faults(error_rate=1.0, error_status=503)
+    await c.vertex.set_faults(error_rate=1.0, error_status=503)
+    client = AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    answer = await client.chat.completions.create(model="support-chat", messages=[{"role": "user", "content": "hi"}])
+    assert answer.model_extra and "prompt_filter_results" in answer.model_extra
+    stream = await client.chat.completions.create(model="support-chat", stream=True,
+                                                  messages=[{"role": "user", "content": "hi"}])
+    chunks = [chunk async for chunk in stream]
+    await client.close()
+    assert any(chunk.model_extra and "prompt_filter_results" in chunk.model_extra for chunk in chunks)

@@ -128,7 +128,7 @@ def test_defaults_are_explicit() -> None:
     assert spec.rollout.steps == [5, 20, 50, 100]
     assert spec.rollout.failure_limit == 2
     assert spec.backends[0].azure_open_ai is not None
-    assert spec.backends[0].azure_open_ai.api_version == "2024-10-21"
+    assert spec.backends[0].azure_open_ai.api_version is None  # the v1 API, no api-version
     assert spec.backends[0].timeout_seconds == 30.0
 
 

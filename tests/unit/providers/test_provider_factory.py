@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from typing import Any
@@ -38,11 +37,36 @@ def test_block_must_match_kind() -> None:
         make("b", "bedrock", AZURE)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("azure.identity") is not None,
-                    reason="azure-identity is installed here")
-def test_azure_without_secret_needs_azure_identity() -> None:
-    with pytest.raises(ProviderConfigError, match="azure-identity is not installed"):
-        make("b", "azureOpenAI", AZURE)
+def azure_key(name: str, key: str) -> bytes | None:
+    return b"azure-key-0123456789" if (name, key) == ("azure-eu", "api-key") else None
+
+
+def test_azure_goes_to_the_v1_api_with_the_deployment_as_model() -> None:
+    block = AzureOpenAI(endpoint="https://contoso.openai.azure.com", deployment="gpt-4o", region="westeurope",
+                        credentials_secret_ref={"name": "azure-eu"})
+    caller = make("azure", "azureOpenAI", block, azure_key)
+    assert isinstance(caller, OpenAIFormatCaller)
+    endpoint = caller.endpoint
+    assert (endpoint.origin.host, endpoint.origin.port, endpoint.origin.tls) == ("contoso.openai.azure.com", 443, True)
+    assert (endpoint.path, endpoint.model) == ("/openai/v1/chat/completions", "gpt-4o")
+    assert endpoint.headers == (("api-key", "azure-key-0123456789"),)
+    assert b"api-version" not in endpoint.head()
+
+
+def test_azure_with_an_api_version_goes_to_the_deployment_path() -> None:
+    block = AzureOpenAI(endpoint="https://contoso.openai.azure.com/", deployment="gpt-4o", region="westeurope",
+                        api_version="2024-10-21", credentials_secret_ref={"name": "azure-eu"})
+    caller = make("azure", "azureOpenAI", block, azure_key)
+    assert isinstance(caller, OpenAIFormatCaller)
+    assert caller.endpoint.path == "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+
+
+def test_azure_without_a_secret_authenticates_with_an_entra_token() -> None:
+    caller = make("azure", "azureOpenAI", AZURE)
+    assert isinstance(caller, OpenAIFormatCaller)
+    assert caller.endpoint.headers == ()
+    auth = caller._auth
+    assert auth is not None and auth.token.what == "Entra ID token"
 
 
 async def test_in_cluster_calls_its_service_by_cluster_dns() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airoute.providers.translate import openai_to_azure, openai_to_bedrock, openai_to_vertex
+from airoute.providers.translate import openai_to_bedrock, openai_to_vertex
 
 GOLDEN = Path(__file__).parent / "golden"
 MODEL, ID, CREATED = "test-model", "chatcmpl-test", 1_700_000_000
@@ -32,10 +32,6 @@ def _vertex_stream(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return chunks
 
 
-def _azure_stream(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [c for c in (openai_to_azure.chunk_from_azure(chunk) for chunk in chunks) if c]
-
-
 TRANSLATE: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("bedrock", "request"): openai_to_bedrock.to_converse,
     ("bedrock", "response"): lambda r: openai_to_bedrock.from_converse(r, MODEL, ID, CREATED),
@@ -44,9 +40,6 @@ TRANSLATE: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("vertex", "response"): lambda r: openai_to_vertex.from_generate_content(
         r, MODEL, ID, CREATED),
     ("vertex", "stream"): _vertex_stream,
-    ("azure", "request"): openai_to_azure.to_azure,
-    ("azure", "response"): openai_to_azure.from_azure,
-    ("azure", "stream"): _azure_stream,
 }
 CASES = sorted(GOLDEN.glob("*/*.json"))
 

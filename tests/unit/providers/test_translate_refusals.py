@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from airoute.providers import BadRequest
-from airoute.providers.translate.openai_to_azure import to_azure
 from airoute.providers.translate.openai_to_bedrock import to_converse
 from airoute.providers.translate.openai_to_vertex import to_generate_content
 
@@ -83,13 +82,6 @@ def test_bedrock_tool_history_without_tools_gets_a_tool_config() -> None:
     wire = to_converse(body(messages=[*USER, CALL,
                                       {"role": "tool", "tool_call_id": "c1", "content": "42"}]))
     assert wire["toolConfig"]["tools"][0]["toolSpec"]["name"] == "f"
-
-
-def test_azure_passes_everything_through_but_the_model() -> None:
-    wire = to_azure(body(n=2, logprobs=True, top_logprobs=1, messages=IMAGE, store=False))
-    assert "model" not in wire
-    assert wire["n"] == 2 and wire["store"] is False
-    assert wire["messages"][0]["content"][1]["type"] == "image_url"
 
 
 def test_invalid_tool_arguments_are_bad_request() -> None:

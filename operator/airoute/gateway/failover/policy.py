@@ -100,11 +100,7 @@ class Failover:
             except ProviderError as error:
                 self._failed(route, target, error)
                 if not fails_over(error):
-                    raise errors.ClientError(
-                        error.status if error.status and 400 <= error.status < 500 else 400,
-                        f"backend {backend} refused the request: {error.message}",
-                        code="invalid_request",
-                    ) from None
+                    raise errors.refused_by_backend(backend, error) from None
                 failures.append((backend, error))
                 previous = target
         self._all_failed(route, sniffed, reply, failures)
