@@ -114,7 +114,7 @@ class AzureOpenAI(ApiModel):
 
 
 class Bedrock(ApiModel):
-    """A model on Amazon Bedrock, called through boto3's Converse and ConverseStream."""
+    """A model on Amazon Bedrock, called on its Converse and ConverseStream APIs (SigV4-signed)."""
 
     model_config = ApiModel.config_with_rules(_insecure_rule("endpointURL"))
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from airoute.emulators.eventstream import event_frame
-from airoute.emulators.replies import Reply, ToolSpec, Turn, make_reply, word_count
-from airoute.emulators.server import EmulatorServer, retry_headers
+from airoute.emulators.eventstream import event_frame, exception_frame
+from airoute.emulators.faults import Decision
+from airoute.emulators.replies import BLOCK_ANSWER, TOO_LONG, Reply, ToolSpec, Turn, make_reply, word_count
+from airoute.emulators.server import EmulatorServer
 from airoute.emulators.sigv4 import SignatureError, parse_authorization, verify
 
 ERROR_TYPES = {
@@ -26,9 +28,16 @@ ERROR_TYPES = {
 }
 _STATUS = {code: status for status, code in ERROR_TYPES.items()} | {
     "MissingAuthenticationTokenException": 403, "IncompleteSignatureException": 400,
-    "InvalidSignatureException": 403,
+    "InvalidSignatureException": 403, "UnrecognizedClientException": 403,
 }
+STREAM_EXCEPTIONS = {400: "validationException", 424: "modelStreamErrorException", 429: "throttlingException",
+                     500: "internalServerException", 503: "serviceUnavailableException"}
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "content_filtered"}
+
+
+_STREAM_MESSAGES = {"throttlingException": "Too many requests, please wait before trying again.",
+                    "modelStreamErrorException": "The model failed while streaming its answer.",
+                    "serviceUnavailableException": "The service is unavailable. Try again later."}
 
 
 class ValidationError(ValueError):
@@ -56,10 +65,13 @@ class BedrockEmulator(EmulatorServer):
             web.post("/model/{model_id:.+}/converse-stream", self._converse_stream),
         ]
 
+    def fault_response(self, decision: Decision, message: str) -> web.Response:
+        return self.error_response(decision.status, message, code=decision.error_code)
+
     def error_response(self, status: int, message: str, retry_after: float | None = None,
                        code: str | None = None) -> web.Response:
         code = code or ERROR_TYPES.get(status, "InternalServerException")
-        headers = retry_headers(status, retry_after) | {
+        headers = {  # Bedrock sends no Retry-After, on a 429 either
             "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
             "x-amzn-RequestId": "00000000-0000-0000-0000-000000000000",
         }
@@ -75,6 +87,7 @@ class BedrockEmulator(EmulatorServer):
         api = "converse-stream" if streamed else "converse"
         model = request.match_info["model_id"]
         raw = await request.read()
+        self.capture(request, raw)
         try:
             self._check_signature(request, raw)
         except SignatureError as exc:
@@ -88,19 +101,29 @@ class BedrockEmulator(EmulatorServer):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.record(request, api, model, streamed, "bad_request", 400)
             return self.error_response(400, str(exc))
+        if TOO_LONG in turn.last_user:
+            self.record(request, api, model, streamed, "bad_request", 400)
+            return self.error_response(400, "Input is too long for requested model.")
         gate = await self.gate(request, api, model, streamed)
         if gate.response is not None:
             return gate.response
         reply = make_reply(self.provider, turn)
+        if BLOCK_ANSWER in turn.last_user:
+            reply = replace(reply, text=" ".join((reply.text or "").split(" ")[:3]), finish="content_filter")
         headers = {"x-amzn-RequestId": "00000000-0000-0000-0000-000000000000",
                    "x-emulator-model-version": self.faults.model_version}
         if not streamed:
             self.record(request, api, model, False, "ok", 200)
             return web.json_response(converse_response(reply), headers=headers)
-        response, complete = await self.stream(
-            request, stream_frames(reply), gate.decision, "application/vnd.amazon.eventstream",
-            headers)
-        self.record(request, api, model, True, "ok" if complete else "cut", 200)
+        frames, decision = stream_frames(reply), gate.decision
+        failing = decision.stream_error_after is not None
+        if decision.stream_error_after is not None:  # Bedrock ends the stream after the exception
+            kind = decision.error_code or STREAM_EXCEPTIONS.get(decision.error_status, "internalServerException")
+            frames = [*frames[:decision.stream_error_after],
+                      exception_frame(kind[:1].lower() + kind[1:], _STREAM_MESSAGES.get(kind, "The model failed."))]
+        response, complete = await self.stream(request, frames, decision, "application/vnd.amazon.eventstream",
+                                               headers)
+        self.record(request, api, model, True, "cut" if not complete else "stream_error" if failing else "ok", 200)
         return response
 
     def _check_signature(self, request: web.Request, body: bytes) -> None:

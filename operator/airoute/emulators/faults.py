@@ -30,9 +30,15 @@ class Faults:
     "connection refused"; server-wide, scope ignored); ``reset`` accepts and resets the connection
     when a request arrives; ``drop`` accepts and never answers.
 
-    ``stream_error_after`` (OpenAI-compatible emulator only): after that many chunks a stream
-    reports an error in band, the way vLLM does once a stream began — a ``data: {"error": …}``
-    event with ``error_status`` as its code, then ``data: [DONE]``.
+    ``stream_error_after``: after that many chunks a stream reports an error in band, the way the
+    provider does once a stream began — OpenAI-compatible servers (vLLM) a ``data: {"error": …}``
+    event with ``error_status`` as its code, then ``data: [DONE]``; Bedrock an ``exception``
+    frame (``throttlingException`` for 429, ``modelStreamErrorException`` for 424,
+    ``internalServerException`` for 500, …); Vertex AI a ``data: {"error": …}`` event.
+
+    ``error_code``: the provider's own error code for injected errors, where it has one besides
+    the status (Bedrock's ``x-amzn-ErrorType``: ``ModelNotReadyException`` is a 429 that is not
+    a throttle).
     """
 
     error_rate: float = 0.0
@@ -46,6 +52,7 @@ class Faults:
     chunk_delay: float = 0.0
     cut_after: int | None = None
     stream_error_after: int | None = None
+    error_code: str | None = None
     down: Down = "none"
     model: str | None = None
     version: str | None = None
@@ -100,6 +107,7 @@ class Decision:
     cut_after: int | None = None
     stream_error_after: int | None = None
     error_status: int = 500
+    error_code: str | None = None
 
 
 OK = Decision()
@@ -172,10 +180,11 @@ class FaultController:
         if rule.throttle_rate and rng.random() < rule.throttle_rate:
             return Decision("throttle", 429, delay, retry_after=rule.retry_after)
         if rule.error_rate and rng.random() < rule.error_rate:
-            return Decision("error", rule.error_status, delay, retry_after=rule.retry_after)
+            return Decision("error", rule.error_status, delay, retry_after=rule.retry_after,
+                            error_code=rule.error_code)
         return Decision(
             "ok", 200, delay, None, rule.first_token_delay, rule.chunk_delay, rule.cut_after,
-            rule.stream_error_after, rule.error_status,
+            rule.stream_error_after, rule.error_status, rule.error_code,
         )
 
     def snapshot(self) -> dict[str, Any]:

@@ -208,8 +208,8 @@ class EmulatorServer:
         if decision.action in ("error", "throttle"):
             outcome = "throttled" if decision.action == "throttle" else "error"
             self.record(request, api, model, streamed, outcome, decision.status)
-            response = self.error_response(decision.status, _FAULT_MESSAGES.get(
-                decision.status, "The emulator injected this error."), decision.retry_after)
+            response = self.fault_response(decision, _FAULT_MESSAGES.get(
+                decision.status, "The emulator injected this error."))
             return Gate(decision, response)
         return Gate(decision)
 
@@ -220,6 +220,10 @@ class EmulatorServer:
         if request.transport is not None:
             request.transport.abort()
         return web.Response(status=204)
+
+    def fault_response(self, decision: Decision, message: str) -> web.Response:
+        """The answer to an injected error or throttle."""
+        return self.error_response(decision.status, message, decision.retry_after)
 
     def error_response(self, status: int, message: str, retry_after: float | None = None,
                        ) -> web.Response:

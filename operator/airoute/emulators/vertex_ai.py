@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from airoute.emulators.replies import Reply, ToolSpec, Turn, make_reply, word_count
-from airoute.emulators.server import EmulatorServer, retry_headers
+from airoute.emulators.server import EmulatorServer
 
 STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
             404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED",
@@ -47,7 +47,7 @@ class VertexAIEmulator(EmulatorServer):
                        ) -> web.Response:
         body = {"error": {"code": status, "message": message,
                           "status": STATUSES.get(status, "UNKNOWN")}}
-        return web.json_response(body, status=status, headers=retry_headers(status, retry_after))
+        return web.json_response(body, status=status)  # Vertex AI sends no Retry-After, on a 429 either
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -75,8 +75,10 @@ class VertexAIEmulator(EmulatorServer):
             self.record(request, action, model, streamed, "bad_request", 404)
             return self.error_response(404, f"Publisher Model `{request.path.rsplit(':', 1)[0]}` "
                                        "was not found or your project does not have access to it.")
+        raw = await request.read()
+        self.capture(request, raw)
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
             turn = parse_turn(body, model)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.record(request, action, model, streamed, "bad_request", 400)

@@ -1,21 +1,27 @@
-"""Amazon Bedrock through boto3 ``bedrock-runtime`` Converse / ConverseStream, retries off.
+"""Amazon Bedrock's Converse and ConverseStream over the gateway's own pool, SigV4-signed.
 
-boto3 blocks, so calls run in a bounded thread pool and stream events are relayed to the event
-loop through a queue. A client is built per whole-second timeout (botocore's connect and read
-timeouts are per client), so a thread never outlives the caller's deadline by more than a second.
+``POST /model/{modelId}/converse`` (``/converse-stream``) on ``bedrock-runtime.{region}.amazonaws.com``
+or the block's ``endpointURL``; the body is ``translate.openai_to_bedrock.to_converse`` serialized
+as botocore serializes it (``json.dumps``, blobs in base64), so it equals what boto3 sends for the
+same arguments (``tests/integration/providers/test_bedrock_wire.py``). Credentials and the
+signature come from :mod:`~airoute.providers.aws_auth` (botocore's chain; botocore judges the
+signature). Errors: the ``x-amzn-ErrorType`` code and the body's ``message``; Bedrock sends no
+``Retry-After``. ConverseStream frames are decoded as they arrive
+(:mod:`~airoute.providers.eventstream`); an ``exception`` frame inside the stream raises the
+error of its type (``in_band``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
-import threading
+import base64
+import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from airoute.api.providers import Bedrock
-from airoute.providers.credentials import Credentials
+from airoute.providers.aws_auth import Keys, Signer
 from airoute.providers.errors import (
     AuthFailed,
     BadRequest,
@@ -24,17 +30,14 @@ from airoute.providers.errors import (
     Timeout,
     Unavailable,
     error_for_status,
-    retry_after_from,
 )
+from airoute.providers.eventstream import EventStreamDecoder, EventStreamError
+from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.request import ChatRequest
-from airoute.providers.threads import BlockingRunner
+from airoute.providers.tokens import Refreshing
 from airoute.providers.translate.common import completion_id
-from airoute.providers.translate.openai_to_bedrock import (
-    ConverseStreamTranslator,
-    from_converse,
-    to_converse,
-)
-from airoute.providers.transport import close_quietly, paced, transport_error, within
+from airoute.providers.translate.openai_to_bedrock import ConverseStreamTranslator, from_converse, to_converse
+from airoute.providers.translating import StreamDecoder, TranslatingCaller
 
 CODES: dict[str, type[ProviderError]] = {
     "ThrottlingException": Throttled, "ServiceQuotaExceededException": Throttled,
@@ -47,143 +50,138 @@ CODES: dict[str, type[ProviderError]] = {
     "ModelStreamErrorException": Unavailable, "ModelErrorException": Unavailable,
     "ResourceNotFoundException": Unavailable,
 }
+EVENTSTREAM = "application/vnd.amazon.eventstream"
 
 
-class BedrockProvider:
+def _blob(value: Any) -> str:
+    """How botocore writes a blob member into a JSON body."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def converse_body(request: ChatRequest) -> bytes:
+    """The Converse body as boto3 would send it for ``converse(modelId=…, **to_converse(request))``."""
+    return json.dumps(to_converse(request), default=_blob).encode()
+
+
+def bedrock_error(code: str, message: str, status: int | None, provider: str, *, in_band: bool = False,
+                  secrets: tuple[str, ...] = ()) -> ProviderError:
+    """The ProviderError of a Bedrock error code (``ThrottlingException``, or ``throttlingException``
+    as stream exceptions spell it)."""
+    code = code[:1].upper() + code[1:]
+    text = f"{code}: {message}" if code else message
+    cls = CODES.get(code)
+    if cls is None:
+        return error_for_status(status or 500, text, provider=provider, code=code or None, in_band=in_band,
+                                secrets=secrets)
+    return cls(text, provider=provider, status=status, code=code, in_band=in_band, secrets=secrets)
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace").strip() or "no body"
+    if isinstance(parsed, dict):
+        message = parsed.get("message") or parsed.get("Message")
+        if isinstance(message, str):
+            return message
+    return "no message"
+
+
+class _ConverseStreamDecoder:
+    """Event-stream bytes → ConverseStream events → ``chat.completion.chunk`` objects."""
+
+    def __init__(self, translator: ConverseStreamTranslator, provider: str, secrets: tuple[str, ...]) -> None:
+        self._frames = EventStreamDecoder()
+        self._translator = translator
+        self._provider = provider
+        self._secrets = secrets
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        try:
+            messages = self._frames.feed(data)
+        except EventStreamError as exc:
+            raise Unavailable(f"malformed event stream: {exc}", provider=self._provider) from None
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            headers = message.headers
+            kind = headers.get(":message-type")
+            if kind == "event":
+                try:
+                    payload = json.loads(message.payload) if message.payload else {}
+                except ValueError:
+                    raise Unavailable("malformed event in the stream", provider=self._provider) from None
+                out += self._translator.feed({headers.get(":event-type", ""): payload})
+            elif kind == "exception":
+                raise bedrock_error(headers.get(":exception-type", ""), _error_message(message.payload), None,
+                                    self._provider, in_band=True, secrets=self._secrets)
+            elif kind == "error":
+                raise bedrock_error(headers.get(":error-code", ""), headers.get(":error-message", "stream error"),
+                                    None, self._provider, in_band=True, secrets=self._secrets)
+        return out
+
+    def close(self) -> None:
+        if self._frames.pending:
+            raise Unavailable("the stream ended inside an event", provider=self._provider)
+        try:
+            self._translator.close()
+        except Unavailable as exc:
+            raise Unavailable(exc.message, provider=self._provider) from None
+
+
+class BedrockCaller(TranslatingCaller):
     """One Bedrock model (or inference profile) in one region."""
 
-    def __init__(self, name: str, block: Bedrock, credentials: Credentials,
-                 max_connections: int = 64) -> None:
-        self.name = name
+    def __init__(self, name: str, block: Bedrock, keys: Refreshing[Keys], pools: Pools,
+                 secrets: tuple[str, ...] = ()) -> None:
+        if block.endpoint_url:
+            url = urlsplit(block.endpoint_url)
+            tls, host = url.scheme == "https", url.hostname or ""
+            port = url.port or (443 if tls else 80)
+            self._prefix = url.path.rstrip("/")
+        else:
+            tls, host, port = True, f"bedrock-runtime.{block.region}.amazonaws.com", 443
+            self._prefix = ""
+        host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
+        super().__init__(name, Origin(host, port, tls), host_header, pools, secrets)
         self.block = block
-        self._session_kwargs: Mapping[str, str] = credentials.value or {}
-        self._secrets = credentials.secrets
-        self._max_connections = max_connections
-        self._runner = BlockingRunner(max_connections, f"bedrock-{name}")
-        self._clients: dict[int, Any] = {}
-        self._lock: asyncio.Lock | None = None
+        self._keys = keys
+        self._signer = Signer(block.region, host_header)
+        self._model_path = f"{self._prefix}/model/{quote(block.model_id, safe='')}"
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
-        kwargs = to_converse(req) | {"modelId": self.block.model_id}
+    def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
+        return self._model_path + ("/converse-stream" if stream else "/converse"), converse_body(request)
+
+    async def auth(self, path: str, body: bytes) -> str:
+        return self._signer.headers(await self._keys.get(), path, body)
+
+    def _id(self, headers: Mapping[str, str]) -> str:
+        return completion_id(headers.get("x-amzn-requestid") or str(time.time_ns()))
+
+    def answer(self, data: bytes, request: ChatRequest) -> dict[str, Any]:
         try:
-            client = await self._client(timeout)
-            response = await within(self._runner.call(client.converse, **kwargs), timeout,
-                                    self.name)
-        except Exception as exc:
-            raise self._error(exc) from exc
-        if not isinstance((response.get("output") or {}).get("message"), Mapping):
-            # boto3 reads a 200 with a body that is not JSON (an HTML error page …) as an empty answer
+            response = json.loads(data)
+        except (ValueError, RecursionError):
+            response = None
+        if not isinstance(response, dict) or not isinstance((response.get("output") or {}).get("message"), Mapping):
             raise Unavailable("malformed answer: no output.message in the Converse response", provider=self.name)
-        return from_converse(response, self.block.model_id, _id(response), int(time.time()))
+        return from_converse(response, self.block.model_id, completion_id(str(time.time_ns())), int(time.time()))
 
-    async def stream(self, req: ChatRequest, timeout: float,
-                     ) -> AsyncIterator[dict[str, Any]]:
-        kwargs = to_converse(req) | {"modelId": self.block.model_id}
-        try:
-            client = await self._client(timeout)
-            response = await within(self._runner.call(client.converse_stream, **kwargs),
-                                    timeout, self.name)
-        except Exception as exc:
-            raise self._error(exc) from exc
-        events = response["stream"]
-        translator = ConverseStreamTranslator(self.block.model_id, _id(response),
-                                              int(time.time()), req.include_usage)
-        relay = self._runner.relay(events, close=events.close)
-        try:
-            async for event in paced(relay, timeout, self.name):
-                for chunk in translator.feed(event):
-                    yield chunk
-        except Exception as exc:
-            raise self._error(exc) from exc
-        finally:
-            await close_quietly(relay)
-        translator.close()
+    def decoder(self, request: ChatRequest, headers: Mapping[str, str]) -> StreamDecoder:
+        content_type = headers.get("content-type", "none")
+        if not content_type.startswith(EVENTSTREAM):
+            raise Unavailable(f"the answer is not an event stream (content-type {content_type[:64]})",
+                              provider=self.name)
+        translator = ConverseStreamTranslator(self.block.model_id, self._id(headers), int(time.time()),
+                                              request.include_usage)
+        return _ConverseStreamDecoder(translator, self.name, self._secrets)
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        code = headers.get("x-amzn-errortype", "").split(":", 1)[0]
+        return bedrock_error(code, _error_message(body), status, self.name, secrets=self._secrets)
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
-        self._runner.shutdown()
-
-    async def _client(self, limit: float) -> Any:
-        seconds = min(max(1, math.ceil(limit)), 900)
-        client = self._clients.get(seconds)
-        if client is not None:
-            return client
-        self._lock = self._lock or asyncio.Lock()
-        async with self._lock:
-            if seconds not in self._clients:
-                self._clients[seconds] = await self._runner.call(self._make_client, seconds)
-        return self._clients[seconds]
-
-    def _make_client(self, seconds: int) -> Any:
-        from botocore.config import Config
-
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                        connect_timeout=seconds, read_timeout=seconds,
-                        max_pool_connections=self._max_connections, tcp_keepalive=True,
-                        user_agent_extra="airoute")
-        with _SESSION_LOCK:  # boto3 sessions are not thread-safe
-            return _shared_session().client(
-                "bedrock-runtime", region_name=self.block.region,
-                endpoint_url=self.block.endpoint_url, config=config, **self._session_kwargs)
-
-    def _error(self, exc: Exception) -> ProviderError:
-        from botocore import exceptions as bx
-
-        if isinstance(exc, bx.ClientError):
-            return self._client_error(exc)
-        if isinstance(exc, (bx.ReadTimeoutError, bx.ConnectTimeoutError)):
-            return Timeout(f"no answer in time ({type(exc).__name__})", provider=self.name)
-        if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError,
-                            bx.CredentialRetrievalError)):
-            return AuthFailed(f"no usable AWS credentials: {exc}", provider=self.name,
-                              secrets=self._secrets)
-        if isinstance(exc, bx.ParamValidationError):
-            return BadRequest(str(exc), provider=self.name, secrets=self._secrets)
-        if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
-            return Unavailable(f"{type(exc).__name__}: {exc}", provider=self.name,
-                               secrets=self._secrets)
-        found = transport_error(exc, self.name, self._secrets)
-        if found is not None:
-            return found
-        if type(exc).__module__.startswith(("urllib3", "botocore")):
-            return Unavailable(f"{type(exc).__name__}: {exc}", provider=self.name,
-                               secrets=self._secrets)
-        raise exc
-
-    def _client_error(self, exc: Any) -> ProviderError:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        code = code[:1].upper() + code[1:]  # stream exceptions arrive as "throttlingException"
-        meta = exc.response.get("ResponseMetadata", {})
-        status = int(meta.get("HTTPStatusCode") or 0) or None
-        message = f"{code}: {error.get('Message') or exc}"
-        retry_after = retry_after_from(meta.get("HTTPHeaders", {}))
-        cls = CODES.get(code)
-        if cls is Throttled:
-            return Throttled(message, retry_after=retry_after, provider=self.name, status=status,
-                             secrets=self._secrets)
-        if cls is not None:
-            return cls(message, provider=self.name, status=status, secrets=self._secrets)
-        return error_for_status(status or 500, message, provider=self.name,
-                                retry_after=retry_after, secrets=self._secrets)
-
-
-_SESSION_LOCK = threading.Lock()
-_SESSION: list[Any] = []
-
-
-def _shared_session() -> Any:
-    """One boto3 session per process: its loaded service models make new clients cheap. Keys
-    from a Secret are passed per client; without them the session's default chain applies."""
-    if not _SESSION:
-        import boto3
-
-        _SESSION.append(boto3.session.Session())
-    return _SESSION[0]
-
-
-def _id(response: Mapping[str, Any]) -> str:
-    request_id = str((response.get("ResponseMetadata") or {}).get("RequestId", ""))
-    return completion_id(request_id or str(time.time_ns()))
+        await super().aclose()
+        await self._keys.aclose()

@@ -79,19 +79,19 @@ def entra_token(provider: str) -> Refreshing[str]:
     return Refreshing(fetch, "Entra ID token", provider=provider)
 
 
-def aws_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
-    """Keyword arguments for ``boto3.Session``: keys from the Secret, else the default chain
-    (IRSA web identity, EKS Pod Identity, instance profile)."""
+def aws_keys(secrets: SecretLookup, ref: SecretKeyRef | None, provider: str) -> Credentials:
+    """AWS credentials (a :class:`Refreshing` of :class:`~airoute.providers.aws_auth.Keys`): keys from
+    the Secret, else botocore's default chain (IRSA web identity, EKS Pod Identity, instance
+    profile)."""
+    from airoute.providers import aws_auth
+
     if ref is None:
-        return Credentials({})
-    access_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[0]), AWS_KEYS[0])
-    secret_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[1]), AWS_KEYS[1])
-    token = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[2]), AWS_KEYS[2],
-                        optional=True)
-    kwargs = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
-    if token:
-        kwargs["aws_session_token"] = token
-    return Credentials(kwargs, tuple(v for v in (access_key, secret_key, token) if v))
+        return Credentials(aws_auth.default_chain(provider))
+    access_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[0]), AWS_KEYS[0]) or ""
+    secret_key = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[1]), AWS_KEYS[1]) or ""
+    token = read_secret(secrets, SecretKeyRef(name=ref.name, key=AWS_KEYS[2]), AWS_KEYS[2], optional=True)
+    return Credentials(aws_auth.static_keys(access_key, secret_key, token, provider),
+                       tuple(v for v in (access_key, secret_key, token) if v))
 
 
 def google_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:

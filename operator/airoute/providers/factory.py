@@ -3,7 +3,8 @@ a :class:`~airoute.providers.caller.Caller` out. Unknown kinds are an error.
 
 * ``inCluster``, ``openAICompatible`` and ``azureOpenAI``: the OpenAI-format caller over the
   shared pool (Azure: its v1 API, or a deployment's path when the block sets ``apiVersion``);
-* ``bedrock``, ``vertexAI``: an SDK adapter behind an
+* ``bedrock``: Converse over the pool, SigV4-signed (:mod:`~airoute.providers.bedrock`);
+* ``vertexAI``: an SDK adapter behind an
   :class:`~airoute.providers.sdk_caller.SdkCaller` (each SDK is imported when its first adapter
   is built).
 """
@@ -67,14 +68,15 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
         endpoint, values = azure_endpoint(block, secrets)
         auth = None if block.credentials_secret_ref is not None else BearerHeader(creds.entra_token(backend))
         return OpenAIFormatCaller(backend, endpoint, pools, values, auth)
+    if isinstance(block, Bedrock):
+        from airoute.providers.bedrock import BedrockCaller
+
+        keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
+        return BedrockCaller(backend, block, keys.value, pools, keys.secrets)
     return SdkCaller(_sdk_adapter(backend, block, secrets, google_credentials), timeout)
 
 
 def _sdk_adapter(backend: str, block: ProviderBlock, secrets: SecretLookup, google_credentials: Any) -> ChatProvider:
-    if isinstance(block, Bedrock):
-        from airoute.providers.bedrock import BedrockProvider
-
-        return BedrockProvider(backend, block, creds.aws_credentials(secrets, block.credentials_secret_ref))
     assert isinstance(block, VertexAI)
     from airoute.providers.vertex_ai import VertexAIProvider
 

@@ -40,7 +40,7 @@ class UpstreamError(Exception):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_waiter", "chunks", "complete", "error", "headers", "keep_alive", "parser", "pool",
+    __slots__ = ("_waiter", "body_bytes", "chunks", "complete", "error", "headers", "keep_alive", "parser", "pool",
                  "received", "status", "transport")
 
     def __init__(self, pool: Pool) -> None:
@@ -55,6 +55,7 @@ class _Conn(asyncio.Protocol):
         self.status = 0
         self.headers: dict[str, str] = {}
         self.chunks: deque[bytes] = deque()
+        self.body_bytes = 0
         self.complete = False
         self.received = False
         self.keep_alive = True
@@ -105,6 +106,7 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
+        self.body_bytes += len(body)
         if len(self.chunks) > _HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()  # the client reads slower than the backend writes
         self._wake()
@@ -142,10 +144,20 @@ class Response:
         self.status = conn.status
         self.headers = conn.headers
 
-    async def read(self) -> bytes:
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; more than ``limit`` bytes closes the connection and raises
+        :class:`UpstreamError` (``too_large``)."""
         conn = self._conn
         while not conn.complete:
+            if limit is not None and conn.body_bytes > limit:
+                conn.close()
+                raise UpstreamError("too_large", f"the answer from {conn.pool.name} is larger than {limit} bytes")
+            if conn.transport is not None:
+                conn.transport.resume_reading()
             await conn.wait()
+        if limit is not None and conn.body_bytes > limit:
+            conn.close()
+            raise UpstreamError("too_large", f"the answer from {conn.pool.name} is larger than {limit} bytes")
         chunks = conn.chunks
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 

@@ -158,3 +158,22 @@ async def test_azure_annotations_reach_the_client(clouds: tuple[Clouds, Gateway,
     chunks = [chunk async for chunk in stream]
     await client.close()
     assert any(chunk.model_extra and "prompt_filter_results" in chunk.model_extra for chunk in chunks)
+
+
+async def test_bedrock_exception_inside_a_stream_before_content_is_retried_elsewhere(
+        clouds: tuple[Clouds, Gateway, str]) -> None:
+    """Bedrock throttles inside ConverseStream, right after messageStart: no byte reached the
+    client yet, so the gateway retries on another cloud and every client stream is whole."""
+    from airoute.emulators import Faults
+
+    c, gateway, url = clouds
+    await c.bedrock.set_faults(Faults(stream_error_after=1, error_status=429))
+    results = await asyncio.gather(*(post(url, stream=True) for _ in range(20)))
+    assert {status for status, _ in results} == {200}
+    for _, body in results:
+        assert body.rstrip().endswith(b"data: [DONE]") and b'"error"' not in body
+    tried = c.bedrock.stats.count(outcome="stream_error")
+    assert tried > 0
+    text = gateway.metrics.render().decode()
+    assert metric(text, "airoute_requests_total", backend="bedrock-eu", outcome="throttled") == tried
+    assert metric(text, "airoute_retries_total", backend="bedrock-eu") == tried

@@ -104,6 +104,20 @@ async def test_bedrock_wrong_secret_fails_signature_check() -> None:
     assert emulator.stats.count(outcome="unauthorized", status=403) == 1
 
 
+async def test_bedrock_unknown_access_key_is_403_unrecognized_client() -> None:
+    async with BedrockEmulator(access_key_id="AKIAEMULATOR00000002", secret_access_key="the-right-secret") as emulator:
+        block = Bedrock(region="eu-central-1", model_id=MODEL, endpoint_url=emulator.base_url,
+                        insecure=True, credentials_secret_ref={"name": "aws"})
+        secrets = {("aws", "aws_access_key_id"): b"AKIAEMULATOR99999999",
+                   ("aws", "aws_secret_access_key"): b"the-right-secret"}
+        caller = make("bedrock", "bedrock", block, _secrets(secrets))
+        with pytest.raises(AuthFailed) as caught:
+            await ask(caller)
+        await caller.aclose()
+    assert (caught.value.status, caught.value.code) == (403, "UnrecognizedClientException")
+    assert emulator.stats.count(outcome="unauthorized", status=403) == 1
+
+
 async def test_bedrock_default_chain_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEMULATOR00000003")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")

@@ -112,11 +112,14 @@ async def test_error_status_maps_to_error_class(backend: Backend, status: int,
     assert backend.emulator.stats.total == 1, "the SDK must not retry"
 
 
-async def test_throttled_carries_retry_after(backend: Backend) -> None:
+async def test_throttled_carries_retry_after_where_the_service_sends_it(backend: Backend) -> None:
+    """Azure OpenAI (and OpenAI-compatible servers) send ``Retry-After`` with a 429; Bedrock and
+    Vertex AI do not, and nothing is made up for them."""
     await backend.emulator.set_faults(Faults(throttle_rate=1.0, retry_after=2.0))
     with pytest.raises(Throttled) as caught:
         await backend.complete(request(), 5.0)
-    assert caught.value.retry_after == pytest.approx(2.0)
+    expected = None if backend.kind in ("bedrock", "vertex") else pytest.approx(2.0)
+    assert caught.value.retry_after == expected
     assert backend.emulator.stats.total == 1, "the SDK must not retry a 429"
 
 
@@ -227,3 +230,48 @@ async def _in_band_errors(backend: Backend) -> None:
     with pytest.raises(BadRequest):
         await backend.stream(request())
     assert backend.count(outcome="stream_error") == 2
+
+
+@pytest.mark.parametrize(("status", "code", "error"), [(429, "ThrottlingException", Throttled),
+                                                       (424, "ModelStreamErrorException", Unavailable),
+                                                       (400, "ValidationException", BadRequest)])
+async def test_bedrock_exception_inside_the_stream_before_content_raises_before_any_byte(
+        status: int, code: str, error: type[ProviderError]) -> None:
+    """Bedrock reports a failure after ``messageStart`` as an exception frame; nothing has been
+    yielded yet (the opening role chunk is held back), so the gateway can still fail over."""
+    backend = await build_backend("bedrock")
+    try:
+        await backend.emulator.set_faults(Faults(stream_error_after=1, error_status=status))
+        raw = json.dumps(request(stream=True)).encode()
+        pieces: list[bytes] = []
+
+        async def read() -> None:
+            async for piece in backend.caller.stream(raw, sniff(raw)):
+                pieces.append(piece)
+
+        with pytest.raises(error) as caught:
+            await read()
+        assert pieces == []
+        assert caught.value.in_band and caught.value.code == code
+        assert backend.count(outcome="stream_error") == 1
+        await backend.emulator.set_faults(Faults(stream_error_after=4, error_status=429))
+        received: list[dict[str, Any]] = []
+        with pytest.raises(Throttled):
+            await backend.stream(request(), into=received)
+        assert received, "content came before the exception"
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+async def test_bedrock_model_not_ready_is_unavailable_not_a_throttle() -> None:
+    backend = await build_backend("bedrock")
+    try:
+        await backend.emulator.set_faults(Faults(error_rate=1.0, error_status=429, error_code="ModelNotReadyException"))
+        with pytest.raises(Unavailable) as caught:
+            await backend.complete(request())
+        assert (caught.value.status, caught.value.code) == (429, "ModelNotReadyException")
+        assert not isinstance(caught.value, Throttled)
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()

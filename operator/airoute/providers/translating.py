@@ -1,0 +1,169 @@
+"""The callers of APIs that are not OpenAI's (Bedrock Converse, Vertex AI generateContent) over the
+gateway's own HTTP/1.1 pool: the client's body is parsed once into a
+:class:`~airoute.providers.request.ChatRequest`, translated by ``providers/translate/``, signed or
+given a bearer token, sent; the answer is translated back into OpenAI bytes.
+
+Streams are decoded as bytes arrive (:meth:`TranslatingCaller.decoder`, one per stream) and each
+network read becomes at most one write to the client. Chunks that carry nothing yet (the
+``role: assistant`` opening) are held back until the first one that does: an exception the
+provider reports inside the stream before any content (Bedrock's ``throttlingException`` right
+after ``messageStart``) then reaches the failover policy before the first byte reached the
+client, and the request is retried elsewhere.
+
+Answers above :data:`MAX_ANSWER` bytes and error bodies above :data:`MAX_ERROR_BODY` bytes are
+refused (the connection is closed), so a hostile endpoint cannot make the gateway buffer without
+bound.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Protocol
+
+from airoute.providers.errors import BadRequest, ProviderError, Unavailable
+from airoute.providers.http_pool import Origin, Pool, Pools, Response, UpstreamError
+from airoute.providers.request import ChatRequest
+from airoute.providers.request_codec import parse_request
+from airoute.providers.sniff import Sniffed, parsed_body
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER = 32 * 1024 * 1024
+MAX_ERROR_BODY = 64 * 1024
+_DONE = b"data: [DONE]\n\n"
+
+
+class StreamDecoder(Protocol):
+    """Provider stream bytes → ``chat.completion.chunk`` objects."""
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """The chunks the bytes completed; raises ProviderError for an error inside the stream."""
+        ...
+
+    def close(self) -> None:
+        """The stream ended: raises Unavailable when it ended before its finish."""
+        ...
+
+
+def chat_request(body: bytes, sniffed: Sniffed) -> ChatRequest:
+    """The parsed request; a body that is not a valid chat request is :class:`BadRequest`."""
+    try:
+        return parse_request(parsed_body(body, sniffed))
+    except ValueError as exc:
+        if isinstance(exc, BadRequest):
+            raise
+        raise BadRequest(str(exc)) from None
+
+
+def _carries_something(chunk: Mapping[str, Any]) -> bool:
+    if chunk.get("usage"):
+        return True
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if choice.get("finish_reason") or delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
+            return True
+    return False
+
+
+def sse(chunks: list[dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + json.dumps(c, separators=(",", ":")).encode() + b"\n\n" for c in chunks)
+
+
+class TranslatingCaller(ABC):
+    """One backend of a translated API over the pool of its origin. Subclasses say where requests
+    go, how they are authenticated, and how answers and errors read."""
+
+    def __init__(self, name: str, origin: Origin, host: str, pools: Pools, secrets: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.origin = origin
+        self._pools = pools
+        self._pool: Pool = pools.acquire(origin)
+        self._secrets = secrets
+        self._static = (f"host: {host}\r\ncontent-type: application/json\r\naccept-encoding: identity\r\n"
+                        "user-agent: airoute-gateway\r\n")
+
+    # -- what a provider defines -------------------------------------------------------------
+
+    @abstractmethod
+    def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
+        """The path (with query) and the body of the provider request."""
+
+    @abstractmethod
+    async def auth(self, path: str, body: bytes) -> str:
+        """Authentication header lines for this request, each ending in CRLF."""
+
+    @abstractmethod
+    def answer(self, data: bytes, request: ChatRequest) -> dict[str, Any]:
+        """A 200 answer as a ``chat.completion``; raises Unavailable when it is not one."""
+
+    @abstractmethod
+    def decoder(self, request: ChatRequest, headers: Mapping[str, str]) -> StreamDecoder:
+        """The decoder of one streamed answer; raises Unavailable for a content type that is not a stream."""
+
+    @abstractmethod
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """The ProviderError of a non-200 answer."""
+
+    # -- the one flow --------------------------------------------------------------------------
+
+    async def _send(self, request: ChatRequest, stream: bool) -> Response:
+        path, payload = self.wire(request, stream)
+        head = f"POST {path} HTTP/1.1\r\n{self._static}{await self.auth(path, payload)}"
+        try:
+            response = await self._pool.request(head.encode("latin-1"), payload)
+        except UpstreamError as exc:
+            raise self._unavailable(exc) from None
+        if response.status != 200:
+            try:
+                data = await response.read(MAX_ERROR_BODY)
+            except UpstreamError as exc:
+                raise self._unavailable(exc) from None
+            finally:
+                response.release()
+            raise self.error(response.status, response.headers, data)
+        return response
+
+    def _unavailable(self, exc: UpstreamError) -> ProviderError:
+        return Unavailable(str(exc), provider=self.name, secrets=self._secrets)
+
+    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
+        request = chat_request(body, sniffed)
+        response = await self._send(request, False)
+        try:
+            data = await response.read(MAX_ANSWER)
+        except UpstreamError as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            response.release()
+        return json.dumps(self.answer(data, request), separators=(",", ":")).encode()
+
+    async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
+        request = chat_request(body, sniffed)
+        response = await self._send(request, True)
+        try:
+            decoder = self.decoder(request, response.headers)
+            held: list[dict[str, Any]] = []
+            opened = False
+            async for piece in response.iter_chunks():
+                chunks = decoder.feed(piece)
+                if not chunks:
+                    continue
+                if not opened:
+                    held += chunks
+                    if not any(_carries_something(c) for c in chunks):
+                        continue
+                    chunks, held, opened = held, [], True
+                yield sse(chunks)
+            decoder.close()
+            yield sse(held) + _DONE
+        except UpstreamError as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            response.release()
+
+    async def aclose(self) -> None:
+        """Lets go of the pool (the last caller of an origin closes it)."""
+        await self._pools.release(self.origin)
