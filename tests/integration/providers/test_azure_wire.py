@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from backends import AZURE_KEY, lookup
 from openai import AsyncAzureOpenAI, AsyncOpenAI, BadRequestError
+from tests.support.provider_backends import AZURE_KEY, lookup
 
 from airoute.api import AzureOpenAI
 from airoute.emulators import AzureOpenAIEmulator

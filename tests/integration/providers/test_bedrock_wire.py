@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import AWS_KEY_ID, AWS_SECRET, lookup
+from tests.support.provider_backends import AWS_KEY_ID, AWS_SECRET, lookup
 
 from airoute.api import Bedrock
 from airoute.emulators import BedrockEmulator
