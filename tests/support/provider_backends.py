@@ -107,9 +107,9 @@ def _static_google_credentials() -> Any:
     return Credentials(token=VERTEX_TOKEN)  # type: ignore[no-untyped-call]
 
 
-async def build_backend(kind: str, timeout: float = 5.0) -> Backend:
+async def build_backend(kind: str, timeout: float = 5.0, model: str | None = None) -> Backend:
     """Start the emulator of ``kind`` and build its caller; ``timeout`` bounds an SDK's own calls
-    (and its wait for every next stream chunk)."""
+    (and its wait for every next stream chunk); ``model`` replaces the Bedrock or Vertex AI model."""
     pools = Pools()
 
     def make(backend: str, provider_kind: str, block: Any, **options: Any) -> Caller:
@@ -126,7 +126,7 @@ async def build_backend(kind: str, timeout: float = 5.0) -> Backend:
         emulator = BedrockEmulator(access_key_id=AWS_KEY_ID, secret_access_key=AWS_SECRET,
                                    region="eu-central-1")
         url = await emulator.start()
-        model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+        model = model or "anthropic.claude-3-5-sonnet-20240620-v1:0"
         block = Bedrock(region="eu-central-1", model_id=model, endpoint_url=url, insecure=True,
                         credentials_secret_ref={"name": "aws"})
         caller = make("bedrock-eu", "bedrock", block)
@@ -134,10 +134,10 @@ async def build_backend(kind: str, timeout: float = 5.0) -> Backend:
     if kind == "vertex":
         emulator = VertexAIEmulator(access_token=VERTEX_TOKEN)
         url = await emulator.start()
-        block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-1.5-pro-002",
-                         endpoint_url=url, insecure=True)
+        model = model or "gemini-1.5-pro-002"
+        block = VertexAI(project="acme-prod", location="europe-west4", model=model, endpoint_url=url, insecure=True)
         caller = make("vertex-eu", "vertexAI", block, google_credentials=_static_google_credentials())
-        return Backend(kind, emulator, caller, "gemini-1.5-pro-002", (VERTEX_TOKEN,), pools)
+        return Backend(kind, emulator, caller, model, (VERTEX_TOKEN,), pools)
     if kind == "in_cluster":
         emulator = OpenAICompatibleEmulator(api_key=CLUSTER_TOKEN, provider_name="vllm")
         url = await emulator.start()

@@ -7,6 +7,8 @@ is ``application/vnd.amazon.eventstream``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import zlib
 from collections.abc import Iterable, Mapping
@@ -165,6 +167,53 @@ def _check_messages(messages: Any) -> None:
                 "conversation alternates between user and assistant roles and try again.")
 
 
+IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
+MAX_IMAGE_BYTES = 3_750_000
+
+
+def _check_images(messages: list[Any]) -> None:
+    """Image blocks as Bedrock validates them: a known format and base64 bytes (the JSON form of
+    the blob) of at most 3.75 MB."""
+    for index, message in enumerate(messages):
+        for position, block in enumerate(message["content"]):
+            image = block.get("image") if isinstance(block, Mapping) else None
+            if image is None:
+                continue
+            where = f"messages.{index}.member.content.{position}.member.image"
+            source = image.get("source") if isinstance(image, Mapping) else None
+            data = source.get("bytes") if isinstance(source, Mapping) else None
+            if not isinstance(image, Mapping) or image.get("format") not in IMAGE_FORMATS:
+                raise ValidationError(f"{where}.format: Member must satisfy enum value set: {list(IMAGE_FORMATS)}")
+            if message["role"] != "user" or not isinstance(data, str):
+                raise ValidationError(f"{where}: images are only taken as bytes in user messages.")
+            try:
+                size = len(base64.b64decode(data, validate=True))
+            except (ValueError, binascii.Error):
+                raise ValidationError(f"{where}.source.bytes: Invalid base64.") from None
+            if size > MAX_IMAGE_BYTES:
+                raise ValidationError(f"{where}: Image exceeds max size {MAX_IMAGE_BYTES} bytes.")
+
+
+def _output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JSON schema of ``outputConfig.textFormat`` (structured outputs), checked."""
+    config = body.get("outputConfig")
+    if config is None:
+        return None
+    text_format = config.get("textFormat") if isinstance(config, Mapping) else None
+    structure = text_format.get("structure") if isinstance(text_format, Mapping) else None
+    schema = (structure.get("jsonSchema") or {}).get("schema") if isinstance(structure, Mapping) else None
+    if not isinstance(text_format, Mapping) or text_format.get("type") != "json_schema" or not isinstance(schema, str):
+        raise ValidationError("outputConfig.textFormat: type json_schema with structure.jsonSchema.schema "
+                              "(a JSON string) is required.")
+    try:
+        parsed = json.loads(schema)
+    except ValueError:
+        raise ValidationError("outputConfig.textFormat.structure.jsonSchema.schema: is not valid JSON.") from None
+    if not isinstance(parsed, Mapping):
+        raise ValidationError("outputConfig.textFormat.structure.jsonSchema.schema: must be a JSON object.")
+    return parsed
+
+
 def parse_turn(body: Any, model: str) -> Turn:
     """The Converse request, validated as strictly as Bedrock does where it matters here."""
     if not isinstance(body, Mapping):
@@ -172,6 +221,7 @@ def parse_turn(body: Any, model: str) -> Turn:
     messages = body.get("messages")
     _check_messages(messages)
     assert isinstance(messages, list)
+    _check_images(messages)
     tool_config = body.get("toolConfig")
     blocks = [b for m in messages for b in m["content"] if isinstance(b, Mapping)]
     if any("toolUse" in b or "toolResult" in b for b in blocks) and not tool_config:
@@ -195,6 +245,8 @@ def parse_turn(body: Any, model: str) -> Turn:
         prompt_words=word_count(system) + sum(
             word_count(_blocks_text(m["content"])) for m in messages),
         max_tokens=config.get("maxTokens"),
+        json_schema=_output_schema(body),
+        images=sum(1 for b in messages[-1]["content"] if isinstance(b, Mapping) and "image" in b),
     )
 
 

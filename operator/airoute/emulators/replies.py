@@ -1,7 +1,9 @@
 """Deterministic answers: every emulator replies with text that echoes the request.
 
-``[<provider>:<model>] reply to: <last user message, truncated>`` — or a call of the first
-offered tool, or ``… tool result: <the tool's output>`` after a tool round trip.
+``[<provider>:<model>] reply to: <last user message, truncated>`` (with `` [N image(s)]`` when the
+last user message carried images) — or a call of the first offered tool, or ``… tool result:
+<the tool's output>`` after a tool round trip. With a JSON schema for the answer, the answer is a
+JSON value that follows it (:func:`sample`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Turn:
     prompt_words: int = 0
     max_tokens: int | None = None
     json_mode: bool = False
+    json_schema: Mapping[str, Any] | None = None
+    images: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,11 @@ def make_reply(provider: str, turn: Turn) -> Reply:
         text = f"[{provider}:{turn.model}] tool result: {truncate(turn.tool_result)}"
     else:
         text = f"[{provider}:{turn.model}] reply to: {truncate(turn.last_user)}"
-    if turn.json_mode:
+        if turn.images:
+            text += f" [{turn.images} image{'s' if turn.images > 1 else ''}]"
+    if turn.json_schema is not None:
+        text = json.dumps(sample(turn.json_schema, text), ensure_ascii=False)
+    elif turn.json_mode:
         text = json.dumps({"reply": text}, ensure_ascii=False)
     finish: Finish = "stop"
     words = text.split(" ")
@@ -127,6 +135,24 @@ def _arguments(tool: ToolSpec, text: str) -> dict[str, Any]:
         elif isinstance(kind, str) and kind in samples:
             args[name] = samples[kind]
     return args
+
+
+def sample(schema: Any, text: str, depth: int = 0) -> Any:
+    """A value that follows a JSON schema (types, required properties, enums, arrays), strings
+    filled with ``text``."""
+    if not isinstance(schema, Mapping) or depth > 8:
+        return text
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+    if kind == "object" or (kind is None and isinstance(schema.get("properties"), Mapping)):
+        props = schema.get("properties")
+        props = props if isinstance(props, Mapping) else {}
+        return {name: sample(spec, text, depth + 1) for name, spec in props.items()}
+    if kind == "array":
+        return [sample(schema.get("items"), text, depth + 1)]
+    return {"integer": 1, "number": 1.0, "boolean": True, "null": None}.get(str(kind), text)
 
 
 def _call_id(turn: Turn, name: str) -> str:

@@ -23,6 +23,12 @@ STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DE
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
 _CREATE_TIME = "2023-11-14T22:13:20.000000Z"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+THINKING_MODELS = ("gemini-2.5", "gemini-3")
+"""Models that think: their answers count ``thoughtsTokenCount`` and sign their function calls."""
+SIGNED_MODELS = ("gemini-3",)
+"""Models that refuse a function call of the current turn sent back without its thoughtSignature."""
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+THOUGHT_TOKENS = 7
 
 
 class VertexAIEmulator(EmulatorServer):
@@ -88,11 +94,12 @@ class VertexAIEmulator(EmulatorServer):
             return gate.response
         reply = make_reply(self.provider, turn)
         version = f"{model}@{self.faults.model_version}"
+        thinking = model.startswith(THINKING_MODELS)
         if not streamed:
             self.record(request, action, model, False, "ok", 200)
-            return web.json_response(generate_response(reply, version, _n(body)))
+            return web.json_response(generate_response(reply, version, _n(body), thinking))
         sse = request.query.get("alt") == "sse"
-        chunks = stream_chunks(reply, version, sse)
+        chunks = stream_chunks(reply, version, sse, _n(body), thinking)
         content_type = "text/event-stream" if sse else "application/json"
         response, complete = await self.stream(request, chunks, gate.decision, content_type)
         self.record(request, action, model, True, "ok" if complete else "cut", 200)
@@ -153,6 +160,9 @@ def parse_turn(body: Any, model: str) -> Turn:
         if content.get("role", "user") not in ("user", "model", "function"):
             raise ValueError(f"* GenerateContentRequest.contents[{index}].role: Please use a valid "
                              "role: user, model.")
+    _check_inline_data(contents)
+    if model.startswith(SIGNED_MODELS):
+        _check_signatures(contents)
     config = pick(body, "generationConfig") or {}
     temperature = config.get("temperature")
     if temperature is not None and not 0 <= temperature <= 2:
@@ -173,7 +183,54 @@ def parse_turn(body: Any, model: str) -> Turn:
                                               for c in contents),
         max_tokens=pick(config, "maxOutputTokens"),
         json_mode=mime == "application/json",
+        json_schema=(pick(config, "responseJsonSchema") or pick(config, "responseSchema")
+                     if mime == "application/json" else None),
+        images=sum(1 for p in contents[-1]["parts"]
+                   if str(pick(pick(p, "inlineData"), "mimeType", "")).startswith("image/")),
     )
+
+
+def _check_inline_data(contents: list[Any]) -> None:
+    for index, content in enumerate(contents):
+        for position, part in enumerate(content["parts"]):
+            blob = pick(part, "inlineData")
+            if blob is None:
+                continue
+            where = f"* GenerateContentRequest.contents[{index}].parts[{position}].inline_data"
+            if not isinstance(pick(blob, "mimeType"), str) or not isinstance(blob.get("data"), str):
+                raise ValueError(f"{where}: mime_type and data are required.")
+            try:
+                base64.b64decode(blob["data"], validate=True)
+            except (ValueError, binascii.Error):
+                raise ValueError(f"{where}.data: Invalid value (bytes), Base64 decoding failed.") from None
+
+
+def signature_of(call_id: str) -> str:
+    """The thoughtSignature this emulator gives a function call (opaque base64, like Gemini's)."""
+    return base64.b64encode(f"emulated-thought:{call_id}".encode()).decode()
+
+
+def _check_signatures(contents: list[Any]) -> None:
+    """Gemini 3: each model step of the current turn (since the last user text) must send back
+    the thoughtSignature of its first function call — one Gemini gave, or the documented skip value."""
+    users = [i for i, c in enumerate(contents) if c.get("role", "user") == "user" and _parts_text(c["parts"])]
+    for index in range(users[-1] + 1 if users else 0, len(contents)):
+        calls = [p for p in contents[index]["parts"] if pick(p, "functionCall") is not None]
+        if contents[index].get("role") != "model" or not calls:
+            continue
+        signature = pick(calls[0], "thoughtSignature")
+        valid = signature == SKIP_SIGNATURE or (isinstance(signature, str) and _issued(signature))
+        if not valid:
+            name = pick(pick(calls[0], "functionCall"), "name")
+            raise ValueError(f"Function call `{name}` in the `{index + 1}.` content block is missing a "
+                             "`thought_signature`.")
+
+
+def _issued(signature: str) -> bool:
+    try:
+        return base64.b64decode(signature, validate=True).startswith(b"emulated-thought:")
+    except (ValueError, binascii.Error):
+        return False
 
 
 def _tools(tools: Any) -> tuple[ToolSpec, ...]:
@@ -197,44 +254,48 @@ def _tool_mode(tool_config: Any) -> str:
     return {"ANY": "required", "NONE": "none"}.get(mode, "auto")
 
 
-def _parts(reply: Reply) -> list[dict[str, Any]]:
+def _parts(reply: Reply, thinking: bool = False) -> list[dict[str, Any]]:
     if reply.tool_call is not None:
-        return [{"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}]
+        part: dict[str, Any] = {"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}
+        if thinking:
+            part["thoughtSignature"] = signature_of(reply.tool_call.id)
+        return [part]
     return [{"text": reply.text or ""}]
 
 
-def _usage(reply: Reply) -> dict[str, int]:
-    return {"promptTokenCount": reply.prompt_tokens,
-            "candidatesTokenCount": reply.completion_tokens,
-            "totalTokenCount": reply.total_tokens}
+def _usage(reply: Reply, thinking: bool = False, n: int = 1) -> dict[str, int]:
+    thoughts = THOUGHT_TOKENS * n if thinking else 0
+    usage = {"promptTokenCount": reply.prompt_tokens, "candidatesTokenCount": reply.completion_tokens * n,
+             "totalTokenCount": reply.prompt_tokens + reply.completion_tokens * n + thoughts}
+    return usage | ({"thoughtsTokenCount": thoughts} if thoughts else {})
 
 
-def generate_response(reply: Reply, version: str, n: int = 1) -> dict[str, Any]:
-    content = {"role": "model", "parts": _parts(reply)}
+def generate_response(reply: Reply, version: str, n: int = 1, thinking: bool = False) -> dict[str, Any]:
+    content = {"role": "model", "parts": _parts(reply, thinking)}
     return {
         "candidates": [{"content": content, "finishReason": _FINISH[reply.finish], "index": i}
                        for i in range(n)],
-        "usageMetadata": _usage(reply),
+        "usageMetadata": _usage(reply, thinking, n),
         "modelVersion": version,
         "createTime": _CREATE_TIME,
         "responseId": "emulated-response",
     }
 
 
-def stream_chunks(reply: Reply, version: str, sse: bool) -> list[bytes]:
+def stream_chunks(reply: Reply, version: str, sse: bool, n: int = 1, thinking: bool = False) -> list[bytes]:
+    """The answer in pieces; with ``n`` candidates every chunk carries each of them."""
     base = {"modelVersion": version, "createTime": _CREATE_TIME, "responseId": "emulated-response"}
     if reply.tool_call is not None:
-        parts_list = [_parts(reply)]
+        parts_list = [_parts(reply, thinking)]
     else:
         parts_list = [[{"text": piece}] for piece in reply.pieces()] or [[{"text": ""}]]
     objects: list[dict[str, Any]] = []
     for index, parts in enumerate(parts_list):
-        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
         final = index == len(parts_list) - 1
-        if final:
-            candidate["finishReason"] = _FINISH[reply.finish]
-        objects.append({"candidates": [candidate]} | ({"usageMetadata": _usage(reply)}
-                                                      if final else {}) | base)
+        candidates = [{"content": {"role": "model", "parts": parts}, "index": i}
+                      | ({"finishReason": _FINISH[reply.finish]} if final else {}) for i in range(n)]
+        objects.append({"candidates": candidates} | ({"usageMetadata": _usage(reply, thinking, n)}
+                                                     if final else {}) | base)
     encoded = [json.dumps(o, separators=(",", ":")).encode() for o in objects]
     if sse:
         return [b"data: " + e + b"\r\n\r\n" for e in encoded]

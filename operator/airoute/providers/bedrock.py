@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from airoute.api.providers import Bedrock
 from airoute.providers.aws_auth import Keys, Signer
+from airoute.providers.capabilities import system_prompts
 from airoute.providers.errors import (
     AuthFailed,
     BadRequest,
@@ -60,9 +61,10 @@ def _blob(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def converse_body(request: ChatRequest) -> bytes:
-    """The Converse body as boto3 would send it for ``converse(modelId=…, **to_converse(request))``."""
-    return json.dumps(to_converse(request), default=_blob).encode()
+def converse_body(request: ChatRequest, with_system: bool = True) -> bytes:
+    """The Converse body as boto3 would send it for ``converse(modelId=…, **to_converse(request))``
+    (``with_system``: False for a model without a system prompt, see :func:`to_converse`)."""
+    return json.dumps(to_converse(request, system_prompts=with_system), default=_blob).encode()
 
 
 def bedrock_error(code: str, message: str, status: int | None, provider: str, *, in_band: bool = False,
@@ -147,12 +149,14 @@ class BedrockCaller(TranslatingCaller):
         host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
         super().__init__(name, Origin(host, port, tls), host_header, pools, secrets)
         self.block = block
+        self._system_prompts = system_prompts(block)
         self._keys = keys
         self._signer = Signer(block.region, host_header)
         self._model_path = f"{self._prefix}/model/{quote(block.model_id, safe='')}"
 
     def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
-        return self._model_path + ("/converse-stream" if stream else "/converse"), converse_body(request)
+        return (self._model_path + ("/converse-stream" if stream else "/converse"),
+                converse_body(request, self._system_prompts))
 
     async def auth(self, path: str, body: bytes) -> str:
         return self._signer.headers(await self._keys.get(), path, body)

@@ -20,11 +20,14 @@ ToolChoiceMode = Literal["auto", "none", "required"]
 
 @dataclass(frozen=True)
 class ToolCall:
-    """A function call the assistant made; ``arguments`` is the JSON text, as in OpenAI."""
+    """A function call the assistant made; ``arguments`` is the JSON text, as in OpenAI.
+    ``signature``: Gemini's ``thoughtSignature`` of the call, carried the way Google's
+    OpenAI-compatible API carries it (``extra_content.google.thought_signature``)."""
 
     id: str
     name: str
     arguments: str
+    signature: str | None = None
 
     def arguments_object(self) -> Any:
         """The arguments parsed; ``{}`` when empty. Raises BadRequest when not JSON."""
@@ -46,18 +49,34 @@ class Message:
 
     @property
     def text(self) -> str:
-        """The text of the content; text parts joined by newlines."""
+        """The text of the content; text (and refusal) parts joined by newlines."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return "\n".join(part_text(p) for p in self.content if p.get("type") in TEXT_PARTS)
 
     @property
     def non_text_parts(self) -> tuple[Mapping[str, Any], ...]:
         if isinstance(self.content, tuple):
-            return tuple(p for p in self.content if p.get("type") != "text")
+            return tuple(p for p in self.content if p.get("type") not in TEXT_PARTS)
         return ()
+
+    @property
+    def parts(self) -> tuple[Mapping[str, Any], ...]:
+        """The content as parts (a string is one text part)."""
+        if isinstance(self.content, tuple):
+            return self.content
+        return ({"type": "text", "text": self.content},) if self.content else ()
+
+
+TEXT_PARTS = ("text", "refusal")
+"""Content parts that are text (a refusal is the assistant's own text)."""
+
+
+def part_text(part: Mapping[str, Any]) -> str:
+    """The text of a text or refusal part."""
+    return str(part.get("text" if part.get("type") == "text" else "refusal", ""))
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,16 @@ def _tool_calls(value: Any, path: str) -> tuple[ToolCall, ...]:
             id=cast(str, _string(call.get("id"), f"{where}.id")),
             name=cast(str, _string(fn.get("name"), f"{where}.function.name")),
             arguments=cast(str, _string(fn.get("arguments", ""), f"{where}.function.arguments")),
+            signature=_signature(call.get("extra_content"), f"{where}.extra_content"),
         ))
     return tuple(calls)
+
+
+def _signature(extra: Any, path: str) -> str | None:
+    """``extra_content.google.thought_signature`` of a tool call (Google's OpenAI-compatible form)."""
+    google = extra.get("google") if isinstance(extra, Mapping) else None
+    signature = google.get("thought_signature") if isinstance(google, Mapping) else None
+    return _string(signature, f"{path}.google.thought_signature", optional=True)
 
 
 def _message(value: Any, index: int) -> Message:
@@ -263,13 +271,17 @@ def _message_json(message: Message) -> dict[str, Any]:
     if message.name is not None:
         out["name"] = message.name
     if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
+        out["tool_calls"] = [_tool_call_json(c) for c in message.tool_calls]
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _tool_call_json(call: ToolCall) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": call.id, "type": "function",
+                           "function": {"name": call.name, "arguments": call.arguments}}
+    if call.signature is not None:
+        out["extra_content"] = {"google": {"thought_signature": call.signature}}
     return out
 
 

@@ -89,7 +89,7 @@ class VertexAIProvider:
                 wire = response.model_dump(mode="json", by_alias=True, exclude_none=True)
                 if translator is None:
                     translator = GenerateContentStreamTranslator(
-                        self.block.model, _id(wire), int(time.time()), req.include_usage)
+                        self.block.model, _id(wire), int(time.time()), req.include_usage, req.n or 1)
                 for chunk in translator.feed(wire):
                     yield chunk
         except Exception as exc:

@@ -151,7 +151,9 @@ async def test_garbage_from_a_provider_never_reaches_a_client(garbage_env: Garba
         if not ok:
             failures.append(f"{name} stream={stream}: {status} {body[:600]!r}")
     assert not failures, "\n".join(failures)
-    assert sorted(cut) == ["azure-early-end", "passthrough-early-end", "vertex-early-end", "vertex-json-for-stream"]
+    # A Vertex AI stream whose chunks carry no candidate sends nothing to the client, so it fails over
+    # before the first byte instead of being cut.
+    assert sorted(cut) == ["azure-early-end", "passthrough-early-end"]
     text = env.gateway.metrics.render().decode()
     garbage_taken = metric(text, "airoute_requests_total", backend="bad", outcome="success")
     print(f"{len(asks)} requests, {garbage_taken:.0f} answered by the garbage backend in a valid shape, "

@@ -20,6 +20,14 @@ IMAGE = [{"role": "user", "content": [
     {"type": "text", "text": "what is this?"},
     {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]
 
+PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+def image(url: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "text", "text": "what is this?"},
+                                         {"type": "image_url", "image_url": {"url": url}}]}]
+
+
 Translate = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -35,13 +43,24 @@ def body(**fields: Any) -> dict[str, Any]:
     ({"presence_penalty": 0.5}, "presence_penalty: presence penalty is not supported on bedrock"),
     ({"temperature": 1.5}, "temperature: values above 1 are not accepted on bedrock"),
     ({"response_format": {"type": "json_object"}},
-     "response_format: json_object output is not supported by Converse on bedrock"),
+     "response_format: json_object output (JSON mode without a schema) is not supported by Converse"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+     "response_format.json_schema.schema: is required by Converse on bedrock"),
     ({"tools": [TOOL], "parallel_tool_calls": False},
      "parallel_tool_calls: parallel tool calls cannot be switched off on bedrock"),
-    ({"tools": [TOOL | {"function": TOOL["function"] | {"strict": True}}]},
-     "tools[].function.strict: strict (schema-guaranteed) tool arguments are not supported"),
     ({"reasoning_effort": "low"}, "reasoning_effort: this parameter is not supported on bedrock"),
-    ({"messages": IMAGE}, "messages[0].content: image_url content parts are not supported"),
+    ({"messages": IMAGE}, "messages[0].content[1].image_url.url: remote image URLs are not fetched by the gateway"),
+    ({"messages": image("data:image/bmp;base64,Qk0=")},
+     "messages[0].content[1].image_url.url: image/bmp images are not supported (png, jpeg, gif or webp)"),
+    ({"messages": image("data:image/png;base64,not base64!")},
+     "messages[0].content[1].image_url.url: is not valid base64 on bedrock"),
+    ({"messages": image("data:image/png,iVBORw0KGgo=")},
+     "messages[0].content[1].image_url.url: must be data:image/<type>;base64,<data>"),
+    ({"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": PNG}}]}, *USER]},
+     "messages[0].content[0].type: image_url content parts are not supported in this message"),
+    ({"messages": [{"role": "user", "content": [{"type": "input_audio",
+                                                 "input_audio": {"data": "AAAA", "format": "wav"}}]}]},
+     "messages[0].content[0].type: input_audio content parts are not supported on bedrock"),
     ({"messages": [{"role": "assistant", "content": "hello"}, *USER]},
      "messages: the conversation must start with a user message on bedrock"),
     ({"tools": [TOOL], "tool_choice": "none",
@@ -60,7 +79,14 @@ def test_bedrock_refuses(fields: dict[str, Any], message: str) -> None:
     ({"logit_bias": {"1": 1}}, "logit_bias: logit bias is not supported on vertex-ai"),
     ({"tools": [TOOL], "parallel_tool_calls": False}, "parallel_tool_calls: parallel tool calls"),
     ({"store": True}, "store: this parameter is not supported on vertex-ai"),
-    ({"messages": IMAGE}, "messages[0].content: image_url content parts are not supported"),
+    ({"messages": IMAGE}, "messages[0].content[1].image_url.url: remote image URLs are not fetched"),
+    ({"messages": image("data:image/gif;base64,R0lGOD==")},
+     "messages[0].content[1].image_url.url: image/gif images are not supported"),
+    ({"messages": [{"role": "user", "content": [{"type": "input_audio",
+                                                 "input_audio": {"data": "AAAA", "format": "ogg"}}]}]},
+     "messages[0].content[0].input_audio: must be {data: <base64>, format: wav|mp3}"),
+    ({"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]},
+     "messages[0].content[0].type: file content parts are not supported on vertex-ai"),
     ({"messages": [*USER, {"role": "tool", "tool_call_id": "nope", "content": "x"}]},
      "messages[1].tool_call_id: does not match an earlier tool call"),
     ({"messages": [{"role": "system", "content": "only a system prompt"}]},

@@ -3,6 +3,7 @@ OpenAI ``chat.completion`` / ``chat.completion.chunk`` objects."""
 
 from __future__ import annotations
 
+import binascii
 import json
 import zlib
 from collections.abc import Iterable, Mapping
@@ -45,6 +46,52 @@ def refuse_unsupported(req: ChatRequest, provider: str, *, allow: Iterable[str] 
             raise refuse(provider, key, "this parameter is not supported")
 
 
+@dataclass(frozen=True)
+class Media:
+    """Inline media from a content part: its MIME type and its bytes in base64 (as on the wire)."""
+
+    mime: str
+    data: str
+
+
+AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3"}
+
+
+def _base64(data: str, provider: str, path: str) -> str:
+    try:
+        binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
+    except (ValueError, UnicodeEncodeError):
+        raise refuse(provider, path, "is not valid base64") from None
+    return data
+
+
+def image_media(part: Mapping[str, Any], provider: str, path: str) -> Media:
+    """The image of an ``image_url`` part given as a ``data:<mime>;base64,<data>`` URL. A remote
+    URL is refused: the gateway never fetches one itself."""
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, Mapping) else None
+    if not isinstance(url, str):
+        raise refuse(provider, f"{path}.image_url.url", "is required")
+    head, comma, data = url.partition(",")
+    if head[:5].lower() != "data:":
+        raise refuse(provider, f"{path}.image_url.url", "remote image URLs are not fetched by the gateway; "
+                     "send the image as a data: URL")
+    mime, _, encoding = head[5:].partition(";")
+    if not comma or encoding.lower() != "base64" or not mime.lower().startswith("image/"):
+        raise refuse(provider, f"{path}.image_url.url", "must be data:image/<type>;base64,<data>")
+    return Media(mime.lower(), _base64(data, provider, f"{path}.image_url.url"))
+
+
+def audio_media(part: Mapping[str, Any], provider: str, path: str) -> Media:
+    """The audio of an ``input_audio`` part (``{data: base64, format: wav|mp3}``)."""
+    audio = part.get("input_audio")
+    data = audio.get("data") if isinstance(audio, Mapping) else None
+    kind = audio.get("format") if isinstance(audio, Mapping) else None
+    if not isinstance(data, str) or kind not in AUDIO_MIME:
+        raise refuse(provider, f"{path}.input_audio", "must be {data: <base64>, format: wav|mp3}")
+    return Media(AUDIO_MIME[kind], _base64(data, provider, f"{path}.input_audio.data"))
+
+
 def call_id(seed: str) -> str:
     """A stable OpenAI-style tool call id for a provider that gives none."""
     return f"call_{zlib.crc32(seed.encode()):08x}"
@@ -54,9 +101,14 @@ def completion_id(seed: str) -> str:
     return f"chatcmpl-{zlib.crc32(seed.encode()):08x}"
 
 
-def tool_call_json(call_id_: str, name: str, arguments: Any) -> dict[str, Any]:
+def tool_call_json(call_id_: str, name: str, arguments: Any, signature: str | None = None) -> dict[str, Any]:
+    """An OpenAI tool call; ``signature`` (Gemini's thoughtSignature) goes where Google's
+    OpenAI-compatible API puts it, ``extra_content.google.thought_signature``."""
     text = arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
-    return {"id": call_id_, "type": "function", "function": {"name": name, "arguments": text}}
+    out: dict[str, Any] = {"id": call_id_, "type": "function", "function": {"name": name, "arguments": text}}
+    if signature is not None:
+        out["extra_content"] = {"google": {"thought_signature": signature}}
+    return out
 
 
 def tool_names_by_id(req: ChatRequest) -> dict[str, str]:
@@ -73,14 +125,20 @@ def arguments_of(call: ToolCall, provider: str) -> Any:
 
 @dataclass(frozen=True)
 class Usage:
+    """Token counts; ``completion`` includes ``reasoning`` (thinking) tokens, as OpenAI counts them."""
+
     prompt: int
     completion: int
     total: int | None = None
+    reasoning: int = 0
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         total = self.total if self.total is not None else self.prompt + self.completion
-        return {"prompt_tokens": self.prompt, "completion_tokens": self.completion,
-                "total_tokens": total}
+        out: dict[str, Any] = {"prompt_tokens": self.prompt, "completion_tokens": self.completion,
+                               "total_tokens": total}
+        if self.reasoning:
+            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning}
+        return out
 
 
 def message_json(text: str | None, tool_calls: list[dict[str, Any]]) -> dict[str, Any]:

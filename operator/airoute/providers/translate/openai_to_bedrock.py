@@ -1,7 +1,12 @@
 """OpenAI chat completions ⇄ Bedrock Converse / ConverseStream. Pure: dicts in, dicts out.
 
-The request side returns the Converse request without ``modelId`` (the adapter adds it); the
-response side turns a Converse response, or ConverseStream events one by one, into OpenAI objects.
+The request side returns the Converse request without ``modelId`` (the adapter adds it), in its
+JSON wire form (image bytes in base64, a structured-output schema as JSON text); the response
+side turns a Converse response, or ConverseStream events one by one, into OpenAI objects.
+
+Images come from ``data:`` URLs as ``image`` blocks; ``response_format`` ``json_schema`` becomes
+``outputConfig.textFormat`` and ``strict`` tools ``toolSpec.strict`` (Bedrock's structured
+outputs: which models take them is declared in :mod:`airoute.providers.capabilities`).
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from airoute.providers.errors import Unavailable
-from airoute.providers.request import ChatRequest, ForcedTool, Message
+from airoute.providers.request import TEXT_PARTS, ChatRequest, ForcedTool, Message, part_text
 from airoute.providers.request_codec import as_chat_request
 from airoute.providers.translate.common import (
     ChunkMaker,
     Usage,
     arguments_of,
     completion_json,
+    image_media,
     message_json,
     refuse,
     refuse_unsupported,
@@ -26,24 +32,49 @@ from airoute.providers.translate.common import (
 
 PROVIDER = "bedrock"
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-          "tool_use": "tool_calls", "guardrail_intervened": "content_filter",
-          "content_filtered": "content_filter"}
+          "model_context_window_exceeded": "length", "tool_use": "tool_calls",
+          "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
+          "malformed_model_output": "stop", "malformed_tool_use": "stop"}
+"""Every ``StopReason`` of the Converse API (botocore's service model lists them) → OpenAI's
+``finish_reason``; a stop at the context window is ``length``, an answer the model could not
+finish as valid output or a valid tool call is ``stop``."""
 _PLACEHOLDER_SCHEMA = {"type": "object", "properties": {}}
+IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
+                 "image/webp": "webp"}
 
 
-def _text_blocks(message: Message, path: str) -> list[dict[str, Any]]:
-    if message.non_text_parts:
-        kind = message.non_text_parts[0].get("type")
-        raise refuse(PROVIDER, f"{path}.content", f"{kind} content parts are not supported")
-    text = message.text
-    return [{"text": text}] if text.strip() else []
+def _image_block(part: Mapping[str, Any], path: str) -> dict[str, Any]:
+    media = image_media(part, PROVIDER, path)
+    kind = IMAGE_FORMATS.get(media.mime)
+    if kind is None:
+        raise refuse(PROVIDER, f"{path}.image_url.url", f"{media.mime} images are not supported "
+                     "(png, jpeg, gif or webp)")
+    return {"image": {"format": kind, "source": {"bytes": media.data}}}
+
+
+def _content_blocks(message: Message, path: str, images: bool = True) -> list[dict[str, Any]]:
+    """Text and image blocks in the order of the content parts (blank text left out)."""
+    blocks: list[dict[str, Any]] = []
+    for index, part in enumerate(message.parts):
+        where = f"{path}.content[{index}]"
+        kind = part.get("type")
+        if kind in TEXT_PARTS:
+            text = part_text(part)
+            if text.strip():
+                blocks.append({"text": text})
+        elif kind == "image_url" and images:
+            blocks.append(_image_block(part, where))
+        else:
+            raise refuse(PROVIDER, f"{where}.type", f"{kind} content parts are not supported"
+                         + ("" if images else " in this message"))
+    return blocks
 
 
 def _blocks(message: Message, path: str) -> tuple[str, list[dict[str, Any]]]:
     if message.role == "tool":
         result = {"toolUseId": message.tool_call_id, "content": [{"text": message.text}]}
         return "user", [{"toolResult": result}]
-    blocks = _text_blocks(message, path)
+    blocks = _content_blocks(message, path, images=message.role == "user")
     if message.role == "assistant":
         blocks += [{"toolUse": {"toolUseId": c.id, "name": c.name,
                                 "input": arguments_of(c, PROVIDER)}}
@@ -51,14 +82,15 @@ def _blocks(message: Message, path: str) -> tuple[str, list[dict[str, Any]]]:
     return message.role, blocks
 
 
-def _conversation(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, messages) with consecutive same-role turns merged, as Converse wants."""
+def _conversation(req: ChatRequest, system_prompts: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, messages) with consecutive same-role turns merged, as Converse wants.
+    Without ``system_prompts`` the system blocks open the first user message instead."""
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     for index, message in enumerate(req.messages):
         path = f"messages[{index}]"
         if message.role in ("system", "developer"):
-            system += _text_blocks(message, path)
+            system += _content_blocks(message, path, images=False)
             continue
         role, blocks = _blocks(message, path)
         if not blocks:
@@ -69,6 +101,9 @@ def _conversation(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str
             messages.append({"role": role, "content": blocks})
     if not messages or messages[0]["role"] != "user":
         raise refuse(PROVIDER, "messages", "the conversation must start with a user message")
+    if system and not system_prompts:
+        messages[0]["content"][:0] = system
+        return [], messages
     return system, messages
 
 
@@ -92,9 +127,9 @@ def _tool_config(req: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, 
             raise refuse(PROVIDER, "tool_choice", "'none' cannot be combined with earlier tool "
                          "calls in the conversation")
         return None
-    specs = [{"toolSpec": {"name": t.name, "inputSchema": {"json": dict(t.parameters or
-                                                                         _PLACEHOLDER_SCHEMA)}}
-              | ({"description": t.description} if t.description else {})} for t in req.tools]
+    specs = [{"toolSpec": {"name": t.name, "inputSchema": {"json": dict(t.parameters or _PLACEHOLDER_SCHEMA)}}
+              | ({"description": t.description} if t.description else {})
+              | ({"strict": True} if t.strict else {})} for t in req.tools]
     # Converse requires toolConfig whenever the history holds tool blocks.
     known = {t.name for t in req.tools}
     specs += [{"toolSpec": {"name": name, "inputSchema": {"json": _PLACEHOLDER_SCHEMA}}}
@@ -111,14 +146,27 @@ def _tool_config(req: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, 
     return config
 
 
-def to_converse(request: ChatRequest | Mapping[str, Any]) -> dict[str, Any]:
-    """The Converse request body (no ``modelId``) for an OpenAI request."""
+def _output_config(req: ChatRequest) -> dict[str, Any] | None:
+    fmt = req.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    if fmt.type == "json_object":
+        raise refuse(PROVIDER, "response_format", "json_object output (JSON mode without a schema) is not "
+                     "supported by Converse; send a json_schema")
+    if fmt.schema is None:
+        raise refuse(PROVIDER, "response_format.json_schema.schema", "is required by Converse")
+    schema: dict[str, Any] = {"schema": json.dumps(fmt.schema, separators=(",", ":")), "name": fmt.name}
+    if fmt.description:
+        schema["description"] = fmt.description
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
+
+
+def to_converse(request: ChatRequest | Mapping[str, Any], *, system_prompts: bool = True) -> dict[str, Any]:
+    """The Converse request body (no ``modelId``) for an OpenAI request; ``system_prompts``
+    False for models without a system prompt (the system messages then open the first user turn)."""
     req = as_chat_request(request)
-    refuse_unsupported(req, PROVIDER)
-    if req.response_format is not None and req.response_format.type != "text":
-        raise refuse(PROVIDER, "response_format", f"{req.response_format.type} output is not "
-                     "supported by Converse")
-    system, messages = _conversation(req)
+    refuse_unsupported(req, PROVIDER, allow=("tools[].function.strict",))
+    system, messages = _conversation(req, system_prompts)
     out: dict[str, Any] = {"messages": messages}
     if system:
         out["system"] = system
@@ -128,6 +176,9 @@ def to_converse(request: ChatRequest | Mapping[str, Any]) -> dict[str, Any]:
     tool_config = _tool_config(req, messages)
     if tool_config is not None:
         out["toolConfig"] = tool_config
+    output_config = _output_config(req)
+    if output_config is not None:
+        out["outputConfig"] = output_config
     return out
 
 

@@ -3,6 +3,17 @@
 The request side gives the REST body (``contents``, ``systemInstruction``, ``generationConfig``,
 ``tools``, ``toolConfig``) in its camelCase wire form; the response side takes a
 ``GenerateContentResponse`` in the same form (whole, or stream chunk by chunk).
+
+* images (``data:`` URLs) and ``input_audio`` parts become ``inlineData`` parts;
+* Gemini's ``thoughtSignature`` of a function call travels with the OpenAI tool call the way
+  Google's OpenAI-compatible API carries it (``extra_content.google.thought_signature``) and is
+  sent back on that call; a model turn whose calls carry none (a history from another backend)
+  gets Google's documented ``skip_thought_signature_validator`` on its first call, without which
+  Gemini 3 refuses the request;
+* thinking tokens (``thoughtsTokenCount``) count in ``completion_tokens``, as OpenAI counts
+  reasoning tokens, and are reported in ``completion_tokens_details.reasoning_tokens``;
+* a stream with several candidates (``n`` > 1) keeps every one: each chunk's candidates become
+  choices by their ``index``.
 """
 
 from __future__ import annotations
@@ -11,14 +22,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from airoute.providers.errors import Unavailable
-from airoute.providers.request import ChatRequest, ForcedTool, Message
+from airoute.providers.request import TEXT_PARTS, ChatRequest, ForcedTool, Message, part_text
 from airoute.providers.request_codec import as_chat_request
 from airoute.providers.translate.common import (
     ChunkMaker,
+    Media,
     Usage,
     arguments_of,
+    audio_media,
     call_id,
     completion_json,
+    image_media,
     message_json,
     refuse,
     refuse_unsupported,
@@ -27,17 +41,65 @@ from airoute.providers.translate.common import (
 )
 
 PROVIDER = "vertex-ai"
-FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
-          "RECITATION": "content_filter", "BLOCKLIST": "content_filter",
-          "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
-          "IMAGE_SAFETY": "content_filter"}
+_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+             "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "MODEL_ARMOR")
+_STOPPED = ("FINISH_REASON_UNSPECIFIED", "STOP", "LANGUAGE", "OTHER", "MALFORMED_FUNCTION_CALL", "IMAGE_OTHER",
+            "NO_IMAGE", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS", "MISSING_THOUGHT_SIGNATURE",
+            "MALFORMED_RESPONSE", "ESCALATION", "PUP_LIMITED_DISABLED", "CONTINUATION")
+FINISH = {"MAX_TOKENS": "length"} | dict.fromkeys(_FILTERED, "content_filter") | dict.fromkeys(_STOPPED, "stop")
+"""Every ``FinishReason`` google-genai lists → OpenAI's ``finish_reason``: a block by a safety,
+recitation or policy filter is ``content_filter``, the token limit ``length``, anything else that
+ended the answer (including a malformed or unexpected function call) ``stop``."""
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+"""Google's documented stand-in for a function call's missing thoughtSignature (a history that
+Gemini did not write)."""
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
 
 
-def _text_parts(message: Message, path: str) -> list[dict[str, Any]]:
-    if message.non_text_parts:
-        kind = message.non_text_parts[0].get("type")
-        raise refuse(PROVIDER, f"{path}.content", f"{kind} content parts are not supported")
-    return [{"text": message.text}] if message.text else []
+def _inline(media: Media) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": media.mime, "data": media.data}}
+
+
+def _media_part(part: Mapping[str, Any], path: str) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind == "image_url":
+        media = image_media(part, PROVIDER, path)
+        if media.mime not in IMAGE_TYPES:
+            raise refuse(PROVIDER, f"{path}.image_url.url", f"{media.mime} images are not supported "
+                         f"({', '.join(IMAGE_TYPES)})")
+        return _inline(media)
+    if kind == "input_audio":
+        return _inline(audio_media(part, PROVIDER, path))
+    raise refuse(PROVIDER, f"{path}.type", f"{kind} content parts are not supported")
+
+
+def _text_parts(message: Message, path: str, media: bool = False) -> list[dict[str, Any]]:
+    """Text (and, with ``media``, image and audio) parts in the order of the content parts."""
+    parts: list[dict[str, Any]] = []
+    for index, part in enumerate(message.parts):
+        where = f"{path}.content[{index}]"
+        if part.get("type") in TEXT_PARTS:
+            text = part_text(part)
+            if text:
+                parts.append({"text": text})
+        elif media:
+            parts.append(_media_part(part, where))
+        else:
+            raise refuse(PROVIDER, f"{where}.type", f"{part.get('type')} content parts are not supported "
+                         "in this message")
+    return parts
+
+
+def _function_calls(message: Message) -> list[dict[str, Any]]:
+    parts = []
+    signed = any(c.signature for c in message.tool_calls)
+    for position, call in enumerate(message.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": arguments_of(call, PROVIDER)}}
+        signature = call.signature or (SKIP_SIGNATURE if position == 0 and not signed else None)
+        if signature is not None:
+            part["thoughtSignature"] = signature
+        parts.append(part)
+    return parts
 
 
 def _content(message: Message, path: str, names: Mapping[str, str]) -> tuple[str, list[Any]]:
@@ -47,12 +109,9 @@ def _content(message: Message, path: str, names: Mapping[str, str]) -> tuple[str
             raise refuse(PROVIDER, f"{path}.tool_call_id", "does not match an earlier tool call")
         return "user", [{"functionResponse": {"name": name,
                                               "response": {"content": message.text}}}]
-    parts = _text_parts(message, path)
     if message.role == "assistant":
-        parts += [{"functionCall": {"name": c.name, "args": arguments_of(c, PROVIDER)}}
-                  for c in message.tool_calls]
-        return "model", parts
-    return "user", parts
+        return "model", _text_parts(message, path) + _function_calls(message)
+    return "user", _text_parts(message, path, media=True)
 
 
 def _contents(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -132,8 +191,9 @@ def to_generate_content(request: ChatRequest | Mapping[str, Any]) -> dict[str, A
 def _usage(meta: Any) -> Usage | None:
     if not isinstance(meta, Mapping):
         return None
-    return Usage(int(meta.get("promptTokenCount", 0)), int(meta.get("candidatesTokenCount", 0)),
-                 meta.get("totalTokenCount"))
+    thoughts = int(meta.get("thoughtsTokenCount", 0))
+    return Usage(int(meta.get("promptTokenCount", 0)), int(meta.get("candidatesTokenCount", 0)) + thoughts,
+                 meta.get("totalTokenCount"), thoughts)
 
 
 def _parts_out(parts: list[Any], seed: str) -> tuple[str, list[dict[str, Any]]]:
@@ -144,7 +204,9 @@ def _parts_out(parts: list[Any], seed: str) -> tuple[str, list[dict[str, Any]]]:
         if isinstance(call, Mapping):
             args = call.get("args") or {}
             id_ = call.get("id") or call_id(f"{seed}/{index}/{call.get('name')}/{args}")
-            calls.append(tool_call_json(id_, str(call.get("name")), args))
+            signature = part.get("thoughtSignature")
+            calls.append(tool_call_json(id_, str(call.get("name")), args,
+                                        signature if isinstance(signature, str) else None))
     return "".join(texts), calls
 
 
@@ -170,41 +232,65 @@ def from_generate_content(response: Mapping[str, Any], model: str, id_: str, cre
     return completion_json(id_, model, created, choices, _usage(response.get("usageMetadata")))
 
 
-class GenerateContentStreamTranslator:
-    """``streamGenerateContent`` chunks → ``chat.completion.chunk`` objects (first candidate)."""
+class _Choice:
+    """What the stream said so far about one candidate."""
 
-    def __init__(self, model: str, id_: str, created: int, include_usage: bool) -> None:
+    __slots__ = ("calls", "finished")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.finished = False
+
+
+class GenerateContentStreamTranslator:
+    """``streamGenerateContent`` chunks → ``chat.completion.chunk`` objects, every candidate a
+    choice by its ``index``; ``choices``: how many were asked for (``n``), each must finish. The
+    usage chunk (when ``include_usage``) follows once every choice has finished."""
+
+    def __init__(self, model: str, id_: str, created: int, include_usage: bool, choices: int = 1) -> None:
         self.chunks = ChunkMaker(id_, model, created)
         self.include_usage = include_usage
-        self._started = False
-        self._calls = 0
-        self.finished = False
+        self.expected = choices
+        self._choices: dict[int, _Choice] = {}
+        self._usage_sent = False
+
+    @property
+    def finished(self) -> bool:
+        states = self._choices.values()
+        return len(self._choices) >= self.expected and all(c.finished for c in states)
 
     def feed(self, response: Mapping[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        if not self._started:
-            self._started = True
-            out.append(self.chunks.delta({"role": "assistant", "content": ""}))
         candidates = response.get("candidates") or []
-        candidate = candidates[0] if candidates else {}
-        parts = (candidate.get("content") or {}).get("parts") or []
-        text, calls = _parts_out(parts, f"{self.chunks.id}/{self._calls}")
-        if text:
-            out.append(self.chunks.delta({"content": text}))
-        for call in calls:
-            out.append(self.chunks.delta({"tool_calls": [{"index": self._calls} | call]}))
-            self._calls += 1
-        reason = candidate.get("finishReason")
-        if reason is None and not candidates and response.get("promptFeedback"):
-            reason = "SAFETY"
-        if reason is not None:
-            self.finished = True
-            out.append(self.chunks.delta({}, _finish(reason, self._calls > 0)))
+        if not candidates and response.get("promptFeedback"):  # the prompt was blocked
+            candidates = [{"index": i, "finishReason": "SAFETY"} for i in range(self.expected)]
+        for position, candidate in enumerate(candidates):
+            out += self._candidate(int(candidate.get("index", position)), candidate)
         usage = _usage(response.get("usageMetadata"))
-        if reason is not None and usage is not None and self.include_usage:
+        if usage is not None and self.include_usage and not self._usage_sent and self.finished:
+            self._usage_sent = True
             out.append(self.chunks.usage(usage))
+        return out
+
+    def _candidate(self, index: int, candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _Choice()
+            out.append(self.chunks.delta({"role": "assistant", "content": ""}, index=index))
+        parts = (candidate.get("content") or {}).get("parts") or []
+        text, calls = _parts_out(parts, f"{self.chunks.id}/{index}/{state.calls}")
+        if text:
+            out.append(self.chunks.delta({"content": text}, index=index))
+        for call in calls:
+            out.append(self.chunks.delta({"tool_calls": [{"index": state.calls} | call]}, index=index))
+            state.calls += 1
+        reason = candidate.get("finishReason")
+        if reason is not None and not state.finished:
+            state.finished = True
+            out.append(self.chunks.delta({}, _finish(reason, state.calls > 0), index=index))
         return out
 
     def close(self) -> None:
         if not self.finished:
-            raise Unavailable("the stream ended before a finish reason", provider=PROVIDER)
+            raise Unavailable("the stream ended before every choice had a finish reason", provider=PROVIDER)
