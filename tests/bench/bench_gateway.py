@@ -3,6 +3,11 @@ LiteLLM proxy, all in front of the same emulator, measured with ``wrk`` (one wor
 and 32 connections. Prints requests/s, p50 and p99 for each and the ratios; the last line is one
 JSON object with the figures.
 
+The gateway is measured on two routes to the same upstream: ``chat`` (one OpenAI-compatible
+backend: the request's needs are never read) and ``chat-mixed`` (the same backend plus a Bedrock
+standby that is never called: every request's needs are read, which is what a route that mixes
+providers pays on its fast path).
+
     .venv/bin/python tests/bench/bench_gateway.py [--duration 5] [--no-litellm]
 
 LiteLLM (``litellm[proxy]``) lives in its own virtual environment under
@@ -65,6 +70,12 @@ spec:
     - name: local
       weight: 100
       openAICompatible: {baseURL: "http://127.0.0.1:%d/v1", model: emulated-model, insecure: true}
+"""
+MIXED_ROUTE = ROUTE.replace("name: chat,", "name: chat-mixed,").replace("model: chat\n", "model: chat-mixed\n") + """\
+    - name: bedrock-standby
+      weight: 0
+      bedrock: {region: eu-central-1, modelId: anthropic.claude-3-5-sonnet-20240620-v1:0,
+                endpointURL: "http://127.0.0.1:9", insecure: true}
 """
 
 LITELLM_CONFIG = """model_list:
@@ -185,21 +196,23 @@ def bench(seconds: float, with_litellm: bool) -> dict[str, Any]:
         work = Path(tmp)
         lua = work / "chat.lua"
         lua.write_text(LUA % (json.dumps(BODY), CLIENT_KEY))
+        (work / "chat-mixed.lua").write_text(LUA % (json.dumps(BODY | {"model": "chat-mixed"}), CLIENT_KEY))
         upstream = free_port()
         with process([PYTHON, "-c", EMULATOR, str(upstream)], env, work / "emulator.log") as emu:
             wait_http(f"http://127.0.0.1:{upstream}/v1/models", 30, proc=emu)
             results["direct"] = measure("direct", wrk, f"http://127.0.0.1:{upstream}/v1/chat/completions", lua, seconds)
-            results["gateway"] = bench_gateway(work, env, upstream, wrk, lua, seconds)
+            results["gateway"], results["gateway_mixed_route"] = bench_gateway(work, env, upstream, wrk, lua, seconds)
             if litellm is not None:
                 results["litellm"] = bench_litellm(work, litellm, upstream, wrk, lua, seconds)
     return results
 
 
 def bench_gateway(work: Path, env: dict[str, str], upstream: int, wrk: str, lua: Path,
-                  seconds: float) -> dict[str, dict[str, float]]:
+                  seconds: float) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     routes = work / "routes"
     routes.mkdir()
     (routes / "chat.yaml").write_text(ROUTE % upstream)
+    (routes / "chat-mixed.yaml").write_text(MIXED_ROUTE % upstream)
     keys = work / "keys.yaml"
     keys.write_text(f"bench: {CLIENT_KEY}\n")
     port = free_port()
@@ -207,7 +220,9 @@ def bench_gateway(work: Path, env: dict[str, str], upstream: int, wrk: str, lua:
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "WARNING"]
     with process(argv, env, work / "gateway.log") as gw:
         wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc=gw)
-        return measure("gateway", wrk, f"http://127.0.0.1:{port}/v1/chat/completions", lua, seconds)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        single = measure("gateway", wrk, url, lua, seconds)
+        return single, measure("mixed", wrk, url, work / "chat-mixed.lua", seconds)
 
 
 def bench_litellm(work: Path, litellm: Path, upstream: int, wrk: str, lua: Path,
@@ -234,10 +249,14 @@ def summary(results: dict[str, Any], seconds: float) -> dict[str, Any]:
     gw, direct, lite = fig("gateway", 32, "rps"), fig("direct", 32, "rps"), fig("litellm", 32, "rps")
     p50_gw, p50_direct = fig("gateway", 1, "p50_ms"), fig("direct", 1, "p50_ms")
     added = round(p50_gw - p50_direct, 3) if p50_gw is not None and p50_direct is not None else None
+    p50_mixed = fig("gateway_mixed_route", 1, "p50_ms")
+    mixed_added = round(p50_mixed - p50_gw, 3) if p50_mixed is not None and p50_gw is not None else None
     out = {
         "benchmark": "gateway", "seconds_per_run": seconds, "connections": list(CONNECTIONS), **results,
         "ratio_gateway_litellm_c32": ratio(gw, lite), "ratio_gateway_direct_c32": ratio(gw, direct),
         "added_p50_ms_c1": added,
+        "ratio_mixed_route_gateway_c32": ratio(fig("gateway_mixed_route", 32, "rps"), gw),
+        "added_p50_ms_mixed_route_vs_single_c1": mixed_added,
     }
     out["targets_met"] = {
         "gateway_vs_litellm_ge_30x": None if out["ratio_gateway_litellm_c32"] is None

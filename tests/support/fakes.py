@@ -1,17 +1,20 @@
 """Stand-ins the tests share: a clock moved by hand, a metrics source whose answers the test
-scripts, and waiting for a condition instead of sleeping for a guessed time."""
+scripts, a scripted backend caller and a recorded reply for the failover policy, and waiting for
+a condition instead of sleeping for a guessed time."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from airoute.api.objects import name_of, namespace_of
 from airoute.core.signals import Signals
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
+from airoute.providers.errors import ProviderError
+from airoute.providers.sniff import Sniffed
 
 T0 = 1_800_000_000.0
 """A fixed start time (2027-01-15), far from the epoch and from today."""
@@ -95,3 +98,60 @@ async def eventually(check: Callable[[], Any] | Callable[[], Awaitable[Any]], wi
         if time.monotonic() > deadline:
             raise AssertionError(f"{what or 'condition'} not met within {within}s")
         await asyncio.sleep(every)
+
+
+class FakeReply:
+    """The gateway's HTTP reply, recorded: status, headers, body, whether it ended."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.body = b""
+        self.ended = False
+
+    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
+        self.started, self.status, self.body, self.headers = True, status, body, list(headers or [])
+
+    def start(self, status: int, content_type: str = "", headers: Any = None) -> None:
+        self.started, self.status, self.headers = True, status, list(headers or [])
+
+    async def write(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    def write_nowait(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    def end(self) -> None:
+        self.ended = True
+
+
+class FakeCaller:
+    """A backend caller that follows a script: bytes to answer, a ProviderError to raise, "hang",
+    or (streams) a list of chunks and errors; ``calls`` counts the attempts."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.calls = 0
+
+    def _next(self) -> Any:
+        self.calls += 1
+        step = self.script[min(self.calls, len(self.script)) - 1]
+        if isinstance(step, ProviderError):
+            raise step
+        return step
+
+    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
+        step = self._next()
+        if step == "hang":
+            await asyncio.sleep(3600)
+        return bytes(step)
+
+    async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
+        for item in self._next():
+            if isinstance(item, ProviderError):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        pass

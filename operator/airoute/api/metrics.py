@@ -20,6 +20,7 @@ RETRIES_TOTAL = "airoute_retries_total"
 EJECTIONS_TOTAL = "airoute_ejections_total"
 DEGRADED_RESPONSES_TOTAL = "airoute_degraded_responses_total"
 SHED_REQUESTS_TOTAL = "airoute_shed_requests_total"
+NARROWED_REQUESTS_TOTAL = "airoute_narrowed_requests_total"
 # The gateway itself.
 ROUTE_TABLE_VERSION = "airoute_gateway_route_table_version"
 ROUTE_TABLE_LOAD_FAILURES_TOTAL = "airoute_gateway_route_table_load_failures_total"

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airoute.api import TIERS, AIRoute, InvalidRoute, Tier, parse_route
+from airoute.providers.capabilities import unservable
 
 RISKS = {
     "single-provider": "only one backend can take traffic",
@@ -35,6 +36,8 @@ class RouteRow:
     backends: list[BackendRow]
     risks: list[str] = field(default_factory=list)
     ready: str = "Unknown"
+    cannot_serve: dict[str, list[str]] = field(default_factory=dict)
+    """Request features no backend can serve: ``""`` with every backend up, else with that one down."""
 
 
 def risks(route: AIRoute) -> list[str]:
@@ -64,8 +67,10 @@ def _row(route: AIRoute) -> RouteRow:
         for b in route.spec.backends
     ]
     ready = route.status.condition("Ready")
+    lacking = unservable([(b.name, b.provider_kind, b.provider) for b in route.spec.backends])
     return RouteRow(
-        route.key, route.spec.model, route.spec.tier, backends, risks(route), ready.status if ready else "Unknown"
+        route.key, route.spec.model, route.spec.tier, backends, risks(route), ready.status if ready else "Unknown",
+        {down: [f.short for f in features] for down, features in lacking.items()},
     )
 
 
@@ -90,14 +95,27 @@ def _backend_text(b: BackendRow) -> str:
     return f"{b.name} ({b.provider}, {b.cloud}/{b.region}) {b.weight}{now}"
 
 
-def to_markdown(rows: list[RouteRow]) -> str:
+def cannot_serve_lines(row: RouteRow) -> list[str]:
+    """``all up: …`` then ``<backend> down: …`` for each backend whose loss costs a feature."""
+    up = row.cannot_serve.get("", [])
+    lines = [f"all up: {', '.join(up) or 'nothing'}"]
+    for down, features in row.cannot_serve.items():
+        lost = [f for f in features if f not in up]
+        if down and lost:
+            lines.append(f"{down} down: also {', '.join(lost)}")
+    return lines
+
+
+def to_markdown(rows: list[RouteRow], capabilities: bool = False) -> str:
+    extra = " cannot serve |" if capabilities else ""
     lines = [
-        "| route | model | tier | backends (provider, cloud/region, weight) | risks |",
-        "| --- | --- | --- | --- | --- |",
+        "| route | model | tier | backends (provider, cloud/region, weight) | risks |" + extra,
+        "| --- | --- | --- | --- | --- |" + (" --- |" if capabilities else ""),
     ]
     for r in rows:
         backends = "<br>".join(_backend_text(b) for b in r.backends)
-        lines.append(f"| {r.route} | {r.model} | {r.tier} | {backends} | {', '.join(r.risks) or '—'} |")
+        lacking = f" {'<br>'.join(cannot_serve_lines(r))} |" if capabilities else ""
+        lines.append(f"| {r.route} | {r.model} | {r.tier} | {backends} | {', '.join(r.risks) or '—'} |{lacking}")
     summary = {k: sum(k in r.risks for r in rows) for k in RISKS}
     lines += ["", *(f"- **{k}** ({RISKS[k]}): {n} route(s)" for k, n in summary.items() if n)]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from airoute.commands import actions
 from airoute.commands.governance import GovernanceParams, PolicyParamsError
-from airoute.commands.inventory import RISKS, RouteRow, inventory, to_json, to_markdown
+from airoute.commands.inventory import RISKS, RouteRow, cannot_serve_lines, inventory, to_json, to_markdown
 from airoute.commands.routes import FolderRouteStore, KubectlRoutes, RouteStore, RouteStoreError, find
 from airoute.commands.status import render
 from airoute.commands.validate import validate
@@ -50,21 +50,22 @@ def _inventory(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(to_json(rows))
     elif args.output == "markdown":
-        print(to_markdown(rows), end="")
+        print(to_markdown(rows, args.capabilities), end="")
     else:
-        _table(rows)
+        _table(rows, args.capabilities)
     return 0
 
 
-def _table(rows: list[RouteRow]) -> None:
+def _table(rows: list[RouteRow], capabilities: bool) -> None:
     from rich.table import Table
 
     table = Table(title="AI routes by tier")
-    for col in ("route", "model", "tier", "backends", "risks"):
+    for col in ("route", "model", "tier", "backends", "risks", *(["cannot serve"] if capabilities else [])):
         table.add_column(col)
     for r in rows:
         backends = "\n".join(f"{b.name} {b.provider} {b.cloud}/{b.region} w={b.weight}" for b in r.backends)
-        table.add_row(r.route, r.model, r.tier, backends, "\n".join(r.risks) or "—")
+        lacking = ["\n".join(cannot_serve_lines(r))] if capabilities else []
+        table.add_row(r.route, r.model, r.tier, backends, "\n".join(r.risks) or "—", *lacking)
     Console().print(table)
     flagged = sum(bool(r.risks) for r in rows)
     print(f"{len(rows)} route(s), {flagged} with a single point of failure ({', '.join(RISKS)})")
@@ -123,6 +124,9 @@ def add_route_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     _target(inv)
     inv.add_argument("-o", "--output", choices=["table", "json", "markdown"], default="table")
+    inv.add_argument("--capabilities", action="store_true",
+                     help="also show the request features (images, tools, n > 1 …) each route cannot serve, "
+                     "with every backend up and with each one down")
     inv.set_defaults(func=_inventory)
     st = sub.add_parser("status", help="a route's weights, health with reasons, rollouts and recent events")
     st.add_argument("route", metavar="ROUTE", help="NAME or NAMESPACE/NAME")

@@ -50,6 +50,11 @@ class GatewayMetrics:
             names.DEGRADED_RESPONSES_TOTAL, "Requests answered with the route's degradedResponse.",
             ("namespace", "route"),
         ))
+        self.narrowed = r.add(Counter(
+            names.NARROWED_REQUESTS_TOTAL,
+            "Requests that only some backends of the route could serve (the others were left out of the choice).",
+            ("namespace", "route"),
+        ))
         self.shed = r.add(Counter(
             names.SHED_REQUESTS_TOTAL, "Requests turned away (429) because the gateway was saturated.", ("tier",),
         ))

@@ -63,6 +63,21 @@ def test_inventory_flags_single_points_of_failure(tmp_path: Path, capsys: pytest
     assert list(rows) == ["support/lonely", "marketing/marketing-copy"], "critical routes first"
 
 
+def test_inventory_shows_what_each_route_cannot_serve_with_each_backend_down(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy("examples/marketing-copy.yaml", tmp_path)
+    shutil.copy("examples/support-chat.yaml", tmp_path)
+    assert main(["inventory", "--routes-dir", str(tmp_path), "-o", "json"]) == 0
+    rows = {r["route"]: r for r in json.loads(capsys.readouterr().out)}
+    marketing = rows["marketing/marketing-copy"]["cannot_serve"]  # Bedrock Claude + Vertex Gemini
+    assert "image-url" in marketing[""] and "n" not in marketing[""]
+    assert {"n", "seed", "json-mode"} <= set(marketing["vertex-eu"]) and "image-data" not in marketing["vertex-eu"]
+    assert rows["support/support-chat"]["cannot_serve"][""] == []  # Azure and a server in the cluster may take anything
+    assert main(["inventory", "--routes-dir", str(tmp_path), "-o", "markdown", "--capabilities"]) == 0
+    text = capsys.readouterr().out
+    assert "| cannot serve |" in text and "vertex-eu down: also audio, json-mode, json-schema, n, seed" in text
+
+
 def test_drill_start_and_stop_annotate_the_route(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy("examples/support-chat.yaml", tmp_path)
     args = ["--routes-dir", str(tmp_path)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -18,7 +17,8 @@ from airoute.gateway.routetable.build import TableBuilder
 from airoute.gateway.routetable.snapshot import Snapshot
 from airoute.providers import Pools
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout, Unavailable
-from airoute.providers.sniff import Sniffed, sniff
+from airoute.providers.sniff import sniff
+from tests.support.fakes import FakeCaller, FakeReply
 from tests.support.routes import airoute, unreachable
 
 
@@ -35,58 +35,6 @@ from tests.support.routes import airoute, unreachable
 def test_policy(error: ProviderError, moves_on: bool, outcome: str) -> None:
     assert fails_over(error) is moves_on
     assert outcome_of(error) == outcome
-
-
-class FakeReply:
-    def __init__(self) -> None:
-        self.started = False
-        self.status = 0
-        self.headers: list[tuple[str, str]] = []
-        self.body = b""
-        self.ended = False
-
-    def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
-        self.started, self.status, self.body, self.headers = True, status, body, list(headers or [])
-
-    def start(self, status: int, content_type: str = "", headers: Any = None) -> None:
-        self.started, self.status, self.headers = True, status, list(headers or [])
-
-    async def write(self, chunk: bytes) -> None:
-        self.body += chunk
-
-    def write_nowait(self, chunk: bytes) -> None:
-        self.body += chunk
-
-    def end(self) -> None:
-        self.ended = True
-
-
-class FakeCaller:
-    def __init__(self, script: list[Any]) -> None:
-        self.script = script
-        self.calls = 0
-
-    def _next(self) -> Any:
-        self.calls += 1
-        step = self.script[min(self.calls, len(self.script)) - 1]
-        if isinstance(step, ProviderError):
-            raise step
-        return step
-
-    async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
-        step = self._next()
-        if step == "hang":
-            await asyncio.sleep(3600)
-        return bytes(step)
-
-    async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
-        for item in self._next():
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
-
-    async def aclose(self) -> None:
-        pass
 
 
 def live_route(callers: dict[str, FakeCaller], weights: tuple[int, ...] = (100, 0), **spec: Any) -> LiveRoute:

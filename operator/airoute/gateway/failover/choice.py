@@ -4,8 +4,10 @@ A request picks a backend at random in proportion to its effective weight, then 
 (stable / canary) in proportion to the variant's share of that backend: the chance of a variant
 is backend weight x variant weight. After a failure the next backend is drawn the same way from
 those not tried yet; standby backends (weight 0) come last, in spec order. Backends ejected
-locally (:mod:`~airoute.gateway.failover.ejection`) are skipped. Randomness is a parameter, so all
-of this is tested without chance.
+locally (:mod:`~airoute.gateway.failover.ejection`) are skipped. A choice can be restricted to
+some variants (:meth:`Choice.restricted`, how :mod:`~airoute.gateway.failover.narrowing` keeps
+only the backends that can serve a request): the draw then renormalises the weights among those
+left. Randomness is a parameter, so all of this is tested without chance.
 """
 
 from __future__ import annotations
@@ -74,6 +76,17 @@ class Choice(Generic[T]):
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.slots)
+
+    def restricted(self, keep: Callable[[T], bool]) -> Choice[T] | None:
+        """The same choice among the variants ``keep`` accepts: a backend keeps its weight and
+        those of its variants that are kept (their shares renormalised by the draw); a backend
+        with none left is gone. None when nothing is left."""
+        slots = []
+        for slot in self.slots:
+            variants = tuple(v for v in slot.variants if keep(v.target))
+            if variants:
+                slots.append(slot if len(variants) == len(slot.variants) else Slot(slot.name, slot.weight, variants))
+        return Choice(tuple(slots)) if slots else None
 
     def order(self, excluded: Container[str] = _NONE, rand: Random | None = None) -> Iterator[tuple[str, T]]:
         """``(backend, target)`` in the order to try them: weighted draws without replacement,

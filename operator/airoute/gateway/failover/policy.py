@@ -3,11 +3,16 @@ or degrade.
 
 Policy, in order:
 
+* when some backend of the route cannot take every request, the request's needs are read once
+  and the choice keeps only the backends that can serve them
+  (:mod:`~airoute.gateway.failover.narrowing`); none: a 400 naming the features and backends;
 * backends are tried in :class:`~airoute.gateway.failover.choice.Choice` order (weighted, then standby),
-  skipping those ejected in this gateway; each attempt gets ``min(backend timeout, time left)``;
+  skipping those ejected in this gateway (unless every backend left is ejected); each attempt gets
+  ``min(backend timeout, time left)``;
 * a failure before the first byte reached the client moves on to the next backend — except
-  ``BadRequest`` (the client's request is wrong: answered at once, never retried); ``AuthFailed``
-  (this backend's credentials) moves on too;
+  ``BadRequest`` (the client's request is wrong: answered at once, never retried), unless the
+  backend only *may* take what the request needs and an untried backend surely takes it;
+  ``AuthFailed`` (this backend's credentials) moves on too;
 * once bytes were sent, nothing is retried: a cut stream ends with an error event and no
   ``[DONE]``, so the client knows the answer is incomplete (no silent duplicate);
 * when every backend failed: the route's degradedResponse (``x-airoute-degraded: true``) or a
@@ -21,22 +26,30 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
+from dataclasses import replace
 
 from airoute.api.metrics import Outcome
 from airoute.gateway import errors
 from airoute.gateway.failover.answers import degraded_completion, degraded_stream, stream_error_event
+from airoute.gateway.failover.choice import Choice
 from airoute.gateway.failover.ejection import Ejector
+from airoute.gateway.failover.narrowing import Narrowing, narrowing, refusal
 from airoute.gateway.failover.route import LiveRoute, Target
 from airoute.gateway.http_server import Reply
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout
+from airoute.providers.needs import read_needs
 from airoute.providers.sniff import Sniffed, usage_tokens
 
 log = logging.getLogger(__name__)
 
 DEGRADED_HEADER = ("x-airoute-degraded", "true")
 _SSE_HEADERS = [("x-accel-buffering", "no")]
+_NONE: frozenset[str] = frozenset()
+CLIENT_ANSWERS = frozenset({"content_filter", "context_length_exceeded"})
+"""Backend error codes that are the client's answer, not a missing feature: never a reason to
+try another backend."""
 
 
 def outcome_of(error: ProviderError) -> Outcome:
@@ -81,15 +94,20 @@ class Failover:
         self.rand = rand
 
     async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> None:
+        choice, narrowed = route.choice, None
+        if route.reads_needs:
+            choice, narrowed, sniffed = self._narrow(route, body, sniffed)
         failures: list[tuple[str, ProviderError]] = []
+        tried: set[str] = set()
         previous: Target | None = None
-        for backend, target in route.choice.order(self.ejector.excluded(route.key), self.rand):
+        for backend, target in choice.order(self._excluded(route, choice), self.rand):
             left = deadline - self.clock()
             if left <= 0:
                 failures.append((backend, Timeout("not tried: the request's deadline passed")))
                 break
             if previous is not None:
                 self.metrics.retries.inc(previous.labels[:3])
+            tried.add(backend)
             try:
                 await self._attempt(route, target, body, sniffed, reply, min(target.timeout, left))
                 return
@@ -99,11 +117,36 @@ class Failover:
                 return
             except ProviderError as error:
                 self._failed(route, target, error)
-                if not fails_over(error):
+                if not fails_over(error) and not _unsure(target, error, narrowed, tried):
                     raise errors.refused_by_backend(backend, error) from None
                 failures.append((backend, error))
                 previous = target
         self._all_failed(route, sniffed, reply, failures)
+
+    def _narrow(self, route: LiveRoute, body: bytes,
+                sniffed: Sniffed) -> tuple[Choice[Target], tuple[Narrowing, int] | None, Sniffed]:
+        """The choice among the backends that can serve this request (raises the 400 when none
+        can), what it was narrowed by, and ``sniffed`` with the body parsed if reading parsed it."""
+        needs = read_needs(body, sniffed.parsed)
+        if needs.parsed is not None and sniffed.parsed is None:
+            sniffed = replace(sniffed, parsed=needs.parsed)
+        if not needs.mask:
+            return route.choice, None, sniffed
+        found = narrowing(route, needs.mask)
+        if found.choice is None:
+            self.metrics.requests.inc(route.outcome("bad_request"))
+            raise refusal(route, needs)
+        if found.narrowed:
+            self.metrics.narrowed.inc(route.labels[:2])
+        return found.choice, (found, needs.mask), sniffed
+
+    def _excluded(self, route: LiveRoute, choice: Choice[Target]) -> Container[str]:
+        """Backends ejected here; none when every backend of ``choice`` is (a narrowed choice may
+        hold only ejected backends: trying one beats refusing the request)."""
+        excluded = self.ejector.excluded(route.key)
+        if excluded and choice is not route.choice and all(name in excluded for name in choice.names):
+            return _NONE
+        return excluded
 
     async def _attempt(
         self, route: LiveRoute, target: Target, body: bytes, sniffed: Sniffed, reply: Reply, budget: float
@@ -196,6 +239,17 @@ class Failover:
             reply.end()
         else:
             reply.send(200, degraded_completion(route.entry.model, text), headers=[DEGRADED_HEADER])
+
+
+def _unsure(target: Target, error: ProviderError, narrowed: tuple[Narrowing, int] | None, tried: set[str]) -> bool:
+    """Whether a 400 from ``target`` may be its own lack of a feature the request needs: it only
+    *may* take them (its declaration does not say), a backend not tried yet surely does, and the
+    400 is not one that would be the same anywhere (a content filter's verdict, a context window
+    exceeded: the client's answer)."""
+    if narrowed is None or error.code in CLIENT_ANSWERS:
+        return False
+    found, needs = narrowed
+    return not target.capabilities.surely_takes(needs) and any(name not in tried for name in found.sure)
 
 
 def _reason(error: ProviderError) -> str:

@@ -1,17 +1,22 @@
 """One route as the failover policy serves it: core's :class:`RouteEntry` with every backend
-variant bound to its caller (a :class:`Target`), the weights compiled into a
-:class:`~airoute.gateway.failover.choice.Choice`, and metric labels pre-built.
+variant bound to its caller and its capability declaration (a :class:`Target`), the weights
+compiled into a :class:`~airoute.gateway.failover.choice.Choice`, and metric labels pre-built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from airoute.api.metrics import Outcome
 from airoute.core.routetable import RouteEntry
 from airoute.gateway.failover.choice import Choice, Pick, Slot
 from airoute.providers import Caller
+from airoute.providers.capabilities import Capabilities, capabilities_of
+
+if TYPE_CHECKING:
+    from airoute.gateway.failover.narrowing import Narrowing
 
 Labels5 = tuple[str, str, str, str, str]
 
@@ -27,18 +32,26 @@ class Target:
     caller: Caller
     labels: Labels5
     token_labels: tuple[tuple[str, str, str, str], tuple[str, str, str, str]]
+    capabilities: Capabilities
 
 
 @dataclass(eq=False)
 class LiveRoute:
-    """One route as served: its entry, its compiled choice and its label tuples."""
+    """One route as served: its entry, its compiled choice and its label tuples.
+
+    ``reads_needs``: some variant refuses some feature, so a request's needs decide where it
+    may go (a route of pass-through backends only never reads them); ``narrowings`` caches the
+    choice per needs mask (:mod:`~airoute.gateway.failover.narrowing`)."""
 
     entry: RouteEntry
     choice: Choice[Target]
     labels: Labels5 = field(init=False)
+    reads_needs: bool = field(init=False)
+    narrowings: dict[int, Narrowing] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = (self.entry.namespace, self.entry.name, "", "", "")
+        self.reads_needs = any(p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
 
     @property
     def key(self) -> str:
@@ -61,7 +74,8 @@ def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) 
                 (entry.namespace, entry.name, backend.name, "out"),
             )
             target = Target(backend.name, variant.name, variant.provider_kind, backend.timeout_seconds,
-                            callers[(backend.name, variant.name)], labels, tokens)
+                            callers[(backend.name, variant.name)], labels, tokens,
+                            capabilities_of(variant.provider_kind, variant.provider))
             picks.append(Pick(variant.weight, target))
         slots.append(Slot(backend.name, backend.weight, tuple(picks)))
     return LiveRoute(entry, Choice(tuple(slots)))
