@@ -1,4 +1,4 @@
-"""Reading only what the gateway needs from OpenAI bodies, without parsing them: ``model`` and
+r"""Reading only what the gateway needs from OpenAI bodies, without parsing them: ``model`` and
 ``stream`` of a chat-completions request, the token counts of an answer.
 
 The fast path finds the two keys with ``bytes.find`` (C speed, no objects for the prompt). In
@@ -10,6 +10,14 @@ values are JSON schemas (tool parameters, ``response_format``), so a body with a
 ``"properties"`` or ``"schema"`` key and a ``"stream"`` key is parsed in full. A second
 ``"model"`` key, escapes in the value, or anything unusual also falls back to ``json.loads``,
 which is exact.
+
+The model the gateway routes on must be the one the upstream receives (issue 14.8). A key can
+spell ``model`` or ``stream`` with JSON escapes (``"\u006dodel"``), which the scan does not see
+and the upstream's parser does. Escapes other than ``\uXXXX`` never produce a letter, and the
+letters of both keys are ``\u0061``-``\u007a``: a body containing ``\u006`` or ``\u007``
+(which no JSON encoder writes, since ASCII letters need no escape) goes to the slow path. There,
+a top-level ``model`` or ``stream`` given more than once (after unescaping) is refused: parsers
+disagree on which one counts (Python's and Go's take the last, others the first or refuse).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ _MODEL = b'"model"'
 _STREAM = b'"stream"'
 _WS = b" \t\r\n"
 _SCHEMA_KEYS = (b'"properties"', b'"schema"')
+_ESCAPED_LETTERS = (rb"\u006", rb"\u007")  # escapes of U+0060-U+007F: every letter of "model" and "stream"
+_ROUTED_KEYS = ("model", "stream")
 
 
 class SniffError(ValueError):
@@ -68,6 +78,8 @@ def _skip_ws(body: bytes, i: int) -> int:
 
 
 def _fast(body: bytes) -> Sniffed | None:
+    if any(marker in body for marker in _ESCAPED_LETTERS):
+        return None
     models = _keys(body, _MODEL)
     streams = _keys(body, _STREAM)
     if len(models) != 1 or len(streams) > 1:
@@ -97,6 +109,30 @@ def _fast(body: bytes) -> Sniffed | None:
     return Sniffed(model, stream, (start, end + 1))
 
 
+def _top_level_once(body: bytes) -> None:
+    """Refuses a body whose top-level object has ``model`` or ``stream`` more than once. Only
+    bodies that could (two plain keys, or escaped letters) pay for the pairs hook."""
+    if len(_keys(body, _MODEL)) < 2 and len(_keys(body, _STREAM)) < 2 and not any(
+        marker in body for marker in _ESCAPED_LETTERS
+    ):
+        return
+    last: list[tuple[str, Any]] = []
+
+    def pairs(found: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal last
+        last = found  # the outermost object closes last
+        return dict(found)
+
+    json.loads(body, object_pairs_hook=pairs)
+    names = [name for name, _ in last]
+    for key in _ROUTED_KEYS:
+        if names.count(key) > 1:
+            raise SniffError(
+                f"the request body has the key {key!r} more than once (counting escaped spellings): "
+                "send it once", key
+            )
+
+
 def _slow(body: bytes) -> Sniffed:
     try:
         parsed = json.loads(body)
@@ -106,6 +142,7 @@ def _slow(body: bytes) -> Sniffed:
         raise SniffError("the request body is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise SniffError("the request body must be a JSON object")
+    _top_level_once(body)
     model = parsed.get("model")
     if not isinstance(model, str) or not model:
         raise SniffError("you must provide a model parameter: the name of an AIRoute's spec.model", "model")

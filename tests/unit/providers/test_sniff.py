@@ -127,3 +127,68 @@ def test_usage_tokens_of_an_answer_or_a_last_chunk(data: bytes, expected: tuple[
 def _usage_by_parsing(data: bytes) -> tuple[int, int]:
     usage = json.loads(data.removeprefix(b"data: ")).get("usage") or {}
     return usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+
+
+# Issue 14.8: the model the gateway routes on is the one the upstream receives, whichever key its parser keeps.
+
+def _top_level(body: bytes, keep: str) -> dict[str, object]:
+    """The top-level object as a parser that keeps the ``first`` or the ``last`` of duplicate keys reads it."""
+    def pairs(found: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for key, value in found:
+            if keep == "last" or key not in out:
+                out[key] = value
+        return out
+
+    return dict(json.loads(body, object_pairs_hook=pairs))
+
+
+def _spell(key: str, escaped: list[bool], upper: bool) -> str:
+    return "".join(f"\\u{ord(c):04{'X' if upper else 'x'}}" if e else c for c, e in zip(key, escaped, strict=False))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"model":"cheap","\\u006dodel":"gpt-4"}',
+    b'{"model":"cheap","mo\\u0064el":"gpt-4"}',
+    b'{"model":"cheap","model":"gpt-4"}',
+    b'{"model":"cheap","stream":false,"\\u0073tream":true}',
+    b'{"model":"cheap","stream":false,"stream":true}',
+])
+def test_a_routed_key_given_twice_is_refused(body: bytes) -> None:
+    with pytest.raises(SniffError, match="more than once"):
+        sniff(body)
+
+
+def test_an_escaped_top_level_key_is_read_and_not_the_plain_nested_one() -> None:
+    body = b'{"\\u006dodel":"gpt-4","metadata":{"model":"cheap"}}'
+    s = sniff(body)
+    assert s.model == "gpt-4" and s.parsed is not None
+
+
+def test_duplicates_below_the_top_level_are_none_of_the_gateways_business() -> None:
+    body = b'{"model":"m","metadata":{"model":"a","model":"b"}}'
+    assert sniff(body).model == "m"
+
+
+@given(
+    keys=st.lists(st.tuples(st.sampled_from(["model", "stream", "user"]), st.lists(st.booleans(), min_size=6,
+                                                                                   max_size=6), st.booleans()),
+                  min_size=1, max_size=4),
+    nested=st.booleans(),
+)
+def test_whatever_sniff_accepts_every_parser_reads_the_same_way(
+    keys: list[tuple[str, list[bool], bool]], nested: bool
+) -> None:
+    values = {"model": '"m%d"', "stream": "true", "user": '"u%d"'}
+    parts = [f'"{_spell(k, esc, up)}":{values[k].replace("%d", str(i))}' for i, (k, esc, up) in enumerate(keys)]
+    if nested:
+        parts.append('"metadata":{"model":"nested","stream":false}')
+    body = ("{" + ",".join(parts) + "}").encode()
+    try:
+        s = sniff(body)
+    except SniffError:
+        return
+    for keep in ("first", "last"):
+        seen = _top_level(body, keep)
+        assert (seen.get("model"), bool(seen.get("stream"))) == (s.model, s.stream), keep
+        assert _top_level(with_model(body, s, "upstream"), keep)["model"] == "upstream"
