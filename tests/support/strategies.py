@@ -108,7 +108,9 @@ def _ramp(points: set[int], strict: bool) -> list[int]:
     return [*steps, 100] if strict else sorted([*steps, *steps[:1], 100])
 
 
-extra_headers = st.fixed_dictionaries({"name": st.just("x-team"), "value": st.text(max_size=10)})
+header_text = st.text(st.characters(blacklist_categories=("Cc",)) | st.just("\t"), max_size=20)
+"""Header values as a route may hold them: no control character but tab (issue 14.3)."""
+extra_headers = st.fixed_dictionaries({"name": st.just("x-team"), "value": header_text})
 provider_blocks = st.one_of(
     st.fixed_dictionaries(
         {"azureOpenAI": st.fixed_dictionaries(
@@ -138,7 +140,7 @@ provider_blocks = st.one_of(
         {"openAICompatible": st.fixed_dictionaries(
             {"baseURL": st.sampled_from(["https://api.openai.com/v1", "https://api.mistral.ai/v1"]),
              "model": st.text(min_size=1, max_size=40)},
-            optional={"credentialsSecretRef": secret_refs, "organization": st.text(max_size=20),
+            optional={"credentialsSecretRef": secret_refs, "organization": header_text,
                       "headers": st.lists(extra_headers, max_size=3)})}),
 )
 

@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from airoute.api.base import ApiModel
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
-URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
+URL = r"^https?://[^\s/?#\x00-\x1f\x7f]+([/?#][^\s\x00-\x1f\x7f]*)?$"
 HTTP_HEADER = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+
+CONTROL_CHARACTERS = r"[\x00-\x08\x0a-\x1f\x7f]"
+"""What no header value may hold: every control character but horizontal tab (RFC 9110 field values)."""
+NO_CONTROL_CHARACTERS = (
+    "must not contain control characters such as CR, LF or NUL: they would end the header and "
+    "smuggle other headers or whole requests into the upstream connection"
+)
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
+def _no_control_characters(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError(NO_CONTROL_CHARACTERS)
+    return text
+
+
+HeaderText = Annotated[str, AfterValidator(_no_control_characters)]
+"""Text sent as an HTTP header value: refused with a message naming the field when it holds a
+control character (issue 14.3); the CRD carries the same rule (:func:`header_text_schema`)."""
+
+
+def header_text_schema() -> dict[str, Any]:
+    """The CRD's CEL rule for a :data:`HeaderText` field."""
+    return {"x-kubernetes-validations": [
+        {"rule": f"!self.matches(r'{CONTROL_CHARACTERS}')", "message": NO_CONTROL_CHARACTERS},
+    ]}
 
 Cloud = Literal["azure", "aws", "gcp", "in-cluster", "external"]
 
@@ -274,7 +301,12 @@ class HeaderValue(ApiModel):
     """An extra HTTP header; a credential comes from a Secret, never inline."""
 
     name: str = Field(min_length=1, max_length=128, pattern=HTTP_HEADER, description="Header name.")
-    value: str | None = Field(default=None, max_length=1024, description="Literal value (not for credentials).")
+    value: HeaderText | None = Field(
+        default=None,
+        max_length=1024,
+        description="Literal value (not for credentials); no control characters (CR, LF, NUL …).",
+        json_schema_extra=header_text_schema(),
+    )
     value_from: SecretKeyRef | None = Field(default=None, description="Take the value from a Secret key.")
 
     model_config = ApiModel.config_with_rules(
@@ -309,8 +341,14 @@ class OpenAICompatible(ApiModel):
         max_length=16,
         description="Extra request headers.",
     )
-    organization: str | None = Field(default=None, max_length=128, description="OpenAI-Organization header.")
-    project: str | None = Field(default=None, max_length=128, description="OpenAI-Project header.")
+    organization: HeaderText | None = Field(
+        default=None, max_length=128, description="OpenAI-Organization header; no control characters.",
+        json_schema_extra=header_text_schema(),
+    )
+    project: HeaderText | None = Field(
+        default=None, max_length=128, description="OpenAI-Project header; no control characters.",
+        json_schema_extra=header_text_schema(),
+    )
     status_page: str | None = Field(
         default=None,
         max_length=2048,

@@ -113,3 +113,10 @@ def test_promote_names_the_active_canary(tmp_path: Path, capsys: pytest.CaptureF
 def test_status_of_an_unknown_route_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "nope", "--routes-dir", "examples"]) == 1
     assert "no AIRoute named 'nope'" in capsys.readouterr().err
+
+
+def test_validate_names_each_field_that_could_inject_headers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(BAD / "header-injection.yaml")]) == 1
+    out = capsys.readouterr().out
+    for field in ("headers[0].value", "organization", "project"):
+        assert f"spec.backends[2].openAICompatible.{field}: must not contain control characters such as CR, LF" in out
