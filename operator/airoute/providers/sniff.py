@@ -11,7 +11,12 @@ values are JSON schemas (tool parameters, ``response_format``), so a body with a
 ``"model"`` key, escapes in the value, or anything unusual also falls back to ``json.loads``,
 which is exact.
 
-The model the gateway routes on must be the one the upstream receives (issue 14.8). A key can
+The model the gateway routes on must be the one the upstream receives (issue 14.8). A lone
+``"model"`` key is the top-level one only when the body has a top-level model: the scan takes it
+as such when nothing can hold it below the top level, that is when no ``{`` or ``[`` comes
+between the body's opening brace and the key, or no ``[`` or ``]`` and no ``}`` but the body's
+closing one come after its value (absence is exact even with braces in strings); otherwise the
+body is parsed. A key can
 spell ``model`` or ``stream`` with JSON escapes (``"\u006dodel"``), which the scan does not see
 and the upstream's parser does. Escapes other than ``\uXXXX`` never produce a letter, and the
 letters of both keys are ``\u0061``-``\u007a``: a body containing ``\u006`` or ``\u007``
@@ -57,7 +62,12 @@ class Sniffed:
 
 def _keys(body: bytes, key: bytes) -> list[int]:
     """Offsets just after the ``:`` of every unescaped ``key`` used as an object key."""
-    found: list[int] = []
+    return [after for _, after in _key_spans(body, key)]
+
+
+def _key_spans(body: bytes, key: bytes) -> list[tuple[int, int]]:
+    """Where every unescaped ``key`` used as an object key starts, and the offset after its ``:``."""
+    found: list[tuple[int, int]] = []
     start = body.find(key)
     while start != -1:
         end = start + len(key)
@@ -66,7 +76,7 @@ def _keys(body: bytes, key: bytes) -> list[int]:
             while colon < len(body) and body[colon] in _WS:
                 colon += 1
             if colon < len(body) and body[colon] == 0x3A:  # ':'
-                found.append(colon + 1)
+                found.append((start, colon + 1))
         start = body.find(key, end)
     return found
 
@@ -77,21 +87,35 @@ def _skip_ws(body: bytes, i: int) -> int:
     return i
 
 
+def _surely_top_level(body: bytes, key: int, value_end: int) -> bool:
+    """True when the key at ``key``, whose value ends at ``value_end``, cannot be below the top
+    level: no container opens before it, or none closes after it but the body itself."""
+    opening = _skip_ws(body, 0)
+    if body[opening : opening + 1] != b"{":
+        return False
+    if body.find(b"{", opening + 1, key) == -1 and body.find(b"[", opening + 1, key) == -1:
+        return True
+    closing = len(body.rstrip(_WS)) - 1
+    return (body.find(b"[", value_end) == -1 and body.find(b"]", value_end) == -1
+            and body.find(b"}", value_end) == closing)
+
+
 def _fast(body: bytes) -> Sniffed | None:
     if any(marker in body for marker in _ESCAPED_LETTERS):
         return None
-    models = _keys(body, _MODEL)
+    models = _key_spans(body, _MODEL)
     streams = _keys(body, _STREAM)
     if len(models) != 1 or len(streams) > 1:
         return None
-    start = _skip_ws(body, models[0])
+    key, after = models[0]
+    start = _skip_ws(body, after)
     if start >= len(body) or body[start] != 0x22:  # '"'
         return None
     end = body.find(b'"', start + 1)
     if end == -1:
         return None
     raw = body[start + 1 : end]
-    if b"\\" in raw or not raw:
+    if b"\\" in raw or not raw or not _surely_top_level(body, key, end + 1):
         return None
     stream = False
     if streams:
