@@ -19,7 +19,7 @@ from aiohttp import web
 
 from airoute.emulators.eventstream import event_frame, exception_frame
 from airoute.emulators.faults import Decision
-from airoute.emulators.replies import BLOCK_ANSWER, TOO_LONG, Reply, ToolSpec, Turn, make_reply, word_count
+from airoute.emulators.replies import BLOCK_ANSWER, TOO_LONG, Reply, ToolCall, ToolSpec, Turn, make_reply, word_count
 from airoute.emulators.server import EmulatorServer
 from airoute.emulators.sigv4 import SignatureError, parse_authorization, verify
 
@@ -273,9 +273,8 @@ def _tool_mode(tool_config: Any) -> str:
     return "auto"
 
 
-def _tool_use_id(reply: Reply) -> str:
-    assert reply.tool_call is not None
-    return f"tooluse_{zlib.crc32(reply.tool_call.id.encode()):08x}"
+def _tool_use_id(call: ToolCall) -> str:
+    return f"tooluse_{zlib.crc32(call.id.encode()):08x}"
 
 
 def _usage(reply: Reply) -> dict[str, int]:
@@ -285,9 +284,9 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 def converse_response(reply: Reply) -> dict[str, Any]:
     content: list[dict[str, Any]]
-    if reply.tool_call is not None:
-        content = [{"toolUse": {"toolUseId": _tool_use_id(reply), "name": reply.tool_call.name,
-                                "input": reply.tool_call.arguments}}]
+    if reply.tool_calls:
+        content = [{"toolUse": {"toolUseId": _tool_use_id(call), "name": call.name, "input": call.arguments}}
+                   for call in reply.tool_calls]
     else:
         content = [{"text": reply.text or ""}]
     return {
@@ -300,20 +299,20 @@ def converse_response(reply: Reply) -> dict[str, Any]:
 
 def stream_frames(reply: Reply) -> list[bytes]:
     frames = [event_frame("messageStart", {"role": "assistant"})]
-    if reply.tool_call is not None:
-        call = reply.tool_call
-        frames.append(event_frame("contentBlockStart", {"contentBlockIndex": 0, "start": {
-            "toolUse": {"toolUseId": _tool_use_id(reply), "name": call.name}}}))
+    for index, call in enumerate(reply.tool_calls):
+        frames.append(event_frame("contentBlockStart", {"contentBlockIndex": index, "start": {
+            "toolUse": {"toolUseId": _tool_use_id(call), "name": call.name}}}))
         args = call.arguments_json
         frames.extend(
-            event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {
+            event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {
                 "toolUse": {"input": args[i:i + 16]}}})
             for i in range(0, len(args), 16))
-    else:
+        frames.append(event_frame("contentBlockStop", {"contentBlockIndex": index}))
+    if not reply.tool_calls:
         frames.extend(
             event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
             for piece in reply.pieces())
-    frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 0}))
+        frames.append(event_frame("contentBlockStop", {"contentBlockIndex": 0}))
     frames.append(event_frame("messageStop", {"stopReason": _STOP[reply.finish]}))
     frames.append(event_frame("metadata", {"usage": _usage(reply), "metrics": {"latencyMs": 1}}))
     return frames

@@ -57,6 +57,7 @@ def parse_turn(body: Any, model: str) -> Turn:
         prompt_words=sum(word_count(t) for t in texts),
         max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
         json_mode=_json_mode(body.get("response_format")),
+        parallel=body.get("parallel_tool_calls") is not False,
     )
 
 
@@ -97,12 +98,11 @@ def completion_id(model: str, reply: Reply) -> str:
 
 def _message(reply: Reply) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
-    if reply.tool_call is not None:
-        call = reply.tool_call
+    if reply.tool_calls:
         message["tool_calls"] = [{
             "id": call.id, "type": "function",
             "function": {"name": call.name, "arguments": call.arguments_json},
-        }]
+        } for call in reply.tool_calls]
     return message
 
 
@@ -140,14 +140,13 @@ def chunk_dicts(reply: Reply, model: str, fingerprint: str, include_usage: bool,
         return base | {"choices": [{"index": 0, "delta": delta, "logprobs": None,
                                     "finish_reason": finish}]}
 
-    chunks = [chunk({"role": "assistant", "content": "" if reply.tool_call is None else None})]
-    if reply.tool_call is not None:
-        call = reply.tool_call
-        chunks.append(chunk({"tool_calls": [{"index": 0, "id": call.id, "type": "function",
+    chunks = [chunk({"role": "assistant", "content": "" if not reply.tool_calls else None})]
+    for index, call in enumerate(reply.tool_calls):
+        chunks.append(chunk({"tool_calls": [{"index": index, "id": call.id, "type": "function",
                                              "function": {"name": call.name, "arguments": ""}}]}))
         args = call.arguments_json
         for start in range(0, len(args), 16):
-            chunks.append(chunk({"tool_calls": [{"index": 0,
+            chunks.append(chunk({"tool_calls": [{"index": index,
                                                  "function": {"arguments": args[start:start + 16]}}]}))
     chunks.extend(chunk({"content": piece}) for piece in reply.pieces())
     chunks.append(chunk({}, reply.finish))

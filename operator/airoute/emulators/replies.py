@@ -22,6 +22,9 @@ BLOCK_PROMPT = "[[block-prompt]]"
 BLOCK_ANSWER = "[[block-answer]]"
 """In the last user message: the answer is stopped by the safety system (finish reason
 ``content_filter`` / ``SAFETY`` / ``content_filtered``)."""
+THINK = "[[think]]"
+"""In the last user message: Gemini answers with a thought part first (as with
+``thinkingConfig.includeThoughts``)."""
 TOO_LONG = "[[too-long]]"
 """In the last user message: the prompt is over the model's context window (Azure
 ``context_length_exceeded``, Bedrock ``ValidationException``, Vertex ``INVALID_ARGUMENT``)."""
@@ -49,6 +52,10 @@ class Turn:
     json_mode: bool = False
     json_schema: Mapping[str, Any] | None = None
     images: int = 0
+    parallel: bool = True
+    """Several tools may be called in one reply (OpenAI's ``parallel_tool_calls`` not false)."""
+    thoughts: bool = False
+    """Thought parts are asked for (Gemini)."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,15 @@ class ToolCall:
 @dataclass(frozen=True)
 class Reply:
     text: str | None
-    tool_call: ToolCall | None
+    tool_calls: tuple[ToolCall, ...]
     finish: Finish
     prompt_tokens: int
     completion_tokens: int
+
+    @property
+    def tool_call(self) -> ToolCall | None:
+        """The first tool call, if any."""
+        return self.tool_calls[0] if self.tool_calls else None
 
     @property
     def total_tokens(self) -> int:
@@ -88,12 +100,19 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+MAX_PARALLEL_CALLS = 3
+
+
 def make_reply(provider: str, turn: Turn) -> Reply:
+    """The reply: a call of the chosen tool — of each offered tool (up to
+    :data:`MAX_PARALLEL_CALLS`), in parallel, when several are offered in ``auto``/``required``
+    mode and parallel calls are allowed — or text."""
     prompt_tokens = max(1, turn.prompt_words)
-    tool = _chosen_tool(turn)
-    if tool is not None:
-        call = ToolCall(_call_id(turn, tool.name), tool.name, _arguments(tool, turn.last_user))
-        return Reply(None, call, "tool_calls", prompt_tokens, max(1, word_count(call.arguments_json)))
+    tools = _chosen_tools(turn)
+    if tools:
+        calls = tuple(ToolCall(_call_id(turn, t.name), t.name, _arguments(t, turn.last_user)) for t in tools)
+        used = sum(word_count(c.arguments_json) for c in calls)
+        return Reply(None, calls, "tool_calls", prompt_tokens, max(1, used))
     if turn.tool_result is not None:
         text = f"[{provider}:{turn.model}] tool result: {truncate(turn.tool_result)}"
     else:
@@ -108,15 +127,15 @@ def make_reply(provider: str, turn: Turn) -> Reply:
     words = text.split(" ")
     if turn.max_tokens is not None and turn.max_tokens < len(words):
         text, finish = " ".join(words[: turn.max_tokens]), "length"
-    return Reply(text, None, finish, prompt_tokens, max(1, word_count(text)))
+    return Reply(text, (), finish, prompt_tokens, max(1, word_count(text)))
 
 
-def _chosen_tool(turn: Turn) -> ToolSpec | None:
+def _chosen_tools(turn: Turn) -> tuple[ToolSpec, ...]:
     if not turn.tools or turn.tool_mode == "none" or turn.tool_result is not None:
-        return None
+        return ()
     if turn.tool_mode not in ("auto", "required"):
-        return next((t for t in turn.tools if t.name == turn.tool_mode), turn.tools[0])
-    return turn.tools[0]
+        return (next((t for t in turn.tools if t.name == turn.tool_mode), turn.tools[0]),)
+    return turn.tools[:MAX_PARALLEL_CALLS] if turn.parallel else turn.tools[:1]
 
 
 def _arguments(tool: ToolSpec, text: str) -> dict[str, Any]:

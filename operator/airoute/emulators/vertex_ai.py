@@ -10,11 +10,22 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from airoute.emulators.replies import Reply, ToolSpec, Turn, make_reply, word_count
+from airoute.emulators.replies import (
+    BLOCK_ANSWER,
+    BLOCK_PROMPT,
+    THINK,
+    TOO_LONG,
+    Reply,
+    ToolSpec,
+    Turn,
+    make_reply,
+    word_count,
+)
 from airoute.emulators.server import EmulatorServer
 
 STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -89,20 +100,31 @@ class VertexAIEmulator(EmulatorServer):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.record(request, action, model, streamed, "bad_request", 400)
             return self.error_response(400, str(exc))
+        if TOO_LONG in turn.last_user:
+            self.record(request, action, model, streamed, "bad_request", 400)
+            return self.error_response(400, "The input token count (1048577) exceeds the maximum number of tokens "
+                                            "allowed (1048576).")
         gate = await self.gate(request, action, model, streamed)
         if gate.response is not None:
             return gate.response
         reply = make_reply(self.provider, turn)
         version = f"{model}@{self.faults.model_version}"
-        thinking = model.startswith(THINKING_MODELS)
+        shape = Shape(blocked=BLOCK_PROMPT in turn.last_user, thoughts=turn.thoughts,
+                      unsafe=BLOCK_ANSWER in turn.last_user, thinking=model.startswith(THINKING_MODELS), n=_n(body))
         if not streamed:
             self.record(request, action, model, False, "ok", 200)
-            return web.json_response(generate_response(reply, version, _n(body), thinking))
+            return web.json_response(generate_response(reply, version, shape))
         sse = request.query.get("alt") == "sse"
-        chunks = stream_chunks(reply, version, sse, _n(body), thinking)
+        chunks, decision = stream_chunks(reply, version, sse, shape), gate.decision
+        failing = sse and decision.stream_error_after is not None
+        if sse and decision.stream_error_after is not None:
+            status = decision.error_status
+            error = {"error": {"code": status, "message": _STREAM_ERRORS.get(status, "Internal error encountered."),
+                               "status": STATUSES.get(status, "UNKNOWN")}}
+            chunks = [*chunks[:decision.stream_error_after], b"data: " + json.dumps(error).encode() + b"\r\n\r\n"]
         content_type = "text/event-stream" if sse else "application/json"
-        response, complete = await self.stream(request, chunks, gate.decision, content_type)
-        self.record(request, action, model, True, "ok" if complete else "cut", 200)
+        response, complete = await self.stream(request, chunks, decision, content_type)
+        self.record(request, action, model, True, "cut" if not complete else "stream_error" if failing else "ok", 200)
         return response
 
 
@@ -187,6 +209,8 @@ def parse_turn(body: Any, model: str) -> Turn:
                      if mime == "application/json" else None),
         images=sum(1 for p in contents[-1]["parts"]
                    if str(pick(pick(p, "inlineData"), "mimeType", "")).startswith("image/")),
+        thoughts=bool(pick(pick(config, "thinkingConfig"), "includeThoughts")) or THINK in (
+            _parts_text(users[-1]["parts"]) if users else ""),
     )
 
 
@@ -254,48 +278,97 @@ def _tool_mode(tool_config: Any) -> str:
     return {"ANY": "required", "NONE": "none"}.get(mode, "auto")
 
 
-def _parts(reply: Reply, thinking: bool = False) -> list[dict[str, Any]]:
-    if reply.tool_call is not None:
-        part: dict[str, Any] = {"functionCall": {"name": reply.tool_call.name, "args": reply.tool_call.arguments}}
-        if thinking:
-            part["thoughtSignature"] = signature_of(reply.tool_call.id)
-        return [part]
-    return [{"text": reply.text or ""}]
+@dataclass(frozen=True)
+class Shape:
+    """How Gemini answers besides the reply itself: the prompt blocked (``promptFeedback``, no
+    candidates), thought parts before the answer, the answer stopped for safety; a thinking model
+    (its first function call of a turn carries a ``thoughtSignature``, thinking tokens are
+    counted); ``n`` candidates."""
+
+    blocked: bool = False
+    thoughts: bool = False
+    unsafe: bool = False
+    thinking: bool = False
+    n: int = 1
 
 
-def _usage(reply: Reply, thinking: bool = False, n: int = 1) -> dict[str, int]:
-    thoughts = THOUGHT_TOKENS * n if thinking else 0
+_SAFETY_RATINGS = [{"category": c, "probability": "NEGLIGIBLE"} for c in (
+    "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_DANGEROUS_CONTENT", "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT")]
+_BLOCKED_RATINGS = [r | ({"probability": "HIGH", "blocked": True}
+                         if r["category"] == "HARM_CATEGORY_DANGEROUS_CONTENT" else {}) for r in _SAFETY_RATINGS]
+_STREAM_ERRORS = {429: "Resource exhausted. Please try again later.", 503: "The service is currently unavailable."}
+
+
+def _parts(reply: Reply, shape: Shape = Shape()) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if shape.thoughts:
+        parts.append({"text": "**Weighing the question** I should answer briefly.", "thought": True})
+    if not reply.tool_calls:
+        return [*parts, {"text": reply.text or ""}]
+    for index, call in enumerate(reply.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+        if shape.thinking and index == 0:  # Gemini signs the first call of a turn
+            part["thoughtSignature"] = signature_of(call.id)
+        parts.append(part)
+    return parts
+
+
+def _usage(reply: Reply, shape: Shape = Shape()) -> dict[str, int]:
+    n = shape.n
+    thoughts = THOUGHT_TOKENS * n if shape.thinking or shape.thoughts else 0
     usage = {"promptTokenCount": reply.prompt_tokens, "candidatesTokenCount": reply.completion_tokens * n,
              "totalTokenCount": reply.prompt_tokens + reply.completion_tokens * n + thoughts}
     return usage | ({"thoughtsTokenCount": thoughts} if thoughts else {})
 
 
-def generate_response(reply: Reply, version: str, n: int = 1, thinking: bool = False) -> dict[str, Any]:
-    content = {"role": "model", "parts": _parts(reply, thinking)}
-    return {
-        "candidates": [{"content": content, "finishReason": _FINISH[reply.finish], "index": i}
-                       for i in range(n)],
-        "usageMetadata": _usage(reply, thinking, n),
-        "modelVersion": version,
-        "createTime": _CREATE_TIME,
-        "responseId": "emulated-response",
-    }
+def _base(version: str) -> dict[str, Any]:
+    return {"modelVersion": version, "createTime": _CREATE_TIME, "responseId": "emulated-response"}
 
 
-def stream_chunks(reply: Reply, version: str, sse: bool, n: int = 1, thinking: bool = False) -> list[bytes]:
+def _blocked(reply: Reply, version: str) -> dict[str, Any]:
+    return {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": _BLOCKED_RATINGS},
+            "usageMetadata": {"promptTokenCount": reply.prompt_tokens, "totalTokenCount": reply.prompt_tokens}
+            } | _base(version)
+
+
+def _unsafe_candidate(index: int) -> dict[str, Any]:
+    return {"finishReason": "SAFETY", "safetyRatings": _BLOCKED_RATINGS, "index": index}
+
+
+def generate_response(reply: Reply, version: str, shape: Shape = Shape()) -> dict[str, Any]:
+    if shape.blocked:
+        return _blocked(reply, version)
+    content = {"role": "model", "parts": _parts(reply, shape)}
+    candidates = [_unsafe_candidate(i) if shape.unsafe else
+                  {"content": content, "finishReason": _FINISH[reply.finish], "safetyRatings": _SAFETY_RATINGS,
+                   "index": i} for i in range(shape.n)]
+    return {"candidates": candidates, "usageMetadata": _usage(reply, shape)} | _base(version)
+
+
+def stream_chunks(reply: Reply, version: str, sse: bool, shape: Shape = Shape()) -> list[bytes]:
     """The answer in pieces; with ``n`` candidates every chunk carries each of them."""
-    base = {"modelVersion": version, "createTime": _CREATE_TIME, "responseId": "emulated-response"}
-    if reply.tool_call is not None:
-        parts_list = [_parts(reply, thinking)]
-    else:
-        parts_list = [[{"text": piece}] for piece in reply.pieces()] or [[{"text": ""}]]
+    base = _base(version)
     objects: list[dict[str, Any]] = []
-    for index, parts in enumerate(parts_list):
-        final = index == len(parts_list) - 1
-        candidates = [{"content": {"role": "model", "parts": parts}, "index": i}
-                      | ({"finishReason": _FINISH[reply.finish]} if final else {}) for i in range(n)]
-        objects.append({"candidates": candidates} | ({"usageMetadata": _usage(reply, thinking, n)}
-                                                     if final else {}) | base)
+    if shape.blocked:
+        objects.append(_blocked(reply, version))
+    else:
+        parts_list: list[list[dict[str, Any]]] = [_parts(reply, shape)[:1]] if shape.thoughts else []
+        if reply.tool_calls:
+            parts_list.append(_parts(reply, replace(shape, thoughts=False)))
+        else:
+            parts_list += [[{"text": piece}] for piece in reply.pieces()] or [[{"text": ""}]]
+        if shape.unsafe:
+            parts_list = parts_list[:2]
+        for index, parts in enumerate(parts_list):
+            final = index == len(parts_list) - 1
+            ending: dict[str, Any] = {}
+            if final:
+                ending = ({"finishReason": "SAFETY", "safetyRatings": _BLOCKED_RATINGS} if shape.unsafe
+                          else {"finishReason": _FINISH[reply.finish]})
+            candidates = [{"content": {"role": "model", "parts": parts}, "index": i} | ending for i in range(shape.n)]
+            objects.append({"candidates": candidates} | ({"usageMetadata": _usage(reply, shape)} if final else {})
+                           | base)
     encoded = [json.dumps(o, separators=(",", ":")).encode() for o in objects]
     if sse:
         return [b"data: " + e + b"\r\n\r\n" for e in encoded]

@@ -4,10 +4,9 @@ A caller takes a client's OpenAI chat-completions body as bytes (with what
 :func:`~airoute.providers.sniff.sniff` read from it) and gives back OpenAI bytes: the answer's
 JSON, or its SSE events ending in ``data: [DONE]``. How it gets there is its own business: the
 OpenAI-format caller relays bytes over the shared HTTP/1.1 pool
-(:mod:`~airoute.providers.openai_format`); the SDK callers parse, translate through a provider
-SDK and encode back (:mod:`~airoute.providers.sdk_caller`). A caller for another wire format
-(Bedrock Converse, Vertex AI generateContent, …) over the same pool implements the same three
-methods and is built by :func:`~airoute.providers.factory.make_caller`.
+(:mod:`~airoute.providers.openai_format`); the translating callers (Bedrock Converse, Vertex AI
+generateContent: :mod:`~airoute.providers.translating`) parse, translate, send over the same pool
+and encode back. Each is built by :func:`~airoute.providers.factory.make_caller`.
 
 Every failure is a :class:`~airoute.providers.errors.ProviderError`, with secrets scrubbed. The
 deadline of an attempt belongs to whoever calls: a caller may be cancelled at any ``await`` and

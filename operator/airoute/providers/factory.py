@@ -4,9 +4,10 @@ a :class:`~airoute.providers.caller.Caller` out. Unknown kinds are an error.
 * ``inCluster``, ``openAICompatible`` and ``azureOpenAI``: the OpenAI-format caller over the
   shared pool (Azure: its v1 API, or a deployment's path when the block sets ``apiVersion``);
 * ``bedrock``: Converse over the pool, SigV4-signed (:mod:`~airoute.providers.bedrock`);
-* ``vertexAI``: an SDK adapter behind an
-  :class:`~airoute.providers.sdk_caller.SdkCaller` (each SDK is imported when its first adapter
-  is built).
+* ``vertexAI``: generateContent over the pool with a Google token (:mod:`~airoute.providers.vertex_ai`).
+
+Provider libraries (botocore, google-auth, azure-identity) are imported when the first backend
+that needs them is built.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from airoute.providers.credentials import SecretLookup
 from airoute.providers.errors import ProviderConfigError
 from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.openai_format import Endpoint, OpenAIFormatCaller
-from airoute.providers.sdk_caller import ChatProvider, SdkCaller
 from airoute.providers.tokens import BearerHeader
 
 BLOCK_TYPES: dict[str, type[Any]] = {
@@ -73,16 +73,12 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
 
         keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
         return BedrockCaller(backend, block, keys.value, pools, keys.secrets)
-    return SdkCaller(_sdk_adapter(backend, block, secrets, google_credentials), timeout)
-
-
-def _sdk_adapter(backend: str, block: ProviderBlock, secrets: SecretLookup, google_credentials: Any) -> ChatProvider:
     assert isinstance(block, VertexAI)
-    from airoute.providers.vertex_ai import VertexAIProvider
+    from airoute.providers.vertex_ai import VertexCaller, google_token
 
     found = (creds.Credentials(google_credentials) if google_credentials is not None
              else creds.google_credentials(secrets, block.credentials_secret_ref))
-    return VertexAIProvider(backend, block, found)
+    return VertexCaller(backend, block, google_token(found.value, backend), pools, found.secrets)
 
 
 def _header(name: str, value: str) -> tuple[str, str]:

@@ -1,133 +1,191 @@
-"""Vertex AI through the Google Gen AI client (``google.genai``, ``vertexai=True``), retries off.
+"""Vertex AI's ``generateContent`` and ``streamGenerateContent`` over the gateway's own pool, with a
+Google OAuth token from ``google-auth``.
 
-The translator produces the REST body; its parts map one to one onto the SDK's
-``generate_content(model, contents, config)`` (the config holds generation settings, the system
-instruction, tools and the tool config), and the SDK's answer is read back in its REST form.
+``POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent``
+(``:streamGenerateContent?alt=sse``) on ``{location}-aiplatform.googleapis.com``
+(``aiplatform.googleapis.com`` for ``global``) or the block's ``endpointURL``. The body is
+``translate.openai_to_vertex.to_generate_content``, which equals what ``google-genai`` sends for
+the same input (``tests/integration/providers/test_vertex_wire.py``). The token comes from the
+credentials object (a service-account key, or Application Default Credentials), refreshed in a
+thread five minutes ahead of expiry (:mod:`~airoute.providers.tokens`). Errors: Google's
+``{"error": {"code", "message", "status"}}`` with ``status`` (``RESOURCE_EXHAUSTED``, …) kept as
+the code; Vertex AI sends no ``Retry-After``. The SSE stream is decoded line by line as it
+arrives; an ``error`` object inside it raises (``in_band``).
 """
 
 from __future__ import annotations
 
+import calendar
+import json
+import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from airoute.api.providers import VertexAI
-from airoute.providers.credentials import Credentials
-from airoute.providers.errors import (
-    AuthFailed,
-    ProviderError,
-    Unavailable,
-    error_for_status,
-    retry_after_from,
-)
+from airoute.providers.credentials import GOOGLE_SCOPES
+from airoute.providers.errors import ProviderError, Unavailable, error_for_status
+from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.request import ChatRequest
+from airoute.providers.tokens import BearerHeader, Refreshing
 from airoute.providers.translate.common import completion_id
 from airoute.providers.translate.openai_to_vertex import (
     GenerateContentStreamTranslator,
     from_generate_content,
     to_generate_content,
 )
-from airoute.providers.transport import close_quietly, paced, transport_error, within
+from airoute.providers.translating import StreamDecoder, TranslatingCaller
+
+MAX_LINE = 16 * 1024 * 1024
 
 
-class VertexAIProvider:
+def google_token(credentials: Any, provider: str) -> Refreshing[str]:
+    """An access token of a ``google.auth`` credentials object (``None``: Application Default
+    Credentials, found on first use), refreshed in a thread."""
+    found: list[Any] = [] if credentials is None else [credentials]
+
+    def fetch() -> tuple[str, float]:
+        if not found:
+            import google.auth
+
+            found.append(google.auth.default(scopes=list(GOOGLE_SCOPES))[0])
+        credentials = found[0]
+        if not credentials.valid:
+            from google.auth.transport.requests import Request
+
+            credentials.refresh(Request())
+        expiry = getattr(credentials, "expiry", None)
+        expires = calendar.timegm(expiry.utctimetuple()) if expiry is not None else math.inf
+        return str(credentials.token), float(expires)
+
+    return Refreshing(fetch, "Google access token", provider=provider)
+
+
+def google_error(status: int, body: bytes | Mapping[str, Any], provider: str, *, in_band: bool = False,
+                 secrets: tuple[str, ...] = ()) -> ProviderError:
+    """The ProviderError of a Google API error object (or body)."""
+    error: Any = body
+    if isinstance(body, bytes):
+        try:
+            error = json.loads(body)
+        except (ValueError, RecursionError):
+            error = None
+    if isinstance(error, list) and error:  # some Google front ends wrap the error in a list
+        error = error[0]
+    found = error.get("error") if isinstance(error, Mapping) else None
+    if not isinstance(found, Mapping):
+        text = body.decode("utf-8", "replace").strip() if isinstance(body, bytes) else ""
+        return error_for_status(status, text or "no body", provider=provider, in_band=in_band, secrets=secrets)
+    code = found.get("code")
+    if in_band and isinstance(code, int) and 400 <= code < 600:
+        status = code
+    label = found.get("status")
+    message = str(found.get("message") or "no message")
+    return error_for_status(status, f"{label}: {message}" if label else message, provider=provider,
+                            code=str(label) if label else None, in_band=in_band, secrets=secrets)
+
+
+class _SseDecoder:
+    """``streamGenerateContent?alt=sse`` bytes → ``GenerateContentResponse`` objects → chunks."""
+
+    def __init__(self, model: str, include_usage: bool, provider: str, secrets: tuple[str, ...], n: int = 1) -> None:
+        self._buffer = b""
+        self._model = model
+        self._include_usage = include_usage
+        self._n = n
+        self._provider = provider
+        self._secrets = secrets
+        self._translator: GenerateContentStreamTranslator | None = None
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        buffer = self._buffer + data
+        cut = buffer.rfind(b"\n") + 1
+        self._buffer = buffer[cut:]
+        if len(self._buffer) > MAX_LINE:
+            raise Unavailable("an event of the stream is too long", provider=self._provider)
+        out: list[dict[str, Any]] = []
+        for line in buffer[:cut].splitlines():
+            if line.startswith(b"data:"):
+                out += self._event(line[5:])
+        return out
+
+    def _event(self, data: bytes) -> list[dict[str, Any]]:
+        try:
+            response = json.loads(data)
+        except (ValueError, RecursionError):
+            raise Unavailable("malformed event in the stream", provider=self._provider) from None
+        if not isinstance(response, dict):
+            raise Unavailable("malformed event in the stream", provider=self._provider)
+        if "error" in response:
+            raise google_error(500, response, self._provider, in_band=True, secrets=self._secrets)
+        if self._translator is None:
+            id_ = completion_id(str(response.get("responseId") or time.time_ns()))
+            self._translator = GenerateContentStreamTranslator(self._model, id_, int(time.time()), self._include_usage,
+                                                               self._n)
+        return self._translator.feed(response)
+
+    def close(self) -> None:
+        tail = self._buffer.strip()
+        if tail.startswith(b"data:"):
+            self._buffer = b""
+            self._event(tail[5:])
+        if self._translator is None:
+            raise Unavailable("the stream ended before any chunk", provider=self._provider)
+        try:
+            self._translator.close()
+        except Unavailable as exc:
+            raise Unavailable(exc.message, provider=self._provider) from None
+
+
+class VertexCaller(TranslatingCaller):
     """One publisher model in one Vertex AI project and location."""
 
-    def __init__(self, name: str, block: VertexAI, credentials: Credentials) -> None:
-        from google import genai
-        from google.genai import types
-
-        self.name = name
+    def __init__(self, name: str, block: VertexAI, token: Refreshing[str], pools: Pools,
+                 secrets: tuple[str, ...] = ()) -> None:
+        if block.endpoint_url:
+            url = urlsplit(block.endpoint_url)
+            tls, host = url.scheme == "https", url.hostname or ""
+            port = url.port or (443 if tls else 80)
+            prefix = url.path.rstrip("/")
+        else:
+            tls, port, prefix = True, 443, ""
+            host = ("aiplatform.googleapis.com" if block.location == "global"
+                    else f"{block.location}-aiplatform.googleapis.com")
+        host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
+        super().__init__(name, Origin(host, port, tls), host_header, pools, secrets)
         self.block = block
-        self._secrets = credentials.secrets
-        self._types = types
-        options = types.HttpOptions(
-            base_url=block.endpoint_url, api_version="v1",
-            retry_options=types.HttpRetryOptions(attempts=1),
-        )
-        self._client = genai.Client(vertexai=True, project=block.project,
-                                    location=block.location, credentials=credentials.value,
-                                    http_options=options)
+        self._bearer = BearerHeader(token)
+        self._path = (f"{prefix}/v1/projects/{block.project}/locations/{block.location}/publishers/google/"
+                      f"models/{block.model}")
 
-    def _arguments(self, req: ChatRequest, timeout: float | None) -> dict[str, Any]:
-        """SDK arguments; ``timeout`` bounds the whole HTTP exchange (None for streams, which
-        are bounded chunk by chunk instead)."""
-        wire = to_generate_content(req)
-        config: dict[str, Any] = dict(wire.get("generationConfig", {}))
-        for key in ("systemInstruction", "tools", "toolConfig"):
-            if key in wire:
-                config[key] = wire[key]
-        if timeout is not None:
-            config["httpOptions"] = {"timeout": max(1, round(timeout * 1000))}
-        config["automaticFunctionCalling"] = {"disable": True}
-        return {"model": self.block.model, "contents": wire["contents"],
-                "config": self._types.GenerateContentConfig.model_validate(config)}
+    def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
+        action = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
+        return self._path + action, json.dumps(to_generate_content(request)).encode()
 
-    async def chat(self, req: ChatRequest, timeout: float) -> dict[str, Any]:
-        arguments = self._arguments(req, timeout)
+    async def auth(self, path: str, body: bytes) -> str:
+        return (await self._bearer.line()).decode("latin-1")
+
+    def answer(self, data: bytes, request: ChatRequest) -> dict[str, Any]:
         try:
-            response = await within(self._client.aio.models.generate_content(**arguments),
-                                    timeout, self.name)
-        except Exception as exc:
-            raise self._error(exc) from exc
-        wire = response.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if "candidates" not in wire and "promptFeedback" not in wire:  # an empty or foreign body, not a refusal
+            response = json.loads(data)
+        except (ValueError, RecursionError):
+            response = None
+        if not isinstance(response, dict) or ("candidates" not in response and "promptFeedback" not in response):
             raise Unavailable("malformed answer: neither candidates nor promptFeedback", provider=self.name)
-        return from_generate_content(wire, self.block.model, _id(wire), int(time.time()))
+        id_ = completion_id(str(response.get("responseId") or time.time_ns()))
+        return from_generate_content(response, self.block.model, id_, int(time.time()))
 
-    async def stream(self, req: ChatRequest, timeout: float,
-                     ) -> AsyncIterator[dict[str, Any]]:
-        arguments = self._arguments(req, None)
-        try:
-            responses = await within(
-                self._client.aio.models.generate_content_stream(**arguments), timeout, self.name)
-        except Exception as exc:
-            raise self._error(exc) from exc
-        translator: GenerateContentStreamTranslator | None = None
-        try:
-            async for response in paced(responses, timeout, self.name):
-                wire = response.model_dump(mode="json", by_alias=True, exclude_none=True)
-                if translator is None:
-                    translator = GenerateContentStreamTranslator(
-                        self.block.model, _id(wire), int(time.time()), req.include_usage, req.n or 1)
-                for chunk in translator.feed(wire):
-                    yield chunk
-        except Exception as exc:
-            raise self._error(exc) from exc
-        finally:
-            await close_quietly(responses)
-        if translator is None:
-            raise Unavailable("the stream ended before any chunk", provider=self.name)
-        translator.close()
+    def decoder(self, request: ChatRequest, headers: Mapping[str, str]) -> StreamDecoder:
+        content_type = headers.get("content-type", "none")
+        if not content_type.startswith("text/event-stream"):
+            raise Unavailable(f"the answer is not an event stream (content-type {content_type[:64]})",
+                              provider=self.name)
+        return _SseDecoder(self.block.model, request.include_usage, self.name, self._secrets, request.n or 1)
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        return google_error(status, body, self.name, secrets=self._secrets)
 
     async def aclose(self) -> None:
-        await self._client.aio.aclose()
-
-    def _error(self, exc: Exception) -> ProviderError:
-        from google.auth import exceptions as auth_errors
-        from google.genai import errors
-
-        if isinstance(exc, errors.APIError):
-            headers = getattr(getattr(exc, "response", None), "headers", {})
-            message = f"{exc.status or exc.code}: {exc.message or exc}"
-            return error_for_status(int(exc.code), message, provider=self.name,
-                                    retry_after=retry_after_from(headers), secrets=self._secrets)
-        if isinstance(exc, (auth_errors.RefreshError, auth_errors.DefaultCredentialsError)):
-            return AuthFailed(f"cannot get a Google access token: {exc}", provider=self.name,
-                              secrets=self._secrets)
-        if isinstance(exc, auth_errors.TransportError):
-            return Unavailable(f"token endpoint unreachable: {exc}", provider=self.name,
-                               secrets=self._secrets)
-        found = transport_error(exc, self.name, self._secrets)
-        if found is not None:
-            return found
-        if isinstance(exc, errors.UnknownApiResponseError):
-            return Unavailable(f"malformed answer: {exc}", provider=self.name,
-                               secrets=self._secrets)
-        if isinstance(exc, ValueError):  # an answer the SDK could not parse (not JSON, wrong shape)
-            return Unavailable(f"malformed answer: {type(exc).__name__}", provider=self.name)
-        raise exc
-
-
-def _id(wire: dict[str, Any]) -> str:
-    return completion_id(str(wire.get("responseId") or time.time_ns()))
+        await super().aclose()
+        await self._bearer.aclose()

@@ -151,8 +151,9 @@ async def test_garbage_from_a_provider_never_reaches_a_client(garbage_env: Garba
         if not ok:
             failures.append(f"{name} stream={stream}: {status} {body[:600]!r}")
     assert not failures, "\n".join(failures)
-    # A Vertex AI stream whose chunks carry no candidate sends nothing to the client, so it fails over
-    # before the first byte instead of being cut.
+    # Relayed bytes (OpenAI format) go out as they come, so an early end is seen after the first
+    # byte; a translating caller sends nothing before the first content, so Vertex AI's early end
+    # and its JSON-for-a-stream answer are found before the first byte and fail over instead.
     assert sorted(cut) == ["azure-early-end", "passthrough-early-end"]
     text = env.gateway.metrics.render().decode()
     garbage_taken = metric(text, "airoute_requests_total", backend="bad", outcome="success")

@@ -275,3 +275,108 @@ async def test_bedrock_model_not_ready_is_unavailable_not_a_throttle() -> None:
     finally:
         await backend.aclose()
         await backend.emulator.stop()
+
+
+ORDER_TOOL = {"type": "function", "function": {
+    "name": "lookup_order", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}}
+
+
+async def test_several_parallel_tool_calls_in_one_reply(backend: Backend) -> None:
+    """Two tools offered in ``auto`` mode: every provider answers with two calls in one reply,
+    whole and streamed, each with its own id and index."""
+    req = {"model": "m", "tools": [WEATHER_TOOL, ORDER_TOOL], "messages": [{"role": "user", "content": "Paris 4711"}]}
+    answer = await backend.complete(req)
+    calls = answer["choices"][0]["message"]["tool_calls"]
+    assert [c["function"]["name"] for c in calls] == ["get_weather", "lookup_order"]
+    assert len({c["id"] for c in calls}) == 2
+    assert answer["choices"][0]["finish_reason"] == "tool_calls"
+    chunks = await backend.stream(req)
+    deltas = [tc for c in chunks if c["choices"] for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+    names = {d["index"]: d["function"]["name"] for d in deltas if d["function"].get("name")}
+    assert names == {0: "get_weather", 1: "lookup_order"}
+    arguments = {i: "".join(d["function"].get("arguments") or "" for d in deltas if d["index"] == i) for i in names}
+    assert json.loads(arguments[0]) == {"city": "Paris 4711"} and json.loads(arguments[1]) == {"id": "Paris 4711"}
+
+
+async def test_parallel_tool_calls_false_gets_one_call() -> None:
+    backend = await build_backend("azure")
+    try:
+        answer = await backend.complete({"model": "m", "tools": [WEATHER_TOOL, ORDER_TOOL],
+                                         "parallel_tool_calls": False, "messages": [{"role": "user", "content": "x"}]})
+        assert len(answer["choices"][0]["message"]["tool_calls"]) == 1
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_vertex_safety_stops_and_blocked_prompts_are_content_filter(stream: bool) -> None:
+    from airoute.emulators.replies import BLOCK_ANSWER, BLOCK_PROMPT
+
+    backend = await build_backend("vertex")
+    try:
+        for marker in (BLOCK_ANSWER, BLOCK_PROMPT):
+            req = {"model": "m", "messages": [{"role": "user", "content": f"{marker} tell me"}]}
+            if stream:
+                chunks = await backend.stream(req)
+                finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+                assert finishes[-1] == "content_filter"
+            else:
+                answer = await backend.complete(req)
+                assert answer["choices"][0]["finish_reason"] == "content_filter"
+                assert not answer["choices"][0]["message"]["content"]
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_vertex_thought_parts_are_not_the_answer(stream: bool) -> None:
+    from airoute.emulators.replies import THINK
+
+    backend = await build_backend("vertex")
+    try:
+        req = {"model": "m", "messages": [{"role": "user", "content": f"{THINK} where is 4711?"}]}
+        if stream:
+            text = streamed_text(await backend.stream(req))
+        else:
+            text = (await backend.complete(req))["choices"][0]["message"]["content"]
+        assert text.endswith("reply to: [[think]] where is 4711?")
+        assert "Weighing" not in text
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+async def test_vertex_error_inside_the_stream_before_content_raises_before_any_byte() -> None:
+    backend = await build_backend("vertex")
+    try:
+        await backend.emulator.set_faults(Faults(stream_error_after=0, error_status=429))
+        raw = json.dumps(request(stream=True)).encode()
+        pieces: list[bytes] = []
+
+        async def read() -> None:
+            async for piece in backend.caller.stream(raw, sniff(raw)):
+                pieces.append(piece)
+
+        with pytest.raises(Throttled) as caught:
+            await read()
+        assert pieces == [] and caught.value.in_band and caught.value.code == "RESOURCE_EXHAUSTED"
+        assert caught.value.retry_after is None
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
+
+
+@pytest.mark.parametrize("kind", ["azure", "bedrock", "vertex"])
+async def test_a_prompt_over_the_context_window_is_the_clients_bad_request(kind: str) -> None:
+    from airoute.emulators.replies import TOO_LONG
+
+    backend = await build_backend(kind)
+    try:
+        with pytest.raises(BadRequest) as caught:
+            await backend.complete({"model": "m", "messages": [{"role": "user", "content": TOO_LONG}]})
+        assert caught.value.status == 400 and caught.value.code
+    finally:
+        await backend.aclose()
+        await backend.emulator.stop()
