@@ -1,25 +1,31 @@
-"""Side-by-side benchmark: the airoute gateway, the direct OpenAI-compatible emulator and the
-LiteLLM proxy, all in front of the same emulator, measured with ``wrk`` (one worker each) at 1
-and 32 connections. Prints requests/s, p50 and p99 for each and the ratios; the last line is one
-JSON object with the figures.
+"""Side-by-side benchmark, per provider kind: the upstream alone (direct, in the provider's own
+API), the airoute gateway and the LiteLLM proxy, all in front of the same instant upstream,
+measured with ``wrk`` (one worker each) at 1 and 32 connections. Kinds: the OpenAI-format
+pass-through, Azure OpenAI (v1 API), Bedrock (Converse, SigV4) and Vertex AI (generateContent,
+OAuth token). Prints requests/s, p50 and p99 for each; the last line is one JSON object.
 
-The gateway is measured on two routes to the same upstream: ``chat`` (one OpenAI-compatible
-backend: the request's needs are never read) and ``chat-mixed`` (the same backend plus a Bedrock
-standby that is never called: every request's needs are read, which is what a route that mixes
-providers pays on its fast path).
+The pass-through is also measured on a mixed route, ``chat-mixed``: the same backend plus a
+Bedrock standby that is never called, so every request's needs are read (what a route that mixes
+providers pays on its fast path; the capability-aware choice).
 
-    .venv/bin/python tests/bench/bench_gateway.py [--duration 5] [--no-litellm]
+    .venv/bin/python tests/bench/bench_gateway.py [--duration 5] [--kinds openai,azure,bedrock,vertex]
 
-LiteLLM (``litellm[proxy]``) lives in its own virtual environment under
-``~/.cache/airoute/litellm-venv`` (created here when missing) and runs offline
-(``LITELLM_LOCAL_MODEL_COST_MAP=True``, ``LITELLM_TELEMETRY=False``). ``wrk`` comes from Debian
-(``apt-get install wrk``; installed here when missing and possible). wrk, the upstream and the
-proxy share the machine's cores: compare the ratios of one run, not absolute numbers across runs.
+Targets per kind: gateway ≥ 0.30× direct and ≥ 50× LiteLLM at 32 connections, ≤ 0.4 ms added at
+p50 with one connection. Any non-2xx answer or socket error fails the run (exit 1), and so does a
+LiteLLM that cannot be run against a provider API: it never skips.
+
+The instant upstream (``tests/bench/instant_upstream.py``) is each provider's emulator behind a
+replaying asyncio/httptools front: the first request of each body is answered by the emulator,
+identical ones after it from memory, so the upstream is several times faster than the gateway and
+the ratios measure the gateway. LiteLLM (``litellm[proxy]``) lives in its own virtual environment
+under ``~/.cache/airoute/litellm-venv`` (created when missing) and runs offline. wrk, the upstream
+and the proxy share the machine's cores: compare the ratios of one run, not numbers across runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -33,6 +39,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,50 +48,60 @@ PYTHON = sys.executable
 LITELLM_VENV = Path.home() / ".cache" / "airoute" / "litellm-venv"
 CLIENT_KEY = "sk-bench-client-key-0123456789"
 CONNECTIONS = (1, 32)
-BODY = {"model": "chat", "messages": [{"role": "user", "content": "Say hello to the benchmark."}]}
+KINDS = ("openai", "azure", "bedrock", "vertex")
+PROMPT = "Say hello to the benchmark."
+AZURE_KEY = "bench-azure-key-0123456789abcdef"
+AWS_KEY_ID, AWS_SECRET = "AKIABENCH00000000001", "bench/aws/secret/0123456789abcdefghij"
+BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+VERTEX_MODEL = "gemini-1.5-pro-002"
+TARGETS = {"vs_direct": 0.30, "vs_litellm": 50.0, "added_p50_ms": 0.4}
 
 LUA = """
 wrk.method = "POST"
+wrk.path = [[%s]]
 wrk.body = [[%s]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %s"
+%s
 """
 
-EMULATOR = """
-import asyncio, sys
-from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
-async def main():
-    emulator = OpenAICompatibleEmulator()
-    await emulator.start("127.0.0.1", int(sys.argv[1]))
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
 
-ROUTE = """apiVersion: airoute.dev/v1alpha1
-kind: AIRoute
-metadata: {name: chat, namespace: bench}
-spec:
-  model: chat
-  tier: critical
-  backends:
-    - name: local
-      weight: 100
-      openAICompatible: {baseURL: "http://127.0.0.1:%d/v1", model: emulated-model, insecure: true}
-"""
-MIXED_ROUTE = ROUTE.replace("name: chat,", "name: chat-mixed,").replace("model: chat\n", "model: chat-mixed\n") + """\
-    - name: bedrock-standby
-      weight: 0
-      bedrock: {region: eu-central-1, modelId: anthropic.claude-3-5-sonnet-20240620-v1:0,
-                endpointURL: "http://127.0.0.1:9", insecure: true}
-"""
+@dataclass(frozen=True)
+class Request:
+    """What wrk sends: path, body, headers."""
 
-LITELLM_CONFIG = """model_list:
-  - model_name: chat
-    litellm_params:
-      model: openai/emulated-model
-      api_base: http://127.0.0.1:%d/v1
-      api_key: sk-upstream
-"""
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    def lua(self) -> str:
+        headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in self.headers.items())
+        return LUA % (self.path, json.dumps(self.body), headers)
+
+
+def openai_request(model: str) -> Request:
+    return Request("/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": PROMPT}]},
+                   {"Content-Type": "application/json", "Authorization": f"Bearer {CLIENT_KEY}"})
+
+
+def direct_request(kind: str) -> Request:
+    """The same question in the provider's own API, as its SDK would send it."""
+    json_headers = {"Content-Type": "application/json"}
+    if kind == "openai":
+        return Request("/v1/chat/completions", {"model": "emulated-model",
+                                                "messages": [{"role": "user", "content": PROMPT}]}, json_headers)
+    if kind == "azure":
+        return Request("/openai/v1/chat/completions", {"model": "gpt-4o",
+                                                       "messages": [{"role": "user", "content": PROMPT}]},
+                       json_headers | {"api-key": AZURE_KEY})
+    if kind == "bedrock":
+        auth = (f"AWS4-HMAC-SHA256 Credential={AWS_KEY_ID}/20250101/eu-central-1/bedrock/aws4_request, "
+                f"SignedHeaders=content-type;host;x-amz-date, Signature={'0' * 64}")
+        return Request(f"/model/{BEDROCK_MODEL.replace(':', '%3A')}/converse",
+                       {"messages": [{"role": "user", "content": [{"text": PROMPT}]}]},
+                       json_headers | {"Authorization": auth, "X-Amz-Date": "20250101T000000Z"})
+    assert kind == "vertex"
+    return Request(f"/v1/projects/acme-prod/locations/europe-west4/publishers/google/models/{VERTEX_MODEL}"
+                   ":generateContent", {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]},
+                   json_headers | {"Authorization": "Bearer ya29.bench"})
 
 
 def free_port() -> int:
@@ -113,9 +130,21 @@ def wait_http(url: str, timeout: float, headers: dict[str, str] | None = None, p
     raise RuntimeError(f"{url} did not come up within {timeout:.0f}s")
 
 
+def wait_line(proc: Any, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if text.encode() in line:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"the process exited with {proc.returncode}")
+    raise RuntimeError(f"no {text!r} within {timeout:.0f}s")
+
+
 @contextlib.contextmanager
-def process(argv: list[str], env: dict[str, str] | None = None, logfile: Path | None = None) -> Iterator[Any]:
-    out = open(logfile, "wb") if logfile else subprocess.DEVNULL  # noqa: SIM115
+def process(argv: list[str], env: dict[str, str] | None = None, logfile: Path | None = None,
+            pipe: bool = False) -> Iterator[Any]:
+    out: Any = subprocess.PIPE if pipe else (open(logfile, "wb") if logfile else subprocess.DEVNULL)  # noqa: SIM115
     proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
@@ -127,8 +156,8 @@ def process(argv: list[str], env: dict[str, str] | None = None, logfile: Path | 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        if logfile:
-            out.close()  # type: ignore[union-attr]
+        if logfile and not pipe:
+            out.close()
 
 
 def ensure_wrk() -> str:
@@ -142,18 +171,16 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def ensure_litellm() -> Path | None:
+def ensure_litellm() -> Path:
     exe = LITELLM_VENV / "bin" / "litellm"
     if exe.exists():
         return exe
     log(f"creating the LiteLLM virtual environment in {LITELLM_VENV} (pip install 'litellm[proxy]', a few minutes)")
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-        subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        log(f"LiteLLM could not be installed: {exc}")
-        return None
-    return exe if exe.exists() else None
+    subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+    subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True)
+    if not exe.exists():
+        raise RuntimeError("LiteLLM could not be installed: the benchmark needs its peer")
+    return exe
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -164,7 +191,7 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(wrk: str, url: str, lua: Path, connections: int, seconds: float) -> dict[str, float]:
+def run_wrk(wrk: str, url: str, lua: Path, connections: int, seconds: float) -> dict[str, Any]:
     argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua), url]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
@@ -174,112 +201,188 @@ def run_wrk(wrk: str, url: str, lua: Path, connections: int, seconds: float) -> 
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": round(rps, 1), "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
             "non_2xx": int(errors.group(1)) if errors else 0,
-            **({"socket_errors": socket_errors.group(1)} if socket_errors else {})}  # type: ignore[dict-item]
+            **({"socket_errors": socket_errors.group(1)} if socket_errors else {})}
 
 
-def measure(name: str, wrk: str, url: str, lua: Path, seconds: float) -> dict[str, dict[str, float]]:
-    run_wrk(wrk, url, lua, 8, 1)  # warm up connections and caches
-    figures = {}
+def measure(name: str, wrk: str, base: str, request: Request, work: Path, seconds: float) -> dict[str, Any]:
+    lua = work / f"{name}.lua"
+    lua.write_text(request.lua())
+    url = base + request.path
+    warm = run_wrk(wrk, url, lua, 8, 1)  # warm up connections and caches; a failing target shows here
+    figures: dict[str, Any] = {"warmup_non_2xx": warm["non_2xx"]}
     for c in CONNECTIONS:
         figures[f"c{c}"] = result = run_wrk(wrk, url, lua, c, seconds)
-        log(f"{name:8} c={c:<3} {result['rps']:>9.1f} req/s   p50 {result['p50_ms']:>8.3f} ms"
+        log(f"{name:18} c={c:<3} {result['rps']:>9.1f} req/s   p50 {result['p50_ms']:>8.3f} ms"
             f"   p99 {result['p99_ms']:>8.3f} ms   non-2xx {result['non_2xx']}")
     return figures
 
 
-def bench(seconds: float, with_litellm: bool) -> dict[str, Any]:
+def routes_yaml(ports: dict[str, int]) -> str:
+    from airoute.emulators.credentials import service_account_key
+
+    def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "bench"},
+                "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+    def route(kind: str, block: dict[str, Any]) -> dict[str, Any]:
+        return {"apiVersion": "airoute.dev/v1alpha1", "kind": "AIRoute",
+                "metadata": {"name": f"chat-{kind}", "namespace": "bench"},
+                "spec": {"model": f"chat-{kind}", "tier": "critical",
+                         "backends": [{"name": kind, "weight": 100} | block]}}
+
+    base = {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
+    mixed = route("mixed", {"openAICompatible": {"baseURL": f"{base['openai']}/v1", "model": "emulated-model",
+                                                 "insecure": True}})
+    mixed["spec"]["backends"].append({"name": "bedrock-standby", "weight": 0, "bedrock": {
+        "region": "eu-central-1", "modelId": BEDROCK_MODEL, "endpointURL": "http://127.0.0.1:9", "insecure": True,
+        "credentialsSecretRef": {"name": "aws"}}})
+    docs = [
+        route("openai", {"openAICompatible": {"baseURL": f"{base['openai']}/v1", "model": "emulated-model",
+                                              "insecure": True}}),
+        mixed,
+        route("azure", {"azureOpenAI": {"endpoint": base["azure"], "deployment": "gpt-4o", "region": "westeurope",
+                                        "insecure": True, "credentialsSecretRef": {"name": "azure"}}}),
+        route("bedrock", {"bedrock": {"region": "eu-central-1", "modelId": BEDROCK_MODEL, "insecure": True,
+                                      "endpointURL": base["bedrock"], "credentialsSecretRef": {"name": "aws"}}}),
+        route("vertex", {"vertexAI": {"project": "acme-prod", "location": "europe-west4", "model": VERTEX_MODEL,
+                                      "endpointURL": base["vertex"], "insecure": True,
+                                      "credentialsSecretRef": {"name": "gcp"}}}),
+        secret("azure", {"api-key": AZURE_KEY}),
+        secret("aws", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
+        secret("gcp", {"key.json": service_account_key(f"{base['vertex']}/token")}),
+    ]
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+def litellm_config(ports: dict[str, int]) -> str:
+    from airoute.emulators.credentials import service_account_key
+
+    base = {kind: f"http://127.0.0.1:{port}" for kind, port in ports.items()}
+    models = [
+        {"model_name": "chat-openai", "litellm_params": {"model": "openai/emulated-model",
+                                                         "api_base": f"{base['openai']}/v1", "api_key": "sk-upstream"}},
+        {"model_name": "chat-azure", "litellm_params": {"model": "azure/gpt-4o", "api_base": base["azure"],
+                                                        "api_key": AZURE_KEY, "api_version": "v1"}},
+        {"model_name": "chat-bedrock", "litellm_params": {
+            "model": f"bedrock/converse/{BEDROCK_MODEL}", "aws_access_key_id": AWS_KEY_ID,
+            "aws_secret_access_key": AWS_SECRET, "aws_region_name": "eu-central-1",
+            "aws_bedrock_runtime_endpoint": base["bedrock"]}},
+        {"model_name": "chat-vertex", "litellm_params": {
+            "model": f"vertex_ai/{VERTEX_MODEL}", "vertex_project": "acme-prod", "vertex_location": "europe-west4",
+            "vertex_credentials": service_account_key(f"{base['vertex']}/token"), "api_base": base["vertex"]}},
+    ]
+    return json.dumps({"model_list": models})
+
+
+def gateway_argv(routes: Path, keys: Path, port: int, vertex_port: int) -> list[str]:
+    argv = [PYTHON, "-m", "airoute.gateway", "--routes", str(routes), "--api-keys-file", str(keys),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "WARNING"]
+    from airoute.gateway.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    known = {a for action in parser._actions for a in action.option_strings}
+    if "--allow-internal-upstreams" in known:  # the emulators listen on loopback
+        argv += ["--allow-internal-upstreams", "--google-token-uri", f"http://127.0.0.1:{vertex_port}/token"]
+    return argv
+
+
+def bench(seconds: float, kinds: tuple[str, ...]) -> dict[str, Any]:
     wrk = ensure_wrk()
-    litellm = ensure_litellm() if with_litellm else None
-    env = {**os.environ, "PYTHONPATH": str(REPO / "operator")}
-    results: dict[str, Any] = {}
+    litellm = ensure_litellm()
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'operator'}{os.pathsep}{REPO}"}
+    results: dict[str, Any] = {kind: {} for kind in kinds}
     with tempfile.TemporaryDirectory(prefix="airoute-bench-") as tmp:
         work = Path(tmp)
-        lua = work / "chat.lua"
-        lua.write_text(LUA % (json.dumps(BODY), CLIENT_KEY))
-        (work / "chat-mixed.lua").write_text(LUA % (json.dumps(BODY | {"model": "chat-mixed"}), CLIENT_KEY))
-        upstream = free_port()
-        with process([PYTHON, "-c", EMULATOR, str(upstream)], env, work / "emulator.log") as emu:
-            wait_http(f"http://127.0.0.1:{upstream}/v1/models", 30, proc=emu)
-            results["direct"] = measure("direct", wrk, f"http://127.0.0.1:{upstream}/v1/chat/completions", lua, seconds)
-            results["gateway"], results["gateway_mixed_route"] = bench_gateway(work, env, upstream, wrk, lua, seconds)
-            if litellm is not None:
-                results["litellm"] = bench_litellm(work, litellm, upstream, wrk, lua, seconds)
+        ports = {kind: free_port() for kind in KINDS}
+        upstream_argv = [PYTHON, str(REPO / "tests" / "bench" / "instant_upstream.py"), *map(str, ports.values())]
+        with process(upstream_argv, env, pipe=True) as upstream:
+            wait_line(upstream, "ready", 30)
+            for kind in kinds:
+                results[kind]["direct"] = measure(f"{kind}/direct", wrk, f"http://127.0.0.1:{ports[kind]}",
+                                                  direct_request(kind), work, seconds)
+            (work / "routes").mkdir()
+            (work / "routes" / "bench.yaml").write_text(routes_yaml(ports))
+            (work / "keys.yaml").write_text(f"bench: {CLIENT_KEY}\n")
+            port = free_port()
+            argv = gateway_argv(work / "routes", work / "keys.yaml", port, ports["vertex"])
+            with process(argv, env, work / "gateway.log") as gateway:
+                wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc=gateway)
+                for kind in kinds:
+                    results[kind]["gateway"] = measure(f"{kind}/gateway", wrk, f"http://127.0.0.1:{port}",
+                                                       openai_request(f"chat-{kind}"), work, seconds)
+                if "openai" in kinds:
+                    results["openai"]["gateway_mixed_route"] = measure(
+                        "openai/mixed-route", wrk, f"http://127.0.0.1:{port}", openai_request("chat-mixed"), work,
+                        seconds)
+            config = work / "litellm.json"
+            config.write_text(litellm_config(ports))
+            port = free_port()
+            lenv = {**os.environ, "LITELLM_MASTER_KEY": CLIENT_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                    "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
+            largv = [str(litellm), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                     "--num_workers", "1"]
+            with process(largv, lenv, work / "litellm.log") as proc:
+                wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, proc=proc)
+                for kind in kinds:
+                    results[kind]["litellm"] = measure(f"{kind}/litellm", wrk, f"http://127.0.0.1:{port}",
+                                                       openai_request(f"chat-{kind}"), work, seconds)
     return results
 
 
-def bench_gateway(work: Path, env: dict[str, str], upstream: int, wrk: str, lua: Path,
-                  seconds: float) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    routes = work / "routes"
-    routes.mkdir()
-    (routes / "chat.yaml").write_text(ROUTE % upstream)
-    (routes / "chat-mixed.yaml").write_text(MIXED_ROUTE % upstream)
-    keys = work / "keys.yaml"
-    keys.write_text(f"bench: {CLIENT_KEY}\n")
-    port = free_port()
-    argv = [PYTHON, "-m", "airoute.gateway", "--routes", str(routes), "--api-keys-file", str(keys),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "WARNING"]
-    with process(argv, env, work / "gateway.log") as gw:
-        wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc=gw)
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        single = measure("gateway", wrk, url, lua, seconds)
-        return single, measure("mixed", wrk, url, work / "chat-mixed.lua", seconds)
-
-
-def bench_litellm(work: Path, litellm: Path, upstream: int, wrk: str, lua: Path,
-                  seconds: float) -> dict[str, dict[str, float]]:
-    config = work / "litellm.yaml"
-    config.write_text(LITELLM_CONFIG % upstream)
-    port = free_port()
-    env = {**os.environ, "LITELLM_MASTER_KEY": CLIENT_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
-    argv = [str(litellm), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
-    with process(argv, env, work / "litellm.log") as proc:
-        wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, proc=proc)
-        return measure("litellm", wrk, f"http://127.0.0.1:{port}/v1/chat/completions", lua, seconds)
-
-
 def summary(results: dict[str, Any], seconds: float) -> dict[str, Any]:
-    def fig(target: str, c: int, key: str) -> float | None:
-        value = results.get(target, {}).get(f"c{c}", {}).get(key)
-        return float(value) if value is not None else None
+    out: dict[str, Any] = {"benchmark": "gateway", "seconds_per_run": seconds, "connections": list(CONNECTIONS),
+                           "upstream": "each provider's emulator behind a replaying asyncio/httptools front "
+                                       "(tests/bench/instant_upstream.py)", "targets": TARGETS, "kinds": {}}
+    failures: list[str] = []
+    for kind, figures in results.items():
+        def fig(target: str, c: int, key: str, figures: dict[str, Any] = figures) -> float:
+            return float(figures[target][f"c{c}"][key])
 
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 3) if a is not None and b else None
-
-    gw, direct, lite = fig("gateway", 32, "rps"), fig("direct", 32, "rps"), fig("litellm", 32, "rps")
-    p50_gw, p50_direct = fig("gateway", 1, "p50_ms"), fig("direct", 1, "p50_ms")
-    added = round(p50_gw - p50_direct, 3) if p50_gw is not None and p50_direct is not None else None
-    p50_mixed = fig("gateway_mixed_route", 1, "p50_ms")
-    mixed_added = round(p50_mixed - p50_gw, 3) if p50_mixed is not None and p50_gw is not None else None
-    out = {
-        "benchmark": "gateway", "seconds_per_run": seconds, "connections": list(CONNECTIONS), **results,
-        "ratio_gateway_litellm_c32": ratio(gw, lite), "ratio_gateway_direct_c32": ratio(gw, direct),
-        "added_p50_ms_c1": added,
-        "ratio_mixed_route_gateway_c32": ratio(fig("gateway_mixed_route", 32, "rps"), gw),
-        "added_p50_ms_mixed_route_vs_single_c1": mixed_added,
-    }
-    out["targets_met"] = {
-        "gateway_vs_litellm_ge_30x": None if out["ratio_gateway_litellm_c32"] is None
-        else out["ratio_gateway_litellm_c32"] >= 30,
-        "gateway_vs_direct_ge_0.25x": None if out["ratio_gateway_direct_c32"] is None
-        else out["ratio_gateway_direct_c32"] >= 0.25,
-        "added_p50_le_0.5ms": None if added is None else added <= 0.5,
-    }
+        vs_direct = round(fig("gateway", 32, "rps") / fig("direct", 32, "rps"), 3)
+        vs_litellm = round(fig("gateway", 32, "rps") / max(fig("litellm", 32, "rps"), 0.1), 1)
+        added = round(fig("gateway", 1, "p50_ms") - fig("direct", 1, "p50_ms"), 3)
+        met = {"gateway_vs_direct_ge_0.30x": vs_direct >= TARGETS["vs_direct"],
+               "gateway_vs_litellm_ge_50x": vs_litellm >= TARGETS["vs_litellm"],
+               "added_p50_le_0.4ms": added <= TARGETS["added_p50_ms"]}
+        out["kinds"][kind] = figures | {"ratio_gateway_direct_c32": vs_direct, "ratio_gateway_litellm_c32": vs_litellm,
+                                        "added_p50_ms_c1": added, "targets_met": met}
+        if "gateway_mixed_route" in figures:
+            out["kinds"][kind] |= {
+                "ratio_mixed_route_gateway_c32": round(fig("gateway_mixed_route", 32, "rps") / fig("gateway", 32, "rps"),
+                                                       3),
+                "added_p50_ms_mixed_route_vs_single_c1": round(fig("gateway_mixed_route", 1, "p50_ms")
+                                                               - fig("gateway", 1, "p50_ms"), 3)}
+        for target, runs in figures.items():
+            bad = [f"{target} {c}: {r['non_2xx']} non-2xx" for c, r in runs.items()
+                   if isinstance(r, dict) and r.get("non_2xx")]
+            bad += [f"{target} {c}: socket errors {r['socket_errors']}" for c, r in runs.items()
+                    if isinstance(r, dict) and r.get("socket_errors")]
+            bad += [f"{target} warm-up: {runs['warmup_non_2xx']} non-2xx"] if runs.get("warmup_non_2xx") else []
+            failures += [f"{kind}/{b}" for b in bad]
+    out["errors"] = failures
+    out["all_targets_met"] = all(all(k["targets_met"].values()) for k in out["kinds"].values())
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
-    parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM proxy")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="provider kinds to measure (default: all four)")
     args = parser.parse_args()
-    results = bench(args.duration, not args.no_litellm)
-    out = summary(results, args.duration)
-    print(f"gateway/direct at 32 connections: {out['ratio_gateway_direct_c32']}   "
-          f"gateway/litellm at 32 connections: {out['ratio_gateway_litellm_c32']}   "
-          f"added p50 at 1 connection: {out['added_p50_ms_c1']} ms")
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
+    out = summary(bench(args.duration, kinds), args.duration)
+    for kind, k in out["kinds"].items():
+        print(f"{kind:8} gateway/direct {k['ratio_gateway_direct_c32']:>6}   gateway/litellm "
+              f"{k['ratio_gateway_litellm_c32']:>7}   added p50 {k['added_p50_ms_c1']:>6} ms   "
+              f"targets {'met' if all(k['targets_met'].values()) else 'MISSED'}")
+    for failure in out["errors"]:
+        print(f"error: {failure}", file=sys.stderr)
     print(json.dumps(out))
-    return 0
+    return 1 if out["errors"] else 0
 
 
 if __name__ == "__main__":
