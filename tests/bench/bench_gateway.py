@@ -10,7 +10,7 @@ providers pays on its fast path; the capability-aware choice).
 
     .venv/bin/python tests/bench/bench_gateway.py [--duration 5] [--kinds openai,azure,bedrock,vertex]
 
-Targets per kind: gateway ≥ 0.30× direct and ≥ 50× LiteLLM at 32 connections, ≤ 0.4 ms added at
+Targets per kind: gateway at least 0.30x direct and 50x LiteLLM at 32 connections, ≤ 0.4 ms added at
 p50 with one connection. Any non-2xx answer or socket error fails the run (exit 1), and so does a
 LiteLLM that cannot be run against a provider API: it never skips.
 
@@ -274,23 +274,21 @@ def litellm_config(ports: dict[str, int]) -> str:
     return json.dumps({"model_list": models})
 
 
-def gateway_argv(routes: Path, keys: Path, port: int, vertex_port: int) -> list[str]:
+def gateway_argv(routes: Path, keys: Path, port: int, vertex_port: int, env: dict[str, str]) -> list[str]:
     argv = [PYTHON, "-m", "airoute.gateway", "--routes", str(routes), "--api-keys-file", str(keys),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "WARNING"]
-    from airoute.gateway.cli import add_arguments
-
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    known = {a for action in parser._actions for a in action.option_strings}
-    if "--allow-internal-upstreams" in known:  # the emulators listen on loopback
+    usage = subprocess.run([PYTHON, "-m", "airoute.gateway", "--help"], env=env, capture_output=True, text=True,
+                           check=True).stdout
+    if "--allow-internal-upstreams" in usage:  # the emulators listen on loopback
         argv += ["--allow-internal-upstreams", "--google-token-uri", f"http://127.0.0.1:{vertex_port}/token"]
     return argv
 
 
-def bench(seconds: float, kinds: tuple[str, ...]) -> dict[str, Any]:
+def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = None) -> dict[str, Any]:
     wrk = ensure_wrk()
     litellm = ensure_litellm()
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'operator'}{os.pathsep}{REPO}"}
+    gateway_env = env if gateway_path is None else {**os.environ, "PYTHONPATH": gateway_path}
     results: dict[str, Any] = {kind: {} for kind in kinds}
     with tempfile.TemporaryDirectory(prefix="airoute-bench-") as tmp:
         work = Path(tmp)
@@ -305,8 +303,8 @@ def bench(seconds: float, kinds: tuple[str, ...]) -> dict[str, Any]:
             (work / "routes" / "bench.yaml").write_text(routes_yaml(ports))
             (work / "keys.yaml").write_text(f"bench: {CLIENT_KEY}\n")
             port = free_port()
-            argv = gateway_argv(work / "routes", work / "keys.yaml", port, ports["vertex"])
-            with process(argv, env, work / "gateway.log") as gateway:
+            argv = gateway_argv(work / "routes", work / "keys.yaml", port, ports["vertex"], gateway_env)
+            with process(argv, gateway_env, work / "gateway.log") as gateway:
                 wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc=gateway)
                 for kind in kinds:
                     results[kind]["gateway"] = measure(f"{kind}/gateway", wrk, f"http://127.0.0.1:{port}",
@@ -348,9 +346,9 @@ def summary(results: dict[str, Any], seconds: float) -> dict[str, Any]:
         out["kinds"][kind] = figures | {"ratio_gateway_direct_c32": vs_direct, "ratio_gateway_litellm_c32": vs_litellm,
                                         "added_p50_ms_c1": added, "targets_met": met}
         if "gateway_mixed_route" in figures:
+            mixed_rps = fig("gateway_mixed_route", 32, "rps")
             out["kinds"][kind] |= {
-                "ratio_mixed_route_gateway_c32": round(fig("gateway_mixed_route", 32, "rps") / fig("gateway", 32, "rps"),
-                                                       3),
+                "ratio_mixed_route_gateway_c32": round(mixed_rps / fig("gateway", 32, "rps"), 3),
                 "added_p50_ms_mixed_route_vs_single_c1": round(fig("gateway_mixed_route", 1, "p50_ms")
                                                                - fig("gateway", 1, "p50_ms"), 3)}
         for target, runs in figures.items():
@@ -369,12 +367,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="provider kinds to measure (default: all four)")
+    parser.add_argument("--gateway-pythonpath", metavar="PATH",
+                        help="run the gateway from another checkout (its operator/ folder first): before/after")
     args = parser.parse_args()
     kinds = tuple(k for k in args.kinds.split(",") if k)
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    out = summary(bench(args.duration, kinds), args.duration)
+    out = summary(bench(args.duration, kinds, args.gateway_pythonpath), args.duration)
+    if args.gateway_pythonpath:
+        out["gateway_pythonpath"] = args.gateway_pythonpath
     for kind, k in out["kinds"].items():
         print(f"{kind:8} gateway/direct {k['ratio_gateway_direct_c32']:>6}   gateway/litellm "
               f"{k['ratio_gateway_litellm_c32']:>7}   added p50 {k['added_p50_ms_c1']:>6} ms   "
