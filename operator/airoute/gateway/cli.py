@@ -36,6 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     srv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     srv.add_argument("--workers", type=int, default=1, help="processes sharing the port via SO_REUSEPORT (default 1)")
     srv.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="request body limit (default 4 MiB)")
+    srv.add_argument("--max-connections", type=int, default=4096,
+                     help="open client connections per process; at the cap idle ones are closed, then new ones "
+                          "get 503 (default 4096; 0: no cap)")
+    srv.add_argument("--header-timeout", type=float, default=10.0,
+                     help="seconds a request's line and headers may take to arrive (default 10; 0: no limit)")
+    srv.add_argument("--min-data-rate", type=float, default=240.0,
+                     help="bytes per second a request body must average after 5 s (default 240; 0: no minimum)")
     srv.add_argument("--max-in-flight", type=int, default=1024,
                      help="concurrent chat requests per process before shedding (best-effort first; 0: no limit)")
     srv.add_argument("--request-timeout", type=float, default=120.0,
@@ -56,6 +63,7 @@ def config_from(args: Any) -> GatewayConfig:
         poll_interval=args.poll_interval, kubernetes=args.kubernetes, kubeconfig=args.kubeconfig,
         kube_context=args.context, namespaces=tuple(args.namespace), api_keys_file=args.api_keys_file,
         api_keys_secret=args.api_keys_secret, auth_disabled=args.no_auth, max_body_bytes=args.max_body_bytes,
+        max_connections=args.max_connections, header_timeout=args.header_timeout, min_data_rate=args.min_data_rate,
         max_in_flight=args.max_in_flight, request_timeout=args.request_timeout,
         shutdown_grace=args.shutdown_grace, shutdown_delay=args.shutdown_delay,
         service_hosts=dict(args.service_host), uvloop=not args.no_uvloop, log_level=args.log_level,

@@ -34,6 +34,9 @@ class GatewayConfig:
     shutdown_grace: float = 30.0
     shutdown_delay: float = 0.0
     idle_timeout: float = 75.0
+    max_connections: int = 4096
+    header_timeout: float = 10.0
+    min_data_rate: float = 240.0
     service_hosts: dict[str, str] = field(default_factory=dict)
     uvloop: bool = True
     reuse_port: bool = False
@@ -55,6 +58,8 @@ class GatewayConfig:
             raise ValueError("--workers must be at least 1")
         if self.max_body_bytes < 1024:
             raise ValueError("--max-body-bytes must be at least 1024")
+        if self.max_connections < 0 or self.header_timeout < 0 or self.min_data_rate < 0:
+            raise ValueError("--max-connections, --header-timeout and --min-data-rate must not be negative")
 
 
 def _is_key(text: str) -> bool:

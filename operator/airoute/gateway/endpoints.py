@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from airoute.api.metrics import Outcome
 from airoute.gateway import errors
@@ -15,7 +15,7 @@ from airoute.gateway.admission import Admission
 from airoute.gateway.client_keys import Keyring, presented_key
 from airoute.gateway.failover.policy import Failover
 from airoute.gateway.failover.route import LiveRoute
-from airoute.gateway.http_server import Reply, Request
+from airoute.gateway.http_messages import Refusal, Reply, Request
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.promtext import CONTENT_TYPE
 from airoute.gateway.routetable.build import TableBuilder
@@ -24,11 +24,21 @@ from airoute.providers.sniff import SniffError, sniff
 log = logging.getLogger(__name__)
 
 _NO_ROUTE = ("", "", "", "", "")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""The only paths served without a client key (probes and scrapes); every other one, known or
+not, is refused from its head when the key is missing or wrong."""
 
 
 def _no_route(outcome: Outcome) -> tuple[str, ...]:
     """Labels of an outcome decided before any route was found."""
     return (*_NO_ROUTE, outcome)
+
+def _unknown_model(model: str) -> errors.ClientError:
+    return errors.not_found(
+        f"the model {model!r} does not exist: no AIRoute served here has spec.model {model!r}; "
+        "GET /v1/models lists the models you may use"
+    )
+
 
 MetricsText = Callable[[], Awaitable[bytes]]
 
@@ -82,6 +92,16 @@ class Endpoints:
             else:
                 reply.send(exc.status, exc.body(), headers=exc.headers)
 
+    def admit(self, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
+        """The HTTP server's check of a request head: the client key, before the body is read."""
+        if path in PUBLIC_PATHS:
+            return None
+        try:
+            self._client(headers)
+        except errors.ClientError as exc:
+            return Refusal(exc.status, exc.body(), exc.headers)
+        return None
+
     def readyz(self, reply: Reply) -> None:
         if self.draining:
             reply.send(503, b'{"status":"shutting down"}')
@@ -90,7 +110,7 @@ class Endpoints:
         else:
             reply.send(200, json.dumps({"status": "ready", "routeTableVersion": self.table.live.version}).encode())
 
-    def _client(self, request: Request) -> str | None:
+    def _client(self, headers: Mapping[str, str]) -> str | None:
         """The client's name; raises 401. None when auth is disabled."""
         keys = self.keyring.keys
         if keys is None:
@@ -98,7 +118,7 @@ class Endpoints:
                 self.metrics.requests.inc(_no_route("auth_failed"))
                 raise errors.unauthorized("client keys are not loaded yet; try again shortly")
             return None
-        key = presented_key(request.headers)
+        key = presented_key(headers)
         name = keys.identify(key) if key else None
         if name is None:
             self.metrics.requests.inc(_no_route("auth_failed"))
@@ -113,15 +133,14 @@ class Endpoints:
             # Not "no such model": this gateway has not read its routes yet. Retryable.
             self.metrics.requests.inc(_no_route("shed"))
             raise errors.not_ready("the gateway has not loaded its route table yet; retry in 1s")
+        if route is not None and not self._allowed(route, client):
+            # The same answer as for a model that does not exist: a key learns nothing of the
+            # routes it may not use (operators see it as auth_failed on the route).
+            self.metrics.requests.inc(route.outcome("auth_failed"))
+            raise _unknown_model(model)
         if route is None:
             self.metrics.requests.inc(_no_route("bad_request"))
-            raise errors.not_found(
-                f"the model {model!r} does not exist: no AIRoute served here has spec.model {model!r}; "
-                "GET /v1/models lists the models you may use"
-            )
-        if not self._allowed(route, client):
-            self.metrics.requests.inc(route.outcome("auth_failed"))
-            raise errors.forbidden(f"client {client!r} may not use model {model!r} (not in spec.allowedClients)")
+            raise _unknown_model(model)
         return route
 
     @staticmethod
@@ -130,7 +149,7 @@ class Endpoints:
         return client is None or not allowed or client in allowed
 
     async def chat(self, request: Request, reply: Reply) -> None:
-        client = self._client(request)
+        client = self._client(request.headers)
         try:
             sniffed = sniff(request.body)
         except SniffError as exc:
@@ -157,7 +176,7 @@ class Endpoints:
         return self.failover.clock() + seconds
 
     def models(self, request: Request, reply: Reply) -> None:
-        client = self._client(request)
+        client = self._client(request.headers)
         data = [
             {"id": model, "object": "model", "created": 0, "owned_by": f"airoute:{route.key}",
              "tier": route.entry.tier}

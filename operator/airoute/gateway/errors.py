@@ -41,10 +41,6 @@ def unauthorized(message: str) -> ClientError:
                        headers=[("www-authenticate", 'Bearer realm="airoute"')])
 
 
-def forbidden(message: str) -> ClientError:
-    return ClientError(403, message, "permission_error", "model_not_allowed", "model")
-
-
 def not_found(message: str, code: str = "model_not_found", param: str | None = "model") -> ClientError:
     return ClientError(404, message, "invalid_request_error", code, param)
 

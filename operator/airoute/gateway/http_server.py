@@ -1,9 +1,12 @@
 """The gateway's HTTP/1.1 server, on a raw ``asyncio.Protocol`` with the ``httptools`` parser.
 
 It does what the gateway needs and nothing more: keep-alive, pipelined requests answered in
-order, a request-body size limit checked before the body is read, chunked streaming responses
-with write back-pressure, and a graceful drain. A handler gets a :class:`Request` and a
-:class:`Reply` and either sends a whole response or streams one.
+order, chunked streaming responses with write back-pressure, a graceful drain, and the limits of
+:mod:`~airoute.gateway.http_limits` that keep a hostile client from costing memory: head and
+body sizes, authentication before the body (``admit``), a minimum pace, no reading while the
+client does not read, a connection cap. A handler gets a
+:class:`~airoute.gateway.http_messages.Request` and a :class:`~airoute.gateway.http_messages.Reply`
+and either sends a whole response or streams one.
 """
 
 from __future__ import annotations
@@ -13,121 +16,39 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
 
 import httptools
 
 from airoute.gateway.errors import error_body
+from airoute.gateway.http_limits import MAX_HEAD, MAX_PIPELINED, Limits
+from airoute.gateway.http_messages import Refusal, Reply, Request, whole_response
 
 log = logging.getLogger(__name__)
 
-_REASONS = {
-    200: b"OK",
-    204: b"No Content",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    408: b"Request Timeout",
-    413: b"Payload Too Large",
-    429: b"Too Many Requests",
-    431: b"Request Header Fields Too Large",
-    500: b"Internal Server Error",
-    502: b"Bad Gateway",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-}
-_MAX_PIPELINED = 32  # requests read ahead on one connection before reading pauses
+__all__ = ["MAX_HEAD", "Admit", "Handler", "HttpServer", "Limits", "Refusal", "Reply", "Request"]
+
 _DISCARD_LIMIT_FACTOR = 4  # an oversized body is read (and dropped) up to 4 times the limit, then the connection closes
-MAX_HEAD = 64 * 1024  # request line and headers of one request, in bytes: a header flood gets a 431, not memory
+_FRAMING_PER_CHUNK = 32  # bytes of chunk framing (size line and CRLFs) allowed per chunk, beyond the head limit
 LINGER = 1.0  # seconds a refused client's further bytes are read and dropped, so that it gets the answer
-
-
-class Request:
-    """One parsed request. Header names are lower-case."""
-
-    __slots__ = ("body", "headers", "keep_alive", "method", "path", "query")
-
-    def __init__(self, method: str, target: bytes, headers: dict[str, str], body: bytes, keep_alive: bool) -> None:
-        path, _, query = target.partition(b"?")
-        self.method = method
-        self.path = path.decode("latin-1")
-        self.query = query.decode("latin-1")
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-
-
-class Reply:
-    """The response side of one request: :meth:`send` a whole response, or :meth:`start` a stream."""
-
-    __slots__ = ("_conn", "keep_alive", "started", "status")
-
-    def __init__(self, conn: _Connection, keep_alive: bool) -> None:
-        self._conn = conn
-        self.keep_alive = keep_alive
-        self.started = False
-        self.status = 0
-
-    def _head(self, status: int, headers: list[tuple[str, str]] | None, extra: bytes) -> bytes:
-        self.started = True
-        self.status = status
-        if self._conn.server.draining:
-            self.keep_alive = False
-        parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown")), extra]
-        if headers:
-            parts.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
-        parts.append(b"\r\n" if self.keep_alive else b"connection: close\r\n\r\n")
-        return b"".join(parts)
-
-    def send(self, status: int, body: bytes, content_type: str = "application/json",
-             headers: list[tuple[str, str]] | None = None) -> None:
-        """Sends a complete response (status line, headers, body) in one write."""
-        extra = b"content-type: %s\r\ncontent-length: %d\r\n" % (content_type.encode(), len(body))
-        self._conn.write(self._head(status, headers, extra) + body)
-
-    def start(self, status: int, content_type: str = "text/event-stream",
-              headers: list[tuple[str, str]] | None = None) -> None:
-        """Begins a chunked response; follow with :meth:`write` and :meth:`end`."""
-        extra = b"content-type: %s\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n" % content_type.encode()
-        self._conn.write(self._head(status, headers, extra))
-
-    def write_nowait(self, chunk: bytes) -> None:
-        """Writes one chunk of a started stream without waiting for the client."""
-        if chunk:
-            self._conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-
-    async def write(self, chunk: bytes) -> None:
-        """Writes one chunk of a started stream, waiting while the client reads slowly."""
-        if chunk:
-            self._conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            if self._conn.paused:
-                await self._conn.drain()
-
-    def end(self) -> None:
-        """Ends a started stream cleanly (the terminating zero-length chunk)."""
-        self._conn.write(b"0\r\n\r\n")
-
-    def abort(self) -> None:
-        """Ends a started stream by closing the connection (the client sees an incomplete body)."""
-        self.keep_alive = False
-        self._conn.close()
-
+PACE_TICK = 1.0  # seconds between two checks of a request that is still arriving
 
 Handler = Callable[[Request, Reply], Awaitable[None]]
+Admit = Callable[[str, str, Mapping[str, str]], Refusal | None]
+"""Checks a request from its method, path and headers before its body is read: a refusal is
+answered at once and the connection closes."""
 
 
 class HttpServer:
     """Accepts connections and runs ``handler`` for each request; see :meth:`drain` for shutdown."""
 
-    def __init__(self, handler: Handler, max_body: int = 1 << 20, idle_timeout: float = 75.0) -> None:
+    def __init__(self, handler: Handler, limits: Limits | None = None, admit: Admit | None = None) -> None:
         self.handler = handler
-        self.max_body = max_body
-        self.idle_timeout = idle_timeout
+        self.limits = limits or Limits()
+        self.admit = admit
         self.draining = False
-        self.connections: set[_Connection] = set()
+        self.connections: dict[_Connection, None] = {}  # oldest first
         self._servers: list[asyncio.base_events.Server] = []
         self._idle = asyncio.Event()
         self._idle.set()
@@ -157,6 +78,14 @@ class HttpServer:
         elif not any(c.busy for c in self.connections):
             self._idle.set()
 
+    def make_room(self) -> bool:
+        """At the connection cap: closes the oldest idle keep-alive connection; False when none is."""
+        for conn in self.connections:
+            if conn.idle:
+                conn.close()
+                return True
+        return False
+
     async def drain(self, grace: float) -> bool:
         """Stops accepting, closes idle connections, waits up to ``grace`` seconds for requests and
         streams in flight; returns True when everything finished in time."""
@@ -181,15 +110,18 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, server: HttpServer) -> None:
         self.server = server
+        self.limits = server.limits
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.busy = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
-        self._queue: deque[tuple[Request, int]] = deque()
+        self._queue: deque[tuple[Request, Refusal | None]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._pace_handle: asyncio.TimerHandle | None = None
         self._refused = False
+        self._holds: set[str] = set()  # why reading is paused: "queue", "writes", "refusal"
         self._reset()
 
     def _reset(self) -> None:
@@ -199,24 +131,56 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
-        self._reject = 0
+        self._framing = 0  # bytes after the head that are not body: chunk framing and trailers
+        self._chunks = 0
+        self._reject: Refusal | None = None  # answered in order once the request has arrived (413)
+        self._refusing = False  # refused from its head: its body is dropped, the answer is sent or queued
+        self._began: float | None = None  # when the first byte of the request arriving now came
+        self._received = 0
+
+    @property
+    def draining(self) -> bool:
+        return self.server.draining
+
+    @property
+    def idle(self) -> bool:
+        """Open, answering nothing and with no request arriving: a keep-alive connection at rest."""
+        transport = self.transport
+        return (transport is not None and not transport.is_closing() and not self.busy and self._began is None
+                and not self._queue)
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        server = self.server
+        cap = self.limits.max_connections
+        if cap and len(server.connections) >= cap and not server.make_room():
+            self._turn_away()
+            return
         sock = self.transport.get_extra_info("socket")
         if sock is not None and sock.family != socket.AF_UNIX:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.connections.add(self)
+        server.connections[self] = None
         self._arm_idle()
+
+    def _turn_away(self) -> None:
+        """At the connection cap with no idle connection to close: a 503, and close."""
+        assert self.transport is not None
+        self._refused = True
+        self._parser = None
+        body = error_body("the gateway has too many connections open; retry shortly", "server_error",
+                          "too_many_connections")
+        self.transport.write(whole_response(503, body, "application/json", [("retry-after", "1")], False))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self.server.connections.discard(self)
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
+        self.server.connections.pop(self, None)
+        for handle in (self._idle_handle, self._pace_handle):
+            if handle is not None:
+                handle.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._queue.clear()
@@ -227,16 +191,21 @@ class _Connection(asyncio.Protocol):
         parser = self._parser
         if self._refused or parser is None:
             return  # answered and closing: what the client still sends is dropped
+        if self._began is None:
+            self._began = asyncio.get_running_loop().time()
+        self._received += len(data)
         try:
-            while data and self.transport is not None:
+            while data and self.transport is not None and not self._refused:
                 if not self._in_head:
+                    self._framing += len(data)  # on_body takes the body's share back out
                     parser.feed_data(data)
-                    return
+                    self._check_framing()
+                    break
                 # The parser keeps a header in memory until it is complete: feed it no more than the
                 # head may hold, so that a flood of header bytes is refused instead of buffered.
-                room = MAX_HEAD - self._head_size
+                room = self.limits.max_head - self._head_size
                 if room <= 0:
-                    self._fail(431, f"request line and headers larger than {MAX_HEAD} bytes")
+                    self._fail(431, f"request line and headers larger than {self.limits.max_head} bytes")
                     return
                 piece, data = data[:room], data[room:]
                 self._head_size += len(piece)
@@ -245,13 +214,35 @@ class _Connection(asyncio.Protocol):
             self._fail(400, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed HTTP request: {exc}")
+        self._watch_pace()
+
+    def _check_framing(self) -> None:
+        """Chunk framing and trailers count against the head limit (trailers are kept in memory by
+        the parser until each one is complete)."""
+        allowed = self.limits.max_head + _FRAMING_PER_CHUNK * self._chunks
+        if not self._in_head and self._framing > allowed:
+            self._fail(431, f"chunk framing and trailers larger than {self.limits.max_head} bytes")
 
     def pause_writing(self) -> None:
         self.paused = True
+        self._hold_reading("writes")  # the client does not read: read nothing more from it
 
     def resume_writing(self) -> None:
         self.paused = False
+        self._release_reading("writes")
         self._wake()
+
+    def _hold_reading(self, reason: str) -> None:
+        if not self._holds and self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+        self._holds.add(reason)
+
+    def _release_reading(self, reason: str) -> None:
+        if reason not in self._holds:
+            return
+        self._holds.discard(reason)
+        if not self._holds and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     # ------------------------------------------------------------------ httptools callbacks
 
@@ -259,28 +250,57 @@ class _Connection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if self._in_head:  # trailers of a chunked body come here too: dropped, never a header
+            self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        admit = self.server.admit
+        if admit is not None:
+            assert self._parser is not None  # called by the parser itself
+            method = self._parser.get_method().decode("latin-1")
+            refusal = admit(method, self._url.partition(b"?")[0].decode("latin-1"), self._headers)
+            if refusal is not None:
+                self._refuse_head(method, refusal)
+                return
         length = self._headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.server.max_body:
-            self._reject = 413
+        if length is not None and length.isdigit() and int(length) > self.limits.max_body:
+            self._reject = self._too_large()
         elif self._headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    def _too_large(self) -> Refusal:
+        return Refusal(413, error_body(f"request body larger than {self.limits.max_body} bytes",
+                                       "invalid_request_error", "body_too_large"))
+
+    def _refuse_head(self, method: str, refusal: Refusal) -> None:
+        """Answers a request refused from its head without reading its body, then closes: now when
+        nothing is before it, else after the requests before it (reading stops meanwhile)."""
+        self._refusing = True
+        if not self.busy and not self._queue:
+            self._answer_and_close(refusal)
+            return
+        self._queue.append((Request(method, self._url, self._headers, b"", False), refusal))
+        self._hold_reading("refusal")
+
     def on_body(self, body: bytes) -> None:
+        self._framing -= len(body)
+        if self._refusing:
+            return
         self._size += len(body)
-        if self._size > self.server.max_body:
-            self._reject = 413
+        if self._size > self.limits.max_body:
+            self._reject = self._too_large()
             self._body.clear()
-            if self._size > self.server.max_body * _DISCARD_LIMIT_FACTOR:
+            if self._size > self.limits.max_body * _DISCARD_LIMIT_FACTOR:
                 self._fail(413, "request body too large")
-        elif not self._reject:
+        elif self._reject is None:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._refused:  # already answered (413, 431 …) while this request was still arriving
+        if self._refused or self._refusing:  # already answered or queued (401, 413, 431 …)
             self._reset()
             return
         parser = self._parser
@@ -288,11 +308,10 @@ class _Connection(asyncio.Protocol):
         method = parser.get_method().decode()
         keep_alive = parser.should_keep_alive()
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        request = Request(method, self._url, self._headers, body, keep_alive)
-        self._queue.append((request, self._reject))
+        self._queue.append((Request(method, self._url, self._headers, body, keep_alive), self._reject))
         self._reset()
-        if len(self._queue) > _MAX_PIPELINED and self.transport is not None:
-            self.transport.pause_reading()  # read more once the queued requests are answered
+        if len(self._queue) > MAX_PIPELINED:
+            self._hold_reading("queue")  # read more once the queued requests are answered
         if self._task is None or self._task.done():
             self.busy = True
             self.server._track(self, True)
@@ -304,15 +323,18 @@ class _Connection(asyncio.Protocol):
 
     async def _run(self) -> None:
         while self._queue and self.transport is not None:
-            request, reject = self._queue.popleft()
-            if len(self._queue) == _MAX_PIPELINED:
-                self.transport.resume_reading()
+            if self.paused:  # answer nothing more until the client has read what it was sent
+                await self.drain()
+                if self.transport is None:
+                    break
+            request, refusal = self._queue.popleft()
+            if len(self._queue) <= MAX_PIPELINED:
+                self._release_reading("queue")
             reply = Reply(self, request.keep_alive)
             try:
-                if reject:
+                if refusal is not None:
                     reply.keep_alive = False
-                    reply.send(reject, error_body(f"request body larger than {self.server.max_body} bytes",
-                                                  "invalid_request_error", "body_too_large"))
+                    reply.send(refusal.status, refusal.body, headers=refusal.headers)
                 else:
                     await self.server.handler(request, reply)
             except asyncio.CancelledError:
@@ -335,23 +357,46 @@ class _Connection(asyncio.Protocol):
             self._arm_idle()
 
     def _arm_idle(self) -> None:
-        if self.transport is not None and self.server.idle_timeout > 0:
-            self._idle_handle = asyncio.get_running_loop().call_later(self.server.idle_timeout, self._idle_close)
+        if self.transport is not None and self.limits.idle_timeout > 0:
+            self._idle_handle = asyncio.get_running_loop().call_later(self.limits.idle_timeout, self._idle_close)
 
     def _idle_close(self) -> None:
         if self.busy:
             return
         if self._head_size and self.transport is not None:  # a request began but did not arrive in time
-            self._fail(408, f"the request did not arrive within {self.server.idle_timeout:g}s")
+            self._fail(408, f"the request did not arrive within {self.limits.idle_timeout:g}s")
         else:
             self.close()
 
+    def _watch_pace(self) -> None:
+        """Checks, while a request is still arriving, that it arrives fast enough."""
+        if self._began is not None and self._pace_handle is None and self.transport is not None and not self._refused:
+            tick = min(PACE_TICK, self.limits.header_timeout or PACE_TICK)
+            self._pace_handle = asyncio.get_running_loop().call_later(tick, self._check_pace)
+
+    def _check_pace(self) -> None:
+        self._pace_handle = None
+        if self._began is None or self.transport is None or self._refused:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._holds or self.busy:  # the server is the one not reading: the client cannot be slow
+            self._began, self._received = now, 0
+        else:
+            why = self.limits.too_slow(self._in_head, now - self._began, self._received)
+            if why is not None:
+                self._fail(408, why)
+                return
+        self._watch_pace()
+
     def _fail(self, status: int, message: str) -> None:
+        self._answer_and_close(Refusal(status, error_body(message, "invalid_request_error", None)))
+
+    def _answer_and_close(self, refusal: Refusal) -> None:
         transport = self.transport
         if transport is None or self.busy or transport.is_closing():
             self.close()
             return
-        Reply(self, keep_alive=False).send(status, error_body(message, "invalid_request_error", None))
+        Reply(self, keep_alive=False).send(refusal.status, refusal.body, headers=refusal.headers)
         # Closing now, with the client's bytes still unread, would reset the connection and lose the
         # answer: end the sending side, drop what still comes for a moment, then close.
         self._refused = True
@@ -364,9 +409,23 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     async def drain(self) -> None:
-        while self.paused and self.transport is not None:
-            self._drain_waiter = asyncio.get_running_loop().create_future()
-            await self._drain_waiter
+        """Waits until the client has read enough of what it was sent; one that reads nothing for
+        ``idle_timeout`` seconds is cut off (its buffered answers are dropped)."""
+        loop = asyncio.get_running_loop()
+        stalled = (loop.call_later(self.limits.idle_timeout, self._stalled)
+                   if self.limits.idle_timeout > 0 else None)
+        try:
+            while self.paused and self.transport is not None:
+                self._drain_waiter = loop.create_future()
+                await self._drain_waiter
+        finally:
+            if stalled is not None:
+                stalled.cancel()
+
+    def _stalled(self) -> None:
+        if self.paused and self.transport is not None:
+            log.info("closing a connection whose client read nothing for %gs", self.limits.idle_timeout)
+            self.transport.abort()
 
     def _wake(self) -> None:
         waiter, self._drain_waiter = self._drain_waiter, None

@@ -21,7 +21,7 @@ from airoute.gateway.client_keys import Keyring
 from airoute.gateway.config import GatewayConfig
 from airoute.gateway.endpoints import Endpoints
 from airoute.gateway.failover.policy import Failover
-from airoute.gateway.http_server import HttpServer
+from airoute.gateway.http_server import HttpServer, Limits
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.routetable.build import TableBuilder
 from airoute.gateway.routetable.folder import FolderSource
@@ -59,7 +59,10 @@ class Gateway:
         self.endpoints = Endpoints(self.table, self.failover, self.admission, self.metrics, self.keyring,
                                    config.request_timeout,
                                    (lambda: pod_metrics(metrics_dir)) if metrics_dir else None)
-        self.http = HttpServer(self.endpoints.handle, config.max_body_bytes, config.idle_timeout)
+        limits = Limits(max_body=config.max_body_bytes, idle_timeout=config.idle_timeout,
+                        max_connections=config.max_connections, header_timeout=config.header_timeout,
+                        min_data_rate=config.min_data_rate)
+        self.http = HttpServer(self.endpoints.handle, limits, admit=self.endpoints.admit)
         self.port = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._kube: KubeClient | None = None

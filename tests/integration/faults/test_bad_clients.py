@@ -37,7 +37,7 @@ def request(body: bytes | str, head: bytes = AUTH, path: bytes = b"/v1/chat/comp
 
 
 DEEP = "[" * 50_000 + "]" * 50_000
-CHUNKED = b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n"
+CHUNKED = b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + AUTH + b"transfer-encoding: chunked\r\n\r\n"
 MESSAGES = '"messages": [{"role": "user", "content": "hi"}]'
 # name: (raw bytes sent, the status expected)
 CASES: dict[str, tuple[bytes, int]] = {
@@ -66,6 +66,7 @@ CASES: dict[str, tuple[bytes, int]] = {
     "negative content-length": (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-length: -1\r\n\r\n", 400),
     "body over the limit": (request(b"x" * (300 * 1024)), 413),
     "chunked body over the limit": (CHUNKED + (b"10000\r\n" + b"x" * 0x10000 + b"\r\n") * 5 + b"0\r\n\r\n", 413),
+    "no API key, a body over the limit (refused before it is read)": (request(b"x" * (300 * 1024), head=b""), 401),
     "not HTTP (a TLS hello)": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n", 400),
     "HTTP/2 preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
     "a 200 KB URL": (b"GET /" + b"a" * 200_000 + b" HTTP/1.1\r\nhost: gw\r\n\r\n", 431),
@@ -238,12 +239,12 @@ async def test_a_body_far_over_the_limit_arriving_at_once_gets_one_clear_answer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The body passes 4x the limit and ends within one read: one 413, then the connection closes."""
-    from airoute.gateway.http_server import HttpServer, Reply, Request
+    from airoute.gateway.http_server import HttpServer, Limits, Reply, Request
 
     async def handler(request: Request, reply: Reply) -> None:
         reply.send(200, b"{}")
 
-    server = HttpServer(handler, max_body=1024, idle_timeout=5)
+    server = HttpServer(handler, Limits(max_body=1024, idle_timeout=5))
     port = await server.listen("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

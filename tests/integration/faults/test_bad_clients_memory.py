@@ -68,6 +68,7 @@ async def abuse(gateway: GatewayProcess) -> dict[str, int]:
     chunk = b"x" * (1024 * 1024)
     chunked = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n"
                + b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n")
+    chunked_with_key = chunked.replace(b"host: gw\r\n", b"host: gw\r\nauthorization: Bearer %s\r\n" % KEY.encode())
     header_flood = b"GET /v1/models HTTP/1.1\r\nhost: gw\r\nx-flood: " + b"a" * 1_000_000 + b"\r\n\r\n"
     deep = request(b'{"model": "chat", "model": "chat", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     broken = request(b'{"model": "chat", "messages": [')
@@ -75,7 +76,8 @@ async def abuse(gateway: GatewayProcess) -> dict[str, int]:
     rounds = {
         "near-limit bodies (4 MiB, unknown model)": ([lambda: raw(port, near)] * 200, 20, b"404"),
         "over-limit bodies (5 MiB)": ([lambda: raw(port, over)] * 100, 20, b"413"),
-        "chunked bodies (20 MiB)": ([lambda: raw(port, chunked)] * 20, 10, b"413"),
+        "chunked bodies (20 MiB), no key": ([lambda: raw(port, chunked)] * 20, 10, b"401"),
+        "chunked bodies (20 MiB)": ([lambda: raw(port, chunked_with_key)] * 20, 10, b"413"),
         "1 MB header floods": ([lambda: raw(port, header_flood)] * 300, 30, b"431"),
         "100,000-deep JSON": ([lambda: raw(port, deep)] * 200, 20, b"400"),
         "broken JSON": ([lambda: raw(port, broken)] * 500, 50, b"400"),

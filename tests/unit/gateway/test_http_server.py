@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
-from airoute.gateway.http_server import HttpServer, Reply, Request
+from airoute.gateway.http_server import HttpServer, Limits, Refusal, Reply, Request
 from airoute.providers.http_pool import Pool, UpstreamError
+from tests.support.fakes import eventually
 
 
 async def echo(request: Request, reply: Reply) -> None:
@@ -25,7 +26,7 @@ async def echo(request: Request, reply: Reply) -> None:
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[HttpServer, int]]:
-    srv = HttpServer(echo, max_body=64, idle_timeout=5)
+    srv = HttpServer(echo, Limits(max_body=64, idle_timeout=5))
     port = await srv.listen("127.0.0.1", 0)
     yield srv, port
     await srv.drain(1)
@@ -122,3 +123,74 @@ async def test_pool_connect_error() -> None:
     pool = Pool("127.0.0.1", 1)
     with pytest.raises(UpstreamError, match="cannot connect"):
         await pool.request(b"POST / HTTP/1.1\r\n", b"")
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[tuple[HttpServer, int]]:
+    srv = HttpServer(echo, Limits(max_body=1 << 20, idle_timeout=5, max_connections=3, header_timeout=0.5),
+                     admit=lambda m, p, h: None if h.get("authorization") == "Bearer k" else Refusal(401, b"no key"))
+    port = await srv.listen("127.0.0.1", 0)
+    yield srv, port
+    await srv.drain(1)
+
+
+async def test_a_refused_head_is_answered_before_its_body_and_without_a_continue(
+    guarded: tuple[HttpServer, int],
+) -> None:
+    out = await exchange(guarded[1], b"POST /x HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\n"
+                                     b"content-length: 1000000\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 401") and out.endswith(b"no key") and b"100 Continue" not in out
+
+
+async def test_a_refusal_after_a_pipelined_request_waits_its_turn(guarded: tuple[HttpServer, int]) -> None:
+    out = await exchange(guarded[1], post(b"one", "authorization: Bearer k\r\n") + post(b"two"))
+    assert out.index(b"POST one") < out.index(b"HTTP/1.1 401") and b"POST two" not in out
+
+
+async def test_trailers_are_dropped(guarded: tuple[HttpServer, int]) -> None:
+    seen: list[Mapping[str, str]] = []
+
+    async def headers(request: Request, reply: Reply) -> None:
+        seen.append(request.headers)
+        reply.send(200, b"ok", "text/plain")
+
+    guarded[0].handler = headers
+    await exchange(guarded[1], b"POST /x HTTP/1.1\r\nhost: t\r\nauthorization: Bearer k\r\n"
+                               b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+                               b"1\r\na\r\n0\r\nauthorization: Bearer other\r\nx-t: 1\r\n\r\n")
+    assert seen[0]["authorization"] == "Bearer k" and "x-t" not in seen[0]
+
+
+async def test_at_the_cap_an_idle_connection_makes_room_and_otherwise_a_503(guarded: tuple[HttpServer, int]) -> None:
+    port = guarded[1]
+    idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    out = await exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\nauthorization: Bearer k\r\nconnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200") and await asyncio.wait_for(idle[0][0].read(), 1) == b""
+    busy = []
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /x HTTP/1.1\r\n")
+        busy.append((reader, writer))
+    await asyncio.sleep(0.1)
+    out = await exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 503") and b"too_many_connections" in out
+    for _, writer in [*idle, *busy]:
+        writer.close()
+
+
+async def test_a_client_that_reads_nothing_stops_being_read(guarded: tuple[HttpServer, int]) -> None:
+    srv, port = guarded
+    big = b"GET /big HTTP/1.1\r\nhost: t\r\nauthorization: Bearer k\r\n\r\n"
+
+    async def large(request: Request, reply: Reply) -> None:
+        reply.send(200, b"x" * 1_000_000, "text/plain")
+
+    srv.handler = large
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(big * 200)
+    await eventually(lambda: any(c.paused for c in srv.connections), what="writing paused")
+    (conn,) = srv.connections
+    assert "writes" in conn._holds and conn.busy
+    transport = conn.transport
+    assert transport is not None and transport.get_write_buffer_size() < 20_000_000
+    writer.close()
