@@ -34,10 +34,11 @@ test-cluster: ## build (or reuse) the real kube-apiserver and etcd for the tests
 	@bash hack/build-test-cluster.sh
 
 .PHONY: crd
-crd: venv ## regenerate crds/ (and the chart's copies) and the AIRoute reference from the models
+crd: venv ## regenerate crds/ (and the chart's copies), the AIRoute reference and the providers' capability matrices
 	$(BIN)/airoute crd --out crds
 	cp crds/airoute.dev_airoutes.yaml charts/airoute/files/crds/
 	cp crds/kopf.dev_peerings.yaml charts/airoute/crds/
+	$(BIN)/python -m airoute.providers.capability_matrix docs/providers
 	$(BIN)/python -m airoute.api.reference > docs/reference/airoute.md
 
 .PHONY: lock

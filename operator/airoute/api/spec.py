@@ -23,6 +23,10 @@ from airoute.api.providers import (
     VertexAI,
 )
 
+EMBEDDINGS_ALL_OR_NONE = "either every backend or none sets embeddings (a route serves chat or embeddings)"
+EMBEDDINGS_SAME = ("every backend must return the same embeddings family and dimensions: vectors of "
+                   "different embedding models are not interchangeable")
+
 Tier = Literal["critical", "standard", "best-effort"]
 TIERS: tuple[Tier, ...] = ("critical", "standard", "best-effort")
 MAX_BACKENDS = 16
@@ -33,6 +37,32 @@ _ONE_PROVIDER_RULE = {
     "rule": "[" + ", ".join(f"has(self.{f})" for f in PROVIDER_FIELDS) + "].filter(x, x).size() == 1",
     "message": "exactly one provider block must be set: " + ", ".join(PROVIDER_FIELDS),
 }
+
+
+class Embeddings(ApiModel):
+    """What an embedding model behind a backend returns. Vectors of different embedding models
+    are not interchangeable: every backend of a route says which model family it serves and how
+    many dimensions its vectors have, and they must all say the same."""
+
+    family: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$",
+        description=(
+            "The embedding model family whose vectors this backend returns, the same name on every "
+            "backend of the route, e.g. text-embedding-3-small (on Azure OpenAI and OpenAI alike), "
+            "amazon.titan-embed-text-v2, cohere.embed-multilingual-v3, text-embedding-005, gemini-embedding-001."
+        ),
+    )
+    dimensions: int = Field(
+        ge=1,
+        le=65536,
+        description=(
+            "Length of the vectors it returns. The gateway asks models that can shorten their vectors "
+            "for this size, refuses a request that asks for another, and never passes on an answer "
+            "of another length."
+        ),
+    )
 
 
 class Backend(ApiModel):
@@ -66,6 +96,13 @@ class Backend(ApiModel):
         default=None,
         alias="openAICompatible",
         description="OpenAI-compatible vendor API (OpenAI, xAI, Mistral …).",
+    )
+    embeddings: Embeddings | None = Field(
+        default=None,
+        description=(
+            "Set when the backend's model is an embedding model: the route then serves /v1/embeddings "
+            "(not chat completions), and every backend must set it, with the same family and dimensions."
+        ),
     )
 
     @model_validator(mode="after")
@@ -305,7 +342,13 @@ class AIRouteSpec(ApiModel):
     )
 
     model_config = ApiModel.config_with_rules(
-        {"rule": "self.backends.exists(b, b.weight > 0)", "message": "at least one backend must have a weight above 0"}
+        {"rule": "self.backends.exists(b, b.weight > 0)", "message": "at least one backend must have a weight above 0"},
+        {"rule": "self.backends.all(b, has(b.embeddings)) || self.backends.all(b, !has(b.embeddings))",
+         "message": EMBEDDINGS_ALL_OR_NONE},
+        {"rule": "!has(self.backends[0].embeddings) || self.backends.all(b, has(b.embeddings) && "
+                 "b.embeddings.family == self.backends[0].embeddings.family && "
+                 "b.embeddings.dimensions == self.backends[0].embeddings.dimensions)",
+         "message": EMBEDDINGS_SAME},
     )
 
     @model_validator(mode="after")
@@ -317,7 +360,29 @@ class AIRouteSpec(ApiModel):
             seen.add(b.name)
         if not any(b.weight > 0 for b in self.backends):
             raise ValueError("backends: at least one backend must have a weight above 0")
+        self._same_embeddings()
         return self
+
+    def _same_embeddings(self) -> None:
+        declared = [b.embeddings for b in self.backends]
+        if all(e is None for e in declared):
+            return
+        missing = [b.name for b in self.backends if b.embeddings is None]
+        if missing:
+            raise ValueError(f"backends: {EMBEDDINGS_ALL_OR_NONE} (without it: {', '.join(missing)})")
+        first = self.backends[0]
+        for i, b in enumerate(self.backends):
+            if b.embeddings != first.embeddings:
+                assert b.embeddings is not None and first.embeddings is not None
+                raise ValueError(
+                    f"backends[{i}].embeddings: {EMBEDDINGS_SAME} ({b.name} returns {b.embeddings.family} with "
+                    f"{b.embeddings.dimensions} dimensions, {first.name} {first.embeddings.family} with "
+                    f"{first.embeddings.dimensions})")
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        """What the route's embedding backends return (None: a chat route)."""
+        return self.backends[0].embeddings
 
     def backend(self, name: str) -> Backend | None:
         return next((b for b in self.backends if b.name == name), None)
@@ -329,6 +394,7 @@ __all__ = [
     "AzureOpenAI",
     "Backend",
     "Bedrock",
+    "Embeddings",
     "FailoverPolicy",
     "HealthPolicy",
     "InCluster",

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from airoute.api.base import parse_duration
 from airoute.api.providers import ProviderBlock
-from airoute.api.spec import AIRouteSpec, Backend, Tier
+from airoute.api.spec import AIRouteSpec, Backend, Embeddings, Tier
 from airoute.api.status import AIRouteStatus, BackendStatus
 from airoute.api.validation import FieldProblem, InvalidRoute, ObjectMeta, parse_spec, parse_status, problems_from
 from airoute.core.weights import largest_remainder, normalized
@@ -70,6 +70,8 @@ class RouteEntry:
     backends: tuple[BackendEntry, ...]
     generation: int
     from_last_good: bool = False
+    embeddings: Embeddings | None = None
+    """What the route's embedding models return; None for a chat route."""
 
 
 def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
@@ -125,6 +127,7 @@ def _entry(
         backends=backends,
         generation=meta.generation,
         from_last_good=from_last_good,
+        embeddings=spec.embeddings,
     )
 
 
@@ -158,6 +161,13 @@ def _raw_timeouts(raw: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _raw_embeddings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Each backend's ``embeddings`` as the spec states it (validated with the route)."""
+    listed = raw.get("backends")
+    return {b["name"]: b["embeddings"] for b in (listed if isinstance(listed, list) else [])
+            if isinstance(b, Mapping) and isinstance(b.get("name"), str) and isinstance(b.get("embeddings"), Mapping)}
+
+
 def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, exc: InvalidRoute) -> RouteEntry:
     """The route as last routed: stable blocks and weights from status, valid spec fields kept."""
     raw = obj.get("spec")
@@ -169,13 +179,14 @@ def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, 
     recorded = {st.name: max(status.weights.get(st.name, 0), 0) for st, _ in stables}
     if sum(recorded.values()) <= 0:
         raise InvalidRoute([*exc.problems, FieldProblem("status", "no last good routing to fall back to")])
-    timeouts = _raw_timeouts(raw)
+    timeouts, embeddings = _raw_timeouts(raw), _raw_embeddings(raw)
     candidate = {k: raw[k] for k in _KEPT if k in raw and k not in bad}
     candidate["backends"] = [
         {
             "name": st.name,
             "weight": recorded[st.name],
             "timeout": timeouts.get(st.name, _DEFAULT_TIMEOUT),
+            **({"embeddings": embeddings[st.name]} if st.name in embeddings else {}),
             **(st.provider or {}),
         }
         for st, _ in stables
@@ -231,6 +242,7 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
         "eject_seconds": e.eject_seconds,
         "generation": e.generation,
         "from_last_good": e.from_last_good,
+        "embeddings": e.embeddings.to_wire() if e.embeddings is not None else None,
         "backends": [
             {
                 "name": b.name,

@@ -1,6 +1,7 @@
 """Azure OpenAI data plane: the generally available v1 API, ``POST /openai/v1/chat/completions``
 (``model`` = the deployment, no ``api-version``), and a deployment's own path,
-``POST /openai/deployments/{deployment}/chat/completions?api-version=…``.
+``POST /openai/deployments/{deployment}/chat/completions?api-version=…``; and the same two paths
+for ``/embeddings``.
 
 As Azure does: answers carry content-filter annotations (``prompt_filter_results``, every choice's
 ``content_filter_results``; a stream starts with an annotation-only chunk); a prompt with
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
 from aiohttp import web
 
 from airoute.emulators import openai_format as fmt
+from airoute.emulators.embeddings import openai_embeddings
 from airoute.emulators.replies import BLOCK_ANSWER, BLOCK_PROMPT, TOO_LONG, make_reply
 from airoute.emulators.server import EmulatorServer, retry_headers
 
@@ -71,7 +73,9 @@ class AzureOpenAIEmulator(EmulatorServer):
 
     def routes(self) -> Iterable[web.RouteDef]:
         return [web.post("/openai/deployments/{deployment}/chat/completions", self._deployment_chat),
-                web.post("/openai/v1/chat/completions", self._v1_chat)]
+                web.post("/openai/v1/chat/completions", self._v1_chat),
+                web.post("/openai/deployments/{deployment}/embeddings", self._deployment_embeddings),
+                web.post("/openai/v1/embeddings", self._v1_embeddings)]
 
     def error_response(self, status: int, message: str, retry_after: float | None = None,
                        ) -> web.Response:
@@ -96,8 +100,13 @@ class AzureOpenAIEmulator(EmulatorServer):
         return await self._chat(request, raw, deployment)
 
     async def _v1_chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._v1(request, API, self._chat)
+
+    async def _v1(self, request: web.Request, api: str,
+                  then: Callable[[web.Request, bytes, str], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """The v1 API: no api-version (or v1/latest/preview), the deployment in the body's ``model``."""
         if request.query.get("api-version", "") not in _V1_VERSIONS:
-            self.record(request, API, "", False, "bad_request", 400)
+            self.record(request, api, "", False, "bad_request", 400)
             return self.error_response(400, "API version not supported")
         raw = await request.read()
         try:
@@ -105,10 +114,10 @@ class AzureOpenAIEmulator(EmulatorServer):
         except (ValueError, AttributeError):
             model = None
         if not isinstance(model, str) or not model:
-            self.record(request, API, "", False, "bad_request", 400)
+            self.record(request, api, "", False, "bad_request", 400)
             return web.json_response({"error": {"code": "BadRequest", "param": "model", "type": "invalid_request_error",
                                                 "message": "model is required: the name of a deployment"}}, status=400)
-        return await self._chat(request, raw, model)
+        return await then(request, raw, model)
 
     async def _chat(self, request: web.Request, raw: bytes, deployment: str) -> web.StreamResponse:
         self.capture(request, raw)
@@ -152,6 +161,37 @@ class AzureOpenAIEmulator(EmulatorServer):
         response, complete = await self.stream(request, chunks, gate.decision, "text/event-stream", headers)
         self.record(request, API, deployment, True, "ok" if complete else "cut", 200)
         return response
+
+    async def _deployment_embeddings(self, request: web.Request) -> web.StreamResponse:
+        deployment = request.match_info["deployment"]
+        if not _API_VERSION.match(request.query.get("api-version", "")):
+            self.record(request, "embeddings", deployment, False, "bad_request", 404)
+            return self.error_response(404, "Resource not found")
+        return await self._embeddings(request, await request.read(), deployment)
+
+    async def _v1_embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self._v1(request, "embeddings", self._embeddings)
+
+    async def _embeddings(self, request: web.Request, raw: bytes, deployment: str) -> web.StreamResponse:
+        self.capture(request, raw)
+        if not self._authorized(request):
+            self.record(request, "embeddings", deployment, False, "unauthorized", 401)
+            return self.error_response(401, _AUTH_MESSAGE)
+        if self.deployments is not None and deployment not in self.deployments:
+            self.record(request, "embeddings", deployment, False, "bad_request", 404)
+            return web.json_response({"error": {"code": "DeploymentNotFound", "message": (
+                "The API deployment for this resource does not exist.")}}, status=404)
+        model = (self.deployments or {}).get(deployment, deployment)
+        try:
+            answer = openai_embeddings(json.loads(raw), model)
+        except (ValueError, RecursionError) as exc:
+            self.record(request, "embeddings", deployment, False, "bad_request", 400)
+            return self.error_response(400, str(exc))
+        gate = await self.gate(request, "embeddings", deployment, False)
+        if gate.response is not None:
+            return gate.response
+        self.record(request, "embeddings", deployment, False, "ok", 200)
+        return web.json_response(answer)
 
     def _refusal(self, prompt: str) -> web.Response | None:
         if BLOCK_PROMPT in prompt:

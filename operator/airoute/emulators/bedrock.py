@@ -1,4 +1,5 @@
-"""Amazon Bedrock runtime: ``POST /model/{modelId}/converse`` and ``/converse-stream``.
+"""Amazon Bedrock runtime: ``POST /model/{modelId}/converse`` and ``/converse-stream``, and
+``/invoke`` for the embedding models (Titan Text Embeddings, Cohere Embed).
 
 Requests must be SigV4-signed for service ``bedrock`` (with ``secret_access_key`` set the signature
 itself is verified). Errors carry ``x-amzn-ErrorType`` and ``{"message": …}`` like AWS; the stream
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from airoute.emulators.embeddings import EmbeddingsError, bedrock_invoke, is_bedrock_embedder
 from airoute.emulators.eventstream import event_frame, exception_frame
 from airoute.emulators.faults import Decision
 from airoute.emulators.replies import BLOCK_ANSWER, TOO_LONG, Reply, ToolCall, ToolSpec, Turn, make_reply, word_count
@@ -65,6 +67,7 @@ class BedrockEmulator(EmulatorServer):
         return [
             web.post("/model/{model_id:.+}/converse", self._converse),
             web.post("/model/{model_id:.+}/converse-stream", self._converse_stream),
+            web.post("/model/{model_id:.+}/invoke", self._invoke),
         ]
 
     def fault_response(self, decision: Decision, message: str) -> web.Response:
@@ -85,16 +88,45 @@ class BedrockEmulator(EmulatorServer):
     async def _converse_stream(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, streamed=True)
 
-    async def _handle(self, request: web.Request, streamed: bool) -> web.StreamResponse:
-        api = "converse-stream" if streamed else "converse"
-        model = request.match_info["model_id"]
+    async def _signed(self, request: web.Request, api: str, streamed: bool) -> tuple[bytes, web.Response | None]:
+        """The body, captured, and the answer to give at once when its signature is wrong."""
         raw = await request.read()
         self.capture(request, raw)
         try:
             self._check_signature(request, raw)
         except SignatureError as exc:
-            self.record(request, api, model, streamed, "unauthorized", _STATUS[exc.code])
-            return self.error_response(_STATUS[exc.code], str(exc), code=exc.code)
+            self.record(request, api, request.match_info["model_id"], streamed, "unauthorized", _STATUS[exc.code])
+            return raw, self.error_response(_STATUS[exc.code], str(exc), code=exc.code)
+        return raw, None
+
+    async def _invoke(self, request: web.Request) -> web.StreamResponse:
+        """InvokeModel of an embedding model; other models are not emulated (400)."""
+        model = request.match_info["model_id"]
+        raw, refused = await self._signed(request, "invoke", False)
+        if refused is not None:
+            return refused
+        if (self.models is not None and model not in self.models) or not is_bedrock_embedder(model):
+            self.record(request, "invoke", model, False, "bad_request", 404 if self.models else 400)
+            return self.error_response(404 if self.models else 400, "The provided model identifier is invalid.")
+        try:
+            answer, used = bedrock_invoke(model, json.loads(raw))
+        except (ValueError, RecursionError) as exc:
+            self.record(request, "invoke", model, False, "bad_request", 400)
+            return self.error_response(400, str(exc) if isinstance(exc, EmbeddingsError) else "Malformed input request")
+        gate = await self.gate(request, "invoke", model, False)
+        if gate.response is not None:
+            return gate.response
+        self.record(request, "invoke", model, False, "ok", 200)
+        return web.json_response(answer, headers={
+            "x-amzn-RequestId": "00000000-0000-0000-0000-000000000000",
+            "X-Amzn-Bedrock-Input-Token-Count": str(used), "X-Amzn-Bedrock-Invocation-Latency": "1"})
+
+    async def _handle(self, request: web.Request, streamed: bool) -> web.StreamResponse:
+        api = "converse-stream" if streamed else "converse"
+        model = request.match_info["model_id"]
+        raw, refused = await self._signed(request, api, streamed)
+        if refused is not None:
+            return refused
         if self.models is not None and model not in self.models:
             self.record(request, api, model, streamed, "bad_request", 404)
             return self.error_response(404, "The provided model identifier is invalid.")

@@ -1,5 +1,5 @@
 """An OpenAI-compatible model server (vLLM, KServe, Ollama, and vendor APIs such as OpenAI, xAI,
-Mistral): ``POST {prefix}/chat/completions``, ``GET {prefix}/models``.
+Mistral): ``POST {prefix}/chat/completions``, ``POST {prefix}/embeddings``, ``GET {prefix}/models``.
 
 This is the upstream of the benchmarks, so a request does little work: answers are computed once
 per distinct request body and kept as ready bytes; without fault rules the fault gate is one
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from airoute.emulators import openai_format as fmt
+from airoute.emulators.embeddings import EmbeddingsError, openai_embeddings
 from airoute.emulators.replies import make_reply
 from airoute.emulators.server import EmulatorServer, retry_headers
 from airoute.emulators.stats import RequestRecord
@@ -57,6 +58,7 @@ class OpenAICompatibleEmulator(EmulatorServer):
     def routes(self) -> Iterable[web.RouteDef]:
         return [
             web.post(f"{self.path_prefix}/chat/completions", self._chat),
+            web.post(f"{self.path_prefix}/embeddings", self._embeddings),
             web.get(f"{self.path_prefix}/models", self._models),
         ]
 
@@ -113,6 +115,33 @@ class OpenAICompatibleEmulator(EmulatorServer):
         else:
             self.record(request, API, prepared.model, True, "cut", 200)
         return response
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+            model = body.get("model") if isinstance(body, dict) else None
+        except (ValueError, RecursionError):
+            body = model = None
+        if not isinstance(model, str) or not model:
+            self.record(request, "embeddings", "", False, "bad_request", 400)
+            return self.error_response(400, "'model' is required.", param="model")
+        if self._auth is not None and request.headers.get("Authorization") != self._auth:
+            self.record(request, "embeddings", model, False, "unauthorized", 401)
+            return self.error_response(401, "Incorrect API key provided.")
+        if self.models is not None and model not in self.models:
+            self.record(request, "embeddings", model, False, "bad_request", 404)
+            return self.error_response(404, f"The model `{model}` does not exist.", param="model")
+        try:
+            answer = openai_embeddings(body, model)
+        except EmbeddingsError as exc:
+            self.record(request, "embeddings", model, False, "bad_request", 400)
+            return self.error_response(400, str(exc), param=exc.param)
+        gate = await self.gate(request, "embeddings", model, False)
+        if gate.response is not None:
+            return gate.response
+        self.record(request, "embeddings", model, False, "ok", 200)
+        return web.json_response(answer)
 
     def _prepare(self, raw: bytes, path: str) -> _Prepared:
         try:

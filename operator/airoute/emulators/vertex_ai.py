@@ -1,6 +1,7 @@
 """Vertex AI: ``POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent``
-and ``:streamGenerateContent`` (SSE with ``alt=sse``, else one JSON array), Google-shaped errors,
-bearer auth, and an OAuth token endpoint (``POST /token``) for service-account credentials.
+and ``:streamGenerateContent`` (SSE with ``alt=sse``, else one JSON array), the embedding actions
+(``:predict``, ``:embedContent``, ``:batchEmbedContents``), Google-shaped errors, bearer auth, and an
+OAuth token endpoint (``POST /token``) for service-account credentials.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from airoute.emulators.embeddings import vertex_batch_embed_contents, vertex_embed_content, vertex_predict
 from airoute.emulators.replies import (
     BLOCK_ANSWER,
     BLOCK_PROMPT,
@@ -40,6 +42,8 @@ SIGNED_MODELS = ("gemini-3",)
 """Models that refuse a function call of the current turn sent back without its thoughtSignature."""
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 THOUGHT_TOKENS = 7
+EMBED = {"predict": vertex_predict, "embedContent": vertex_embed_content,
+         "batchEmbedContents": vertex_batch_embed_contents}
 
 
 class VertexAIEmulator(EmulatorServer):
@@ -77,14 +81,44 @@ class VertexAIEmulator(EmulatorServer):
         return web.json_response({"access_token": self.access_token or "emulated-access-token",
                                   "expires_in": 3600, "token_type": "Bearer"})
 
+    def _unauthorized(self, request: web.Request) -> bool:
+        bearer = request.headers.get("Authorization", "")
+        token = bearer[7:] if bearer.startswith("Bearer ") else ""
+        return not token or (self.access_token is not None and token != self.access_token)
+
+    async def _embed(self, request: web.Request, model: str, action: str) -> web.StreamResponse:
+        """``:predict`` (text-embedding models), ``:embedContent`` / ``:batchEmbedContents`` (Gemini)."""
+        if self._unauthorized(request):
+            self.record(request, action, model, False, "unauthorized", 401)
+            return self.error_response(401, "Request had invalid authentication credentials. "
+                                       "Expected OAuth 2 access token.")
+        gemini = "gemini" in model
+        if (self.models is not None and model not in self.models) or gemini != (action != "predict"):
+            self.record(request, action, model, False, "bad_request", 404)
+            return self.error_response(404, f"Publisher Model `{request.path.rsplit(':', 1)[0]}` "
+                                       f"does not serve {action}.")
+        raw = await request.read()
+        self.capture(request, raw)
+        try:
+            body = json.loads(raw)
+            answer = EMBED[action](model, body)
+        except (ValueError, RecursionError) as exc:
+            self.record(request, action, model, False, "bad_request", 400)
+            return self.error_response(400, str(exc))
+        gate = await self.gate(request, action, model, False)
+        if gate.response is not None:
+            return gate.response
+        self.record(request, action, model, False, "ok", 200)
+        return web.json_response(answer)
+
     async def _model_action(self, request: web.Request) -> web.StreamResponse:
         model, _, action = request.match_info["model_action"].partition(":")
         streamed = action == "streamGenerateContent"
+        if action in EMBED:
+            return await self._embed(request, model, action)
         if action not in ("generateContent", "streamGenerateContent"):
             return self.error_response(404, f"Method {action!r} is not found.")
-        bearer = request.headers.get("Authorization", "")
-        token = bearer[7:] if bearer.startswith("Bearer ") else ""
-        if not token or (self.access_token is not None and token != self.access_token):
+        if self._unauthorized(request):
             self.record(request, action, model, streamed, "unauthorized", 401)
             return self.error_response(401, "Request had invalid authentication credentials. "
                                        "Expected OAuth 2 access token.")

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 
 from airoute.api.objects import SecretData
 from airoute.api.providers import OpenAICompatible, ProviderBlock
+from airoute.api.spec import Embeddings
 from airoute.core.routetable import RouteEntry, Variant
 from airoute.providers import Caller, Pools, ProviderConfigError, make_caller
 
-CallerKey = tuple[str, str, str, str, str]
-"""(provider kind, provider block hash, namespace, backend, digest of the Secret values)."""
+CallerKey = tuple[str, str, str, str, str, str]
+"""(provider kind, provider block hash, namespace, backend, digest of the Secret values, what it
+serves: ``chat`` or ``embeddings:<family>:<dimensions>``)."""
 
 
 class BindError(ValueError):
@@ -59,14 +61,17 @@ class CallerCache:
         self._callers: dict[CallerKey, Caller] = {}
         self._used: set[CallerKey] = set()
 
-    def caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData]) -> Caller:
+    def caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData],
+               embeddings: Embeddings | None = None) -> Caller:
         values = referenced_secrets(variant.provider, namespace, secrets)
         digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()
-        key = (variant.provider_kind, variant.provider_hash, namespace, backend, digest)
+        serves = "chat" if embeddings is None else f"embeddings:{embeddings.family}:{embeddings.dimensions}"
+        key = (variant.provider_kind, variant.provider_hash, namespace, backend, digest, serves)
         if key not in self._callers:
             self._callers[key] = make_caller(
                 backend, variant.provider_kind, variant.provider, lambda name, k: values.get(f"{name}/{k}"),
-                namespace, pools=self.pools, service_hosts=self.service_hosts, timeout=self.timeout)
+                namespace, pools=self.pools, service_hosts=self.service_hosts, timeout=self.timeout,
+                embeddings=embeddings)
         self._used.add(key)
         return self._callers[key]
 
@@ -76,7 +81,8 @@ class CallerCache:
         for backend in entry.backends:
             for variant in backend.variants:
                 try:
-                    out[(backend.name, variant.name)] = self.caller(variant, backend.name, entry.namespace, secrets)
+                    out[(backend.name, variant.name)] = self.caller(variant, backend.name, entry.namespace, secrets,
+                                                                    entry.embeddings)
                 except (BindError, ProviderConfigError) as exc:
                     raise BindError(f"backend {backend.name}: {exc}") from None
                 except Exception as exc:  # a caller that cannot be built is this route's problem only

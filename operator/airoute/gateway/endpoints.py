@@ -75,6 +75,10 @@ class Endpoints:
                 if method != "POST":
                     raise errors.ClientError(405, "use POST for chat completions", code="method_not_allowed")
                 await self.chat(request, reply)
+            elif path in ("/v1/embeddings", "/embeddings"):
+                if method != "POST":
+                    raise errors.ClientError(405, "use POST for embeddings", code="method_not_allowed")
+                await self.chat(request, reply, embeddings=True)
             elif path in ("/v1/models", "/models") and method == "GET":
                 self.models(request, reply)
             elif path == "/healthz":
@@ -148,7 +152,9 @@ class Endpoints:
         allowed = route.entry.allowed_clients
         return client is None or not allowed or client in allowed
 
-    async def chat(self, request: Request, reply: Reply) -> None:
+    async def chat(self, request: Request, reply: Reply, embeddings: bool = False) -> None:
+        """A chat-completions request, or (``embeddings``) an embeddings request: the same way
+        through the route's backends, on a route that serves that API."""
         client = self._client(request.headers)
         try:
             sniffed = sniff(request.body)
@@ -156,6 +162,12 @@ class Endpoints:
             self.metrics.requests.inc(_no_route("bad_request"))
             raise errors.bad_request(str(exc), exc.param) from None
         route = self._route(request, client, sniffed.model)
+        if (route.entry.embeddings is not None) != embeddings:
+            self.metrics.requests.inc(route.outcome("bad_request"))
+            raise errors.wrong_api(sniffed.model, serves_embeddings=not embeddings)
+        if embeddings and sniffed.stream:
+            self.metrics.requests.inc(route.outcome("bad_request"))
+            raise errors.bad_request("embeddings are not streamed: leave stream out", "stream")
         tier = route.entry.tier
         if not self.admission.admit(tier):
             self.metrics.requests.inc(route.outcome("shed"))

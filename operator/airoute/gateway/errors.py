@@ -53,6 +53,15 @@ def bad_request(message: str, param: str | None = None) -> ClientError:
     return ClientError(400, message, "invalid_request_error", "invalid_request", param)
 
 
+def wrong_api(model: str, serves_embeddings: bool) -> ClientError:
+    """A model asked for on the API its route does not serve."""
+    if serves_embeddings:
+        message = f"the model {model!r} serves embeddings: send it to /v1/embeddings"
+    else:
+        message = f"the model {model!r} serves chat completions: send it to /v1/chat/completions"
+    return ClientError(400, message, "invalid_request_error", "wrong_api", "model")
+
+
 def shed(tier: str, retry_after: int) -> ClientError:
     return ClientError(
         429,

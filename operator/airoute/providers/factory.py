@@ -7,12 +7,14 @@ a :class:`~airoute.providers.caller.Caller` out. Unknown kinds are an error.
 * ``vertexAI``: generateContent over the pool with a Google token (:mod:`~airoute.providers.vertex_ai`).
 
 Provider libraries (botocore, google-auth, azure-identity) are imported when the first backend
-that needs them is built.
+that needs them is built. A backend of an embeddings route (``embeddings`` given) gets its
+embeddings caller instead (:mod:`~airoute.providers.embedders`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,13 +27,14 @@ from airoute.api.providers import (
     ProviderBlock,
     VertexAI,
 )
+from airoute.api.spec import Embeddings
 from airoute.providers import credentials as creds
 from airoute.providers.caller import Caller
 from airoute.providers.credentials import SecretLookup
 from airoute.providers.errors import ProviderConfigError
 from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.openai_format import Endpoint, OpenAIFormatCaller
-from airoute.providers.tokens import BearerHeader
+from airoute.providers.tokens import BearerHeader, Refreshing
 
 BLOCK_TYPES: dict[str, type[Any]] = {
     "azureOpenAI": AzureOpenAI, "bedrock": Bedrock, "vertexAI": VertexAI,
@@ -42,14 +45,15 @@ _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, *,
                 pools: Pools, service_hosts: Mapping[str, str] | None = None, timeout: float = 120.0,
-                google_credentials: Any = None) -> Caller:
+                google_credentials: Any = None, embeddings: Embeddings | None = None) -> Caller:
     """The caller of one backend variant. ``kind`` is the block's field name in the AIRoute
     (``azureOpenAI``, ``bedrock``, ``vertexAI``, ``inCluster``, ``openAICompatible``); ``secrets``
     reads the Secrets of the route's ``namespace``; raises :class:`ProviderConfigError`.
 
     ``service_hosts`` maps ``<service>.<namespace>`` of an inCluster Service to ``host:port``
     (running outside a cluster, tests, the demo); ``timeout`` bounds an SDK adapter's own calls;
-    ``google_credentials`` replaces the Vertex AI credentials object (tests).
+    ``google_credentials`` replaces the Vertex AI credentials object (tests); ``embeddings``: the
+    backend serves embeddings of that family and size.
     """
     expected = BLOCK_TYPES.get(kind)
     if expected is None:
@@ -58,6 +62,9 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
     if not isinstance(block, expected):
         raise ProviderConfigError(f"backend {backend!r}: a {kind} backend needs a "
                                   f"{expected.__name__} block, not {type(block).__name__}")
+    if embeddings is not None:
+        return _embedder(backend, block, secrets, namespace, pools, service_hosts or {}, embeddings,
+                         google_credentials)
     if isinstance(block, InCluster):
         endpoint, values = in_cluster_endpoint(block, secrets, namespace, service_hosts or {})
         return OpenAIFormatCaller(backend, endpoint, pools, values)
@@ -74,11 +81,43 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
         keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
         return BedrockCaller(backend, block, keys.value, pools, keys.secrets)
     assert isinstance(block, VertexAI)
-    from airoute.providers.vertex_ai import VertexCaller, google_token
+    from airoute.providers.vertex_ai import VertexCaller
+
+    token, found = _google_token(backend, block, secrets, google_credentials)
+    return VertexCaller(backend, block, token, pools, found)
+
+
+def _google_token(backend: str, block: VertexAI, secrets: SecretLookup,
+                  google_credentials: Any) -> tuple[Refreshing[str], tuple[str, ...]]:
+    from airoute.providers.vertex_ai import google_token
 
     found = (creds.Credentials(google_credentials) if google_credentials is not None
              else creds.google_credentials(secrets, block.credentials_secret_ref))
-    return VertexCaller(backend, block, google_token(found.value, backend), pools, found.secrets)
+    return google_token(found.value, backend), found.secrets
+
+
+def _embedder(backend: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, pools: Pools,
+              service_hosts: Mapping[str, str], embeddings: Embeddings, google_credentials: Any) -> Caller:
+    from airoute.providers.embedders import BedrockEmbedder, CheckedEmbeddings, VertexEmbedder, embeddings_path
+
+    if isinstance(block, Bedrock):
+        keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
+        return BedrockEmbedder(backend, block, keys.value, pools, embeddings.dimensions, keys.secrets)
+    if isinstance(block, VertexAI):
+        token, found = _google_token(backend, block, secrets, google_credentials)
+        return VertexEmbedder(backend, block, token, pools, embeddings.dimensions, found)
+    auth = None
+    if isinstance(block, InCluster):
+        endpoint, values = in_cluster_endpoint(block, secrets, namespace, service_hosts)
+    elif isinstance(block, OpenAICompatible):
+        endpoint, values = openai_compatible_endpoint(block, secrets)
+    else:
+        assert isinstance(block, AzureOpenAI)
+        endpoint, values = azure_endpoint(block, secrets)
+        auth = None if block.credentials_secret_ref is not None else BearerHeader(creds.entra_token(backend))
+    endpoint = replace(endpoint, path=embeddings_path(endpoint.path))
+    inner = OpenAIFormatCaller(backend, endpoint, pools, values, auth)
+    return CheckedEmbeddings(inner, backend, embeddings.family, embeddings.dimensions)
 
 
 def _header(name: str, value: str) -> tuple[str, str]:

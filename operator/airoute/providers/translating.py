@@ -110,7 +110,10 @@ class TranslatingCaller(ABC):
     # -- the one flow --------------------------------------------------------------------------
 
     async def _send(self, request: ChatRequest, stream: bool) -> Response:
-        path, payload = self.wire(request, stream)
+        return await self.post(*self.wire(request, stream))
+
+    async def post(self, path: str, payload: bytes) -> Response:
+        """Sends one authenticated request; a non-200 answer is raised as :meth:`error`."""
         head = f"POST {path} HTTP/1.1\r\n{self._static}{await self.auth(path, payload)}"
         try:
             response = await self._pool.request(head.encode("latin-1"), payload)
@@ -125,6 +128,16 @@ class TranslatingCaller(ABC):
                 response.release()
             raise self.error(response.status, response.headers, data)
         return response
+
+    async def fetch(self, path: str, payload: bytes) -> tuple[Mapping[str, str], bytes]:
+        """:meth:`post`, and the whole answer (at most :data:`MAX_ANSWER` bytes)."""
+        response = await self.post(path, payload)
+        try:
+            return response.headers, await response.read(MAX_ANSWER)
+        except UpstreamError as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            response.release()
 
     def _unavailable(self, exc: UpstreamError) -> ProviderError:
         return Unavailable(str(exc), provider=self.name, secrets=self._secrets)

@@ -60,7 +60,7 @@ CASES: dict[str, tuple[bytes, int]] = {
     "bad timeout header": (request('{"model": "chat", ' + MESSAGES + "}", head=AUTH + b"x-airoute-timeout: soon\r\n"),
                            400),
     "GET on chat": (b"GET /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + AUTH + b"\r\n", 405),
-    "unknown path": (request("{}", path=b"/v1/embeddings"), 404),
+    "unknown path": (request("{}", path=b"/v1/audio/speech"), 404),
     "content-length not a number": (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-length: ten\r\n\r\n",
                                     400),
     "negative content-length": (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-length: -1\r\n\r\n", 400),

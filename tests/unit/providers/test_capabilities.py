@@ -151,3 +151,11 @@ def test_every_gemini_finish_reason_has_a_finish_reason() -> None:
 
     assert set(openai_to_vertex.FINISH) == {reason.value for reason in types.FinishReason}
     assert set(openai_to_vertex.FINISH.values()) <= {"stop", "length", "content_filter"}
+
+
+def test_the_provider_pages_carry_the_current_matrix() -> None:
+    from tests.support.paths import REPO_ROOT
+
+    from airoute.providers.capability_matrix import stale_pages
+
+    assert stale_pages(REPO_ROOT / "docs" / "providers") == [], "run make crd (it regenerates the matrices)"

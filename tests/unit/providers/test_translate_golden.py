@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from airoute.providers.translate import openai_to_bedrock, openai_to_vertex
+from airoute.providers.embeddings import parse_embeddings
+from airoute.providers.translate import (
+    openai_to_bedrock,
+    openai_to_bedrock_embeddings,
+    openai_to_vertex,
+    openai_to_vertex_embeddings,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 MODEL, ID, CREATED = "test-model", "chatcmpl-test", 1_700_000_000
@@ -39,6 +45,12 @@ TRANSLATE: dict[tuple[str, str], Callable[..., Any]] = {
     ("vertex", "request"): openai_to_vertex.to_generate_content,
     ("vertex", "response"): lambda r, **o: openai_to_vertex.from_generate_content(r, MODEL, ID, CREATED, **o),
     ("vertex", "stream"): _vertex_stream,
+    ("bedrock-embeddings", "request"): lambda r, model, dimensions: openai_to_bedrock_embeddings.invoke_bodies(
+        parse_embeddings(r), model, dimensions),
+    ("bedrock-embeddings", "response"): lambda answers, model: openai_to_bedrock_embeddings.vectors_of(model, answers),
+    ("vertex-embeddings", "request"): lambda r, model, dimensions: openai_to_vertex_embeddings.embed_requests(
+        parse_embeddings(r), model, dimensions),
+    ("vertex-embeddings", "response"): lambda answers, method: openai_to_vertex_embeddings.vectors_of(method, answers),
 }
 CASES = sorted(GOLDEN.glob("*/*.json"))
 

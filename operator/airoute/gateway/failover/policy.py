@@ -220,7 +220,7 @@ class Failover:
     def _all_failed(
         self, route: LiveRoute, sniffed: Sniffed, reply: Reply, failures: list[tuple[str, ProviderError]]
     ) -> None:
-        text = route.entry.degraded_response
+        text = route.entry.degraded_response if route.entry.embeddings is None else None  # a chat answer
         reasons = [(backend, _reason(error)) for backend, error in failures]
         if text is None:
             self.metrics.requests.inc(route.outcome("error"))

@@ -51,7 +51,8 @@ class LiveRoute:
 
     def __post_init__(self) -> None:
         self.labels = (self.entry.namespace, self.entry.name, "", "", "")
-        self.reads_needs = any(p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
+        self.reads_needs = self.entry.embeddings is None and any(
+            p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
 
     @property
     def key(self) -> str:
