@@ -315,7 +315,11 @@ class AIRouteSpec(ApiModel):
         min_length=1,
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$",
-        description="The model name clients send in the OpenAI `model` field to use this route.",
+        description=(
+            "The model name clients send in the OpenAI `model` field to use this route. A model belongs to "
+            "the route that claimed it first (oldest creationTimestamp, then namespace, then name): any "
+            "other route naming it is not served and gets a Conflict condition naming the owner."
+        ),
     )
     tier: Tier = Field(
         default="standard",

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airoute.api import TIERS, AIRoute, InvalidRoute, Tier, parse_route
+from airoute.core.ownership import Ownership, ownership
 from airoute.providers.capabilities import unservable
 
 RISKS = {
@@ -15,6 +16,7 @@ RISKS = {
     "single-cloud": "every backend is in the same cloud",
     "no-standby": "no standby backend (weight 0) to fall back on",
     "no-degraded-answer": "critical route without a degradedResponse",
+    "model-conflict": "another route claimed its spec.model first: this one is not served",
 }
 
 
@@ -38,6 +40,8 @@ class RouteRow:
     ready: str = "Unknown"
     cannot_serve: dict[str, list[str]] = field(default_factory=dict)
     """Request features no backend can serve: ``""`` with every backend up, else with that one down."""
+    model_owner: str | None = None
+    """The route that owns this one's ``spec.model`` when it is another (``model-conflict``)."""
 
 
 def risks(route: AIRoute) -> list[str]:
@@ -54,7 +58,7 @@ def risks(route: AIRoute) -> list[str]:
     return found
 
 
-def _row(route: AIRoute) -> RouteRow:
+def _row(route: AIRoute, owned: Ownership) -> RouteRow:
     backends = [
         BackendRow(
             b.name,
@@ -68,18 +72,23 @@ def _row(route: AIRoute) -> RouteRow:
     ]
     ready = route.status.condition("Ready")
     lacking = unservable([(b.name, b.provider_kind, b.provider) for b in route.spec.backends])
+    owner = owned.lost.get(route.key)
     return RouteRow(
-        route.key, route.spec.model, route.spec.tier, backends, risks(route), ready.status if ready else "Unknown",
+        route.key, route.spec.model, route.spec.tier, backends,
+        [*risks(route), *(["model-conflict"] if owner is not None else [])], ready.status if ready else "Unknown",
         {down: [f.short for f in features] for down, features in lacking.items()},
+        owner.describe() if owner is not None else None,
     )
 
 
 def inventory(objs: Iterable[Mapping[str, Any]]) -> tuple[list[RouteRow], list[str]]:
     """Rows ordered by tier (critical first), and the objects that could not be read."""
     rows, broken = [], []
+    objs = list(objs)
+    owned = ownership(objs)
     for obj in objs:
         try:
-            rows.append(_row(parse_route(obj)))
+            rows.append(_row(parse_route(obj), owned))
         except InvalidRoute as exc:
             broken.append(str(exc))
     rows.sort(key=lambda r: (TIERS.index(r.tier), r.route))
@@ -88,6 +97,11 @@ def inventory(objs: Iterable[Mapping[str, Any]]) -> tuple[list[RouteRow], list[s
 
 def to_json(rows: list[RouteRow]) -> str:
     return json.dumps([asdict(r) for r in rows], indent=2)
+
+
+def risk_texts(row: RouteRow) -> list[str]:
+    """The row's risks, a model conflict with the route that owns the model."""
+    return [f"model-conflict (owned by {row.model_owner})" if k == "model-conflict" else k for k in row.risks]
 
 
 def _backend_text(b: BackendRow) -> str:
@@ -115,7 +129,7 @@ def to_markdown(rows: list[RouteRow], capabilities: bool = False) -> str:
     for r in rows:
         backends = "<br>".join(_backend_text(b) for b in r.backends)
         lacking = f" {'<br>'.join(cannot_serve_lines(r))} |" if capabilities else ""
-        lines.append(f"| {r.route} | {r.model} | {r.tier} | {backends} | {', '.join(r.risks) or '—'} |{lacking}")
+        lines.append(f"| {r.route} | {r.model} | {r.tier} | {backends} | {', '.join(risk_texts(r)) or '—'} |{lacking}")
     summary = {k: sum(k in r.risks for r in rows) for k in RISKS}
     lines += ["", *(f"- **{k}** ({RISKS[k]}): {n} route(s)" for k, n in summary.items() if n)]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,15 @@ from rich.console import Console
 
 from airoute.commands import actions
 from airoute.commands.governance import GovernanceParams, PolicyParamsError
-from airoute.commands.inventory import RISKS, RouteRow, cannot_serve_lines, inventory, to_json, to_markdown
+from airoute.commands.inventory import (
+    RISKS,
+    RouteRow,
+    cannot_serve_lines,
+    inventory,
+    risk_texts,
+    to_json,
+    to_markdown,
+)
 from airoute.commands.routes import FolderRouteStore, KubectlRoutes, RouteStore, RouteStoreError, find
 from airoute.commands.status import render
 from airoute.commands.validate import validate
@@ -65,7 +73,7 @@ def _table(rows: list[RouteRow], capabilities: bool) -> None:
     for r in rows:
         backends = "\n".join(f"{b.name} {b.provider} {b.cloud}/{b.region} w={b.weight}" for b in r.backends)
         lacking = ["\n".join(cannot_serve_lines(r))] if capabilities else []
-        table.add_row(r.route, r.model, r.tier, backends, "\n".join(r.risks) or "—", *lacking)
+        table.add_row(r.route, r.model, r.tier, backends, "\n".join(risk_texts(r)) or "—", *lacking)
     Console().print(table)
     flagged = sum(bool(r.risks) for r in rows)
     print(f"{len(rows)} route(s), {flagged} with a single point of failure ({', '.join(RISKS)})")

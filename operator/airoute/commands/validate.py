@@ -9,7 +9,9 @@ from pathlib import Path
 import yaml
 
 from airoute.api import InvalidRoute, parse_route
+from airoute.api.objects import object_key
 from airoute.commands.governance import GovernanceParams, check
+from airoute.core.ownership import ownership
 from airoute.store import unreadable
 
 
@@ -46,11 +48,10 @@ def _documents(path: Path) -> Iterator[tuple[str, object]]:
 
 
 def validate(targets: Iterable[Path], policies: GovernanceParams | None = None) -> tuple[int, list[Finding]]:
-    """How many AIRoutes were checked, and every problem found (schema, duplicates, and the
-    governance policies when their parameters are given)."""
+    """How many AIRoutes were checked, and every problem found (schema, duplicates, models claimed
+    by another route, and the governance policies when their parameters are given)."""
     findings: list[Finding] = []
-    checked = 0
-    models: dict[str, str] = {}
+    claims: list[tuple[str, dict[str, object]]] = []
     names: dict[str, str] = {}
     for path in yaml_files(targets):
         for where, doc in _documents(path):
@@ -59,7 +60,7 @@ def validate(targets: Iterable[Path], policies: GovernanceParams | None = None) 
                 continue
             if not isinstance(doc, dict) or doc.get("kind") != "AIRoute":
                 continue
-            checked += 1
+            claims.append((where, doc))
             try:
                 route = parse_route(doc)
             except InvalidRoute as exc:
@@ -68,15 +69,11 @@ def validate(targets: Iterable[Path], policies: GovernanceParams | None = None) 
             if route.key in names:
                 findings.append(Finding(where, "metadata.name", f"{route.key} is also defined in {names[route.key]}"))
             names.setdefault(route.key, where)
-            if route.spec.model in models:
-                findings.append(
-                    Finding(
-                        where,
-                        "spec.model",
-                        f"model {route.spec.model!r} is already served by {models[route.spec.model]}",
-                    )
-                )
-            models.setdefault(route.spec.model, f"{route.key} ({where})")
             if policies is not None:
                 findings.extend(Finding(where, "policy", message) for message in check(route, policies))
-    return checked, findings
+    owned = ownership(doc for _, doc in claims)
+    for where, doc in claims:
+        message = owned.conflict_message(object_key(doc))
+        if message is not None:
+            findings.append(Finding(where, "spec.model", message))
+    return len(claims), findings

@@ -22,6 +22,7 @@ from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import DrillBaselines, observe
 from airoute.controller.parsing import ParseCache, try_parse
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
+from airoute.core.ownership import Ownership, conflict_decision, ownership, resolved
 from airoute.core.signals import StatusPage
 from airoute.core.steady import at_rest, same_decision, signature
 from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
@@ -175,11 +176,30 @@ class Evaluator:
         due = [route for _, route, _ in parsed if route is not None]
         if due:
             await self._signals(due, max_signal_age)
+        owned = ownership(objs)
         return [
-            self._decide(obj, route, problem)
+            self._claimed(obj, route, problem, owned)
             for obj, route, problem in parsed
-            if route is not None or force or _invalid_unreported(obj)
+            if route is not None or force or _invalid_unreported(obj) or owned.conflict_message(object_key(obj))
         ]
+
+    def _claimed(self, obj: Mapping[str, Any], route: AIRoute | None, problem: InvalidRoute | None,
+                 owned: Ownership) -> Outcome:
+        """A route that lost its model is marked so and not evaluated; the others are (a Conflict
+        left from before turns False): see :mod:`airoute.core.ownership`."""
+        key, now = object_key(obj), self.clock.now()
+        generation = int((obj.get("metadata") or {}).get("generation", 1))
+        message = owned.conflict_message(key)
+        if message is not None:
+            self._seen.pop(key, None)
+            prev, _ = parse_status(obj.get("status") or {})
+            decision = conflict_decision(prev, message, generation, now)
+            return Outcome(key, decision, route, changed=not same_decision(decision.status, prev))
+        outcome = self._decide(obj, route, problem)
+        decision = resolved(outcome.decision, now, generation)
+        if decision is outcome.decision:
+            return outcome
+        return Outcome(key, decision, outcome.route, changed=True)
 
 
 def _invalid_unreported(obj: Mapping[str, Any]) -> bool:

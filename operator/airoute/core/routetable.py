@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from airoute.api.validation import InvalidRoute
-from airoute.core.clock import from_rfc3339
+from airoute.core.ownership import ownership
 from airoute.core.routeentry import (
     BackendEntry,
     RouteEntry,
@@ -43,16 +43,6 @@ class TableProblem:
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}"
-
-
-def _age(obj: Mapping[str, Any]) -> float:
-    """Creation time, for "the older route wins"; unknown sorts last."""
-    meta = obj.get("metadata")
-    stamp = meta.get("creationTimestamp") if isinstance(meta, Mapping) else None
-    try:
-        return from_rfc3339(stamp) if isinstance(stamp, str) else float("inf")
-    except ValueError:
-        return float("inf")
 
 
 def _key(obj: Mapping[str, Any]) -> str:
@@ -84,23 +74,26 @@ def build_table(
     """The table for these AIRoutes, and the problems met.
 
     A route that cannot be used keeps its entry from ``previous`` (marked ``from_last_good``)
-    or is left out. When two routes claim the same model the older one wins (then the first
-    by ``namespace/name``). The version moves only when the content hash does.
+    or is left out. A model belongs to the route that claimed it first
+    (:mod:`airoute.core.ownership`); the others are left out, whatever order they come in, and
+    even when the owner itself cannot be served. The version moves only when the content hash
+    does.
     """
+    objs = list(objs)
+    owned = ownership(objs)
     kept = {e.key: e for e in previous.routes.values()} if previous is not None else {}
-    found: list[tuple[float, str, RouteEntry]] = []
+    routes: dict[str, RouteEntry] = {}
     problems: list[TableProblem] = []
     for obj in objs:
+        key = _key(obj)
+        conflict = owned.conflict_message(key)
+        if conflict is not None:
+            problems.append(TableProblem(key, conflict))
+            continue
         entry, problem = _entry_or_kept(obj, kept)
         problems.extend([problem] if problem is not None else [])
-        if entry is not None:
-            found.append((_age(obj), entry.key, entry))
-    routes: dict[str, RouteEntry] = {}
-    for _, key, entry in sorted(found, key=lambda f: (f[0], f[1])):
-        if entry.model in routes:
-            problems.append(TableProblem(key, f"model {entry.model!r} is already served by {routes[entry.model].key}"))
-            continue
-        routes[entry.model] = entry
+        if entry is not None and owned.owns(key, entry.model):
+            routes[entry.model] = entry
     digest = content_hash(routes)
     if previous is None:
         return RouteTable(1, digest, routes), problems

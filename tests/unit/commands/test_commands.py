@@ -38,7 +38,14 @@ def test_validate_finds_two_routes_claiming_one_model(tmp_path: Path, capsys: py
     other = {**doc, "metadata": {"name": "copy", "namespace": "support"}}
     (tmp_path / "two.yaml").write_text(yaml.safe_dump_all([doc, other]))
     assert main(["validate", str(tmp_path)]) == 1
-    assert "spec.model: model 'support-chat' is already served by support/support-chat" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{tmp_path / 'two.yaml'}#1: spec.model: spec.model 'support-chat' belongs to support/copy, which "
+                   "claimed it first; this route is not served until it names another model or that route is gone"]
+    doc["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"  # the older one, whatever its name
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump_all([other, doc]))
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "#1: spec.model: spec.model 'support-chat' belongs to support/support-chat since 2026-01-01T00:00:00Z" \
+        in capsys.readouterr().out
 
 
 def test_validate_unreadable_yaml_and_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,3 +127,17 @@ def test_validate_names_each_field_that_could_inject_headers(capsys: pytest.Capt
     out = capsys.readouterr().out
     for field in ("headers[0].value", "organization", "project"):
         assert f"spec.backends[2].openAICompatible.{field}: must not contain control characters such as CR, LF" in out
+
+
+def test_inventory_reports_a_route_that_lost_its_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
+    doc["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    thief = {**doc, "metadata": {"name": "aaa", "namespace": "attacker", "creationTimestamp": "2026-03-01T00:00:00Z"}}
+    (tmp_path / "routes.yaml").write_text(yaml.safe_dump_all([thief, doc]))
+    assert main(["inventory", "--routes-dir", str(tmp_path), "-o", "json"]) == 0
+    rows = {r["route"]: r for r in json.loads(capsys.readouterr().out)}
+    assert "model-conflict" in rows["attacker/aaa"]["risks"]
+    assert rows["attacker/aaa"]["model_owner"] == "support/support-chat since 2026-01-01T00:00:00Z"
+    assert "model-conflict" not in rows["support/support-chat"]["risks"]
+    assert main(["inventory", "--routes-dir", str(tmp_path), "-o", "markdown"]) == 0
+    assert "model-conflict (owned by support/support-chat since 2026-01-01T00:00:00Z)" in capsys.readouterr().out

@@ -64,6 +64,7 @@ def _routes(n: int, interval: str = "15s") -> list[dict[str, Any]]:
         obj = copy.deepcopy(ROUTE)
         obj["metadata"]["name"] = f"route-{i}"
         obj["metadata"]["generation"] = 1
+        obj["spec"]["model"] = f"model-{i}"  # one owner per model (core/ownership.py)
         obj["spec"]["health"]["interval"] = interval
         objs.append(obj)
     return objs

@@ -137,7 +137,9 @@ def test_duplicate_model_older_route_wins() -> None:
     table, problems = build_table([newer, older])
     assert table.routes["support-chat"].key == "support/b-route"
     assert [(p.key, p.message) for p in problems] == [
-        ("support/a-route", "model 'support-chat' is already served by support/b-route"),
+        ("support/a-route", "spec.model 'support-chat' belongs to support/b-route since 2026-01-01T00:00:00Z, "
+                            "which claimed it first; this route is not served until it names another model or "
+                            "that route is gone"),
     ]
 
 

@@ -1,0 +1,115 @@
+"""Who owns a model name: ``spec.model`` is what clients send, so two routes that claim the same one
+would share (or steal) each other's prompts (issue 14.4).
+
+The rule, one pure function used by the gateway, the controller, ``airoute validate`` and
+``airoute inventory`` alike: **the route that claimed the model first owns it** — the oldest
+``metadata.creationTimestamp``; routes created in the same second (the API server's resolution),
+or read from files without one (which sort after every route that has one), are ordered by
+namespace, then name. Every AIRoute with a ``spec.model`` string claims it, valid or not: a route
+whose spec is broken keeps its model, so a broken spec never hands another team its traffic.
+The others are not served; the controller marks each with a ``Conflict`` condition naming the
+owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airoute.api.status import AIRouteStatus
+from airoute.core.clock import from_rfc3339
+from airoute.core.conditions import set_condition
+from airoute.core.decide import Decision
+from airoute.core.events import Event, clip
+
+
+@dataclass(frozen=True, order=True)
+class Claim:
+    """One route's claim on a model; claims sort in the order of the rule (the owner first)."""
+
+    unstamped: bool
+    created: float
+    namespace: str
+    name: str
+    model: str
+    stamp: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def describe(self) -> str:
+        since = f" since {self.stamp}" if self.stamp else ""
+        return f"{self.key}{since}"
+
+
+def claim_of(obj: Mapping[str, Any]) -> Claim | None:
+    """The claim of one raw AIRoute object (None when it names no model)."""
+    spec = obj.get("spec")
+    model = spec.get("model") if isinstance(spec, Mapping) else None
+    if not isinstance(model, str) or not model:
+        return None
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    stamp = meta.get("creationTimestamp")
+    stamp = stamp if isinstance(stamp, str) else ""
+    try:
+        created = from_rfc3339(stamp) if stamp else None
+    except ValueError:
+        created = None
+    namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name") or "")
+    return Claim(created is None, created or 0.0, namespace, name, model, stamp if created is not None else "")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Every model's owner, and every route that lost its claim (by key) with the owner's claim."""
+
+    owners: Mapping[str, Claim]
+    lost: Mapping[str, Claim]
+
+    def owns(self, key: str, model: str) -> bool:
+        owner = self.owners.get(model)
+        return owner is None or owner.key == key
+
+    def conflict_message(self, key: str) -> str | None:
+        owner = self.lost.get(key)
+        if owner is None:
+            return None
+        return (f"spec.model {owner.model!r} belongs to {owner.describe()}, which claimed it first; "
+                "this route is not served until it names another model or that route is gone")
+
+
+def ownership(objs: Iterable[Mapping[str, Any]]) -> Ownership:
+    """The owner of each model among ``objs``, by the rule of this module."""
+    owners: dict[str, Claim] = {}
+    lost: dict[str, Claim] = {}
+    for claim in sorted(c for o in objs if (c := claim_of(o)) is not None):
+        owner = owners.setdefault(claim.model, claim)
+        if owner is not claim and owner.key != claim.key:
+            lost[claim.key] = owner
+    return Ownership(owners, lost)
+
+
+def conflict_decision(prev: AIRouteStatus, message: str, generation: int, now: float) -> Decision:
+    """The status of a route that lost its model: ``Conflict`` True and ``Ready`` False, both saying
+    whose model it is; nothing else changes (the route is not served, so nothing is measured)."""
+    conditions = set_condition(prev.conditions, "Ready", "False", "ModelConflict", message, now, generation)
+    conditions = set_condition(conditions, "Conflict", "True", "ModelClaimed", message, now, generation)
+    status = prev.model_copy(update={"observed_generation": generation, "conditions": conditions})
+    before = prev.condition("Conflict")
+    if before is not None and (before.status, before.message) == ("True", message):
+        return Decision(status)
+    return Decision(status, (Event("Warning", "ModelConflict", clip(message, 1024)),))
+
+
+def resolved(decision: Decision, now: float, generation: int) -> Decision:
+    """A decision for a route that owns its model: a ``Conflict`` left from before turns False."""
+    before = decision.status.condition("Conflict")
+    if before is None or before.status != "True":
+        return decision
+    conditions = set_condition(decision.status.conditions, "Conflict", "False", "ModelOwned",
+                               "spec.model is this route's own", now, generation)
+    event = Event("Normal", "ModelOwned", "spec.model is this route's own again: it is served")
+    return Decision(decision.status.model_copy(update={"conditions": conditions}), (*decision.events, event))
