@@ -15,9 +15,13 @@ p50 with one connection. Any non-2xx answer or socket error fails the run (exit 
 LiteLLM that cannot be run against a provider API: it never skips.
 
 The instant upstream (``tests/bench/instant_upstream.py``) is each provider's emulator behind a
-replaying asyncio/httptools front: the first request of each body is answered by the emulator,
-identical ones after it from memory, so the upstream is several times faster than the gateway and
-the ratios measure the gateway. LiteLLM (``litellm[proxy]``) lives in its own virtual environment
+replaying front: the first request of each body is answered by the emulator, identical ones after
+it from memory. ``--front aiohttp`` (default) answers through aiohttp, as fast as the cached
+OpenAI-compatible emulator the pass-through figures were always taken against (the Azure, Bedrock
+and Vertex emulators alone compute each answer and are several times slower); ``--front
+httptools`` is a bare asyncio/httptools replay several times faster again, a harsher ratio.
+
+LiteLLM (``litellm[proxy]``) lives in its own virtual environment
 under ``~/.cache/airoute/litellm-venv`` (created when missing) and runs offline. wrk, the upstream
 and the proxy share the machine's cores: compare the ratios of one run, not numbers across runs.
 """
@@ -205,7 +209,7 @@ def run_wrk(wrk: str, url: str, lua: Path, connections: int, seconds: float) -> 
 
 
 def measure(name: str, wrk: str, base: str, request: Request, work: Path, seconds: float) -> dict[str, Any]:
-    lua = work / f"{name}.lua"
+    lua = work / f"{name.replace('/', '-')}.lua"
     lua.write_text(request.lua())
     url = base + request.path
     warm = run_wrk(wrk, url, lua, 8, 1)  # warm up connections and caches; a failing target shows here
@@ -284,7 +288,8 @@ def gateway_argv(routes: Path, keys: Path, port: int, vertex_port: int, env: dic
     return argv
 
 
-def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = None) -> dict[str, Any]:
+def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = None,
+          front: str = "aiohttp") -> dict[str, Any]:
     wrk = ensure_wrk()
     litellm = ensure_litellm()
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'operator'}{os.pathsep}{REPO}"}
@@ -293,7 +298,8 @@ def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = Non
     with tempfile.TemporaryDirectory(prefix="airoute-bench-") as tmp:
         work = Path(tmp)
         ports = {kind: free_port() for kind in KINDS}
-        upstream_argv = [PYTHON, str(REPO / "tests" / "bench" / "instant_upstream.py"), *map(str, ports.values())]
+        upstream_argv = [PYTHON, str(REPO / "tests" / "bench" / "instant_upstream.py"), "--front", front,
+                         *map(str, ports.values())]
         with process(upstream_argv, env, pipe=True) as upstream:
             wait_line(upstream, "ready", 30)
             for kind in kinds:
@@ -328,9 +334,9 @@ def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = Non
     return results
 
 
-def summary(results: dict[str, Any], seconds: float) -> dict[str, Any]:
+def summary(results: dict[str, Any], seconds: float, front: str = "aiohttp") -> dict[str, Any]:
     out: dict[str, Any] = {"benchmark": "gateway", "seconds_per_run": seconds, "connections": list(CONNECTIONS),
-                           "upstream": "each provider's emulator behind a replaying asyncio/httptools front "
+                           "upstream": f"each provider's emulator behind a replaying {front} front "
                                        "(tests/bench/instant_upstream.py)", "targets": TARGETS, "kinds": {}}
     failures: list[str] = []
     for kind, figures in results.items():
@@ -367,6 +373,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="provider kinds to measure (default: all four)")
+    parser.add_argument("--front", choices=["aiohttp", "httptools"], default="aiohttp",
+                        help="the instant upstream's HTTP stack (default aiohttp; httptools: a harsher ratio)")
     parser.add_argument("--gateway-pythonpath", metavar="PATH",
                         help="run the gateway from another checkout (its operator/ folder first): before/after")
     args = parser.parse_args()
@@ -374,7 +382,7 @@ def main() -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds: {', '.join(sorted(unknown))}")
-    out = summary(bench(args.duration, kinds, args.gateway_pythonpath), args.duration)
+    out = summary(bench(args.duration, kinds, args.gateway_pythonpath, args.front), args.duration, args.front)
     if args.gateway_pythonpath:
         out["gateway_pythonpath"] = args.gateway_pythonpath
     for kind, k in out["kinds"].items():

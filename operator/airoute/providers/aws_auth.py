@@ -78,6 +78,23 @@ class Signer:
         self._scope_suffix = f"/{region}/{SERVICE}/aws4_request"
         self._key_for: tuple[str, str] = ("", "")
         self._key = b""
+        self._paths: dict[str, str] = {}
+        self._second = -1
+        self._stamp = ""
+
+    def _canonical_path(self, path: str) -> str:
+        found = self._paths.get(path)
+        if found is None:
+            if len(self._paths) > 64:
+                self._paths.clear()
+            found = self._paths[path] = quote(path, safe="/~")
+        return found
+
+    def _timestamp(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._stamp, self._second = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)), second
+        return self._stamp
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         if self._key_for != (secret, day):
@@ -91,14 +108,14 @@ class Signer:
         """The header lines (``x-amz-date``, ``x-amz-security-token``, ``authorization``) of a
         ``POST path`` with a JSON ``body``, ``\\r\\n``-terminated. ``path`` is as sent (already
         percent-encoded once)."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+        stamp = self._timestamp(time.time() if now is None else now)
         day = stamp[:8]
         signed = "content-type;host;x-amz-date"
         canonical_headers = f"content-type:application/json\nhost:{self.host}\nx-amz-date:{stamp}\n"
         if keys.token:
             signed += ";x-amz-security-token"
             canonical_headers += f"x-amz-security-token:{keys.token}\n"
-        canonical = (f"POST\n{quote(path, safe='/~')}\n\n{canonical_headers}\n{signed}\n"
+        canonical = (f"POST\n{self._canonical_path(path)}\n\n{canonical_headers}\n{signed}\n"
                      f"{hashlib.sha256(body).hexdigest()}")
         scope = day + self._scope_suffix
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"

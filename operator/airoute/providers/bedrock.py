@@ -61,10 +61,14 @@ def _blob(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+_BOTOCORE_JSON = json.JSONEncoder(default=_blob)
+"""``json.dumps(body, default=_blob)`` as one reused encoder (what botocore's serializer writes)."""
+
+
 def converse_body(request: ChatRequest, with_system: bool = True) -> bytes:
     """The Converse body as boto3 would send it for ``converse(modelId=…, **to_converse(request))``
     (``with_system``: False for a model without a system prompt, see :func:`to_converse`)."""
-    return json.dumps(to_converse(request, system_prompts=with_system), default=_blob).encode()
+    return _BOTOCORE_JSON.encode(to_converse(request, system_prompts=with_system)).encode()
 
 
 def bedrock_error(code: str, message: str, status: int | None, provider: str, *, in_band: bool = False,

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ANSWER = 32 * 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024
 _DONE = b"data: [DONE]\n\n"
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 class StreamDecoder(Protocol):
@@ -69,7 +70,7 @@ def _carries_something(chunk: Mapping[str, Any]) -> bool:
 
 
 def sse(chunks: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + json.dumps(c, separators=(",", ":")).encode() + b"\n\n" for c in chunks)
+    return b"".join(b"data: " + _COMPACT.encode(c).encode() + b"\n\n" for c in chunks)
 
 
 class TranslatingCaller(ABC):
@@ -151,7 +152,7 @@ class TranslatingCaller(ABC):
             raise self._unavailable(exc) from None
         finally:
             response.release()
-        return json.dumps(self.answer(data, request), separators=(",", ":")).encode()
+        return _COMPACT.encode(self.answer(data, request)).encode()
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
         request = chat_request(body, sniffed)
