@@ -112,7 +112,7 @@ class Envs:
             (folder / "routes.yaml").write_text(found if isinstance(found, str) else yaml_text(found))
         config = GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(folder), poll_interval=0.05,
                                auth_disabled=not auth, api_keys_file=str(keys) if auth else None,
-                               shutdown_grace=5, **settings)
+                               shutdown_grace=5, **({"allow_internal_upstreams": True} | settings))
         gateway = Gateway(config)
         await gateway.start()
         env = Env(folder, gateway, aiohttp.ClientSession(), emus, CLIENT_KEYS["support-bot"] if auth else None)
@@ -144,12 +144,15 @@ def gateway_rbac(namespace: str) -> list[dict[str, Any]]:
 
 
 class GatewayProcess:
-    """``airoute gateway --routes DIR`` as a child process; stderr (the logs) goes to a file."""
+    """``airoute gateway --routes DIR`` as a child process; stderr (the logs) goes to a file.
+    ``internal``: pass ``--allow-internal-upstreams`` (the emulators listen on loopback)."""
 
-    def __init__(self, routes: Path, log: Path, *args: str) -> None:
+    def __init__(self, routes: Path, log: Path, *args: str, internal: bool = True,
+                 env: dict[str, str] | None = None) -> None:
         self.routes = routes
         self.log = log
-        self.args = args
+        self.args = (*(("--allow-internal-upstreams",) if internal else ()), *args)
+        self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: asyncio.subprocess.Process | None = None
@@ -159,7 +162,7 @@ class GatewayProcess:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "airoute.gateway", "--routes", str(self.routes), "--host", "127.0.0.1",
                 "--port", str(self.port), "--poll-interval", "0.1", *self.args,
-                stdout=asyncio.subprocess.DEVNULL, stderr=err,
+                stdout=asyncio.subprocess.DEVNULL, stderr=err, env=self.env,
             )
         async with aiohttp.ClientSession() as session, asyncio.timeout(within):
             while True:
@@ -210,8 +213,10 @@ class GatewayProcesses:
         self.logs = logs
         self.started: list[GatewayProcess] = []
 
-    async def make(self, routes: Path, *args: str) -> GatewayProcess:
-        gateway = GatewayProcess(routes, self.logs / f"gateway-{len(self.started)}.log", *args)
+    async def make(self, routes: Path, *args: str, internal: bool = True,
+                   env: dict[str, str] | None = None) -> GatewayProcess:
+        gateway = GatewayProcess(routes, self.logs / f"gateway-{len(self.started)}.log", *args, internal=internal,
+                                 env=env)
         self.started.append(gateway)
         await gateway.start()
         return gateway

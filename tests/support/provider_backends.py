@@ -19,6 +19,7 @@ from airoute.emulators import (
     VertexAIEmulator,
 )
 from airoute.providers import Caller, Pools, Timeout, make_caller, sniff
+from airoute.providers.egress import UpstreamPolicy
 from tests.support.sse import SSEDecoder
 
 AZURE_KEY = "azure-key-0123456789abcdef01234567"
@@ -41,6 +42,13 @@ SECRETS: dict[tuple[str, str], bytes] = {
 KINDS = ("azure", "bedrock", "vertex", "in_cluster", "openai_compatible")
 
 
+def emulator_pools(*token_uris: str, ambient: tuple[str, ...] = ("support", "ns", "team")) -> Pools:
+    """Pools that may reach the emulators on loopback (the gateway refuses loopback targets unless
+    ``--allow-internal-upstreams``), with the emulators' token URIs and the tests' namespaces
+    allowed ambient identity."""
+    return Pools(UpstreamPolicy.for_emulators(token_uris, ambient))
+
+
 def lookup(name: str, key: str) -> bytes | None:
     return SECRETS.get((name, key))
 
@@ -54,7 +62,7 @@ class Backend:
     caller: Caller
     model: str
     secrets: tuple[str, ...]
-    pools: Pools = field(default_factory=Pools)
+    pools: Pools = field(default_factory=emulator_pools)
 
     def count(self, **filters: Any) -> int:
         return self.emulator.stats.count(**filters)
@@ -107,13 +115,39 @@ def _static_google_credentials() -> Any:
     return Credentials(token=VERTEX_TOKEN)  # type: ignore[no-untyped-call]
 
 
-async def build_backend(kind: str, timeout: float = 5.0, model: str | None = None) -> Backend:
-    """Start the emulator of ``kind`` and build its caller; ``timeout`` bounds an SDK's own calls
-    (and its wait for every next stream chunk); ``model`` replaces the Bedrock or Vertex AI model."""
-    pools = Pools()
+@contextlib.asynccontextmanager
+async def backend_of(kind: str, model: str | None = None) -> AsyncIterator[Backend]:
+    """:func:`build_backend`, closed (caller, pools, emulator) when the block ends."""
+    built = await build_backend(kind, model)
+    try:
+        yield built
+    finally:
+        await built.aclose()
+        await built.emulator.stop()
+
+
+async def call_once(kind: str, block: Any, request: dict[str, Any], **options: Any) -> bytes:
+    """One request through a fresh caller of ``block`` (model ``support-chat``): the whole answer,
+    or every piece of a stream joined."""
+    pools = emulator_pools()
+    caller = make_caller(f"{kind}-backend", kind, block, lookup, "support", pools=pools, **options)
+    raw = json.dumps({"model": "support-chat", **request}).encode()
+    try:
+        if request.get("stream"):
+            return b"".join([piece async for piece in caller.stream(raw, sniff(raw))])
+        return await caller.complete(raw, sniff(raw))
+    finally:
+        await caller.aclose()
+        await pools.aclose()
+
+
+async def build_backend(kind: str, model: str | None = None) -> Backend:
+    """Start the emulator of ``kind`` and build its caller; ``model`` replaces the Bedrock or
+    Vertex AI model."""
+    pools = emulator_pools()
 
     def make(backend: str, provider_kind: str, block: Any, **options: Any) -> Caller:
-        return make_caller(backend, provider_kind, block, lookup, "support", pools=pools, timeout=timeout, **options)
+        return make_caller(backend, provider_kind, block, lookup, "support", pools=pools, **options)
 
     if kind == "azure":
         emulator: EmulatorServer = AzureOpenAIEmulator(api_key=AZURE_KEY)

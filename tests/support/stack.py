@@ -137,6 +137,7 @@ class Stack:
                 "INFO",
                 "--shutdown-grace",
                 "2",
+                "--allow-internal-upstreams",  # the emulators listen on loopback
             ],
             env,
             log_dir,

@@ -253,6 +253,10 @@ class World:
                 "WARNING",
                 "--shutdown-grace",
                 "3",
+                # the demo's providers are emulators on loopback, and their OAuth endpoint too
+                "--allow-internal-upstreams",
+                "--google-token-uri",
+                f"{self.vertex.base_url}/token",
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -53,11 +53,9 @@ class CallerCache:
     """Callers by what they were built from; :meth:`bind` reuses, :meth:`retire` hands back the
     ones no route uses any more."""
 
-    def __init__(self, pools: Pools, service_hosts: Mapping[str, str] | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(self, pools: Pools, service_hosts: Mapping[str, str] | None = None) -> None:
         self.pools = pools
         self.service_hosts = dict(service_hosts or {})
-        self.timeout = timeout
         self._callers: dict[CallerKey, Caller] = {}
         self._used: set[CallerKey] = set()
 
@@ -70,8 +68,7 @@ class CallerCache:
         if key not in self._callers:
             self._callers[key] = make_caller(
                 backend, variant.provider_kind, variant.provider, lambda name, k: values.get(f"{name}/{k}"),
-                namespace, pools=self.pools, service_hosts=self.service_hosts, timeout=self.timeout,
-                embeddings=embeddings)
+                namespace, pools=self.pools, service_hosts=self.service_hosts, embeddings=embeddings)
         self._used.add(key)
         return self._callers[key]
 

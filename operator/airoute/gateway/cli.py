@@ -54,6 +54,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     srv.add_argument("--service-host", action="append", default=[], type=_service_host, metavar="SVC.NS=HOST:PORT",
                      help="address of an inCluster Service when running outside the cluster (repeatable)")
     srv.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio event loop")
+    up = p.add_argument_group("upstreams (what route authors may point the gateway at)")
+    up.add_argument("--allow-internal-upstreams", action="store_true",
+                    help="let backends reach loopback, link-local (cloud metadata) and Kubernetes API addresses "
+                         "(emulators and tests only; refused by default)")
+    up.add_argument("--google-token-uri", action="append", default=[], metavar="URL",
+                    help="also accept this token_uri in tenants' Google service-account keys (repeatable; "
+                         "default: only https://oauth2.googleapis.com/token)")
+    up.add_argument("--ambient-identity-namespace", action="append", default=[], metavar="NS",
+                    help="backends of this namespace without credentialsSecretRef may use the gateway's own "
+                         "cloud identity (repeatable; default: none)")
+    up.add_argument("--ambient-identity-overrides", action="store_true",
+                    help="ambient identity also towards endpoints outside the provider's own domains")
     srv.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -67,6 +79,9 @@ def config_from(args: Any) -> GatewayConfig:
         max_in_flight=args.max_in_flight, request_timeout=args.request_timeout,
         shutdown_grace=args.shutdown_grace, shutdown_delay=args.shutdown_delay,
         service_hosts=dict(args.service_host), uvloop=not args.no_uvloop, log_level=args.log_level,
+        allow_internal_upstreams=args.allow_internal_upstreams, google_token_uris=tuple(args.google_token_uri),
+        ambient_identity_namespaces=tuple(args.ambient_identity_namespace),
+        ambient_identity_overrides=args.ambient_identity_overrides,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airoute.api.objects import split_key
+from airoute.providers.egress import UpstreamPolicy
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,21 @@ class GatewayConfig:
     reuse_port: bool = False
     metrics_dir: str | None = None
     log_level: str = "INFO"
+    allow_internal_upstreams: bool = False
+    """Let backends reach loopback, link-local and Kubernetes API addresses (emulators, tests)."""
+    google_token_uris: tuple[str, ...] = ()
+    """Token URIs accepted in tenants' Google service-account keys besides Google's."""
+    ambient_identity_namespaces: tuple[str, ...] = ()
+    """Namespaces whose backends without credentialsSecretRef may use the gateway's own cloud identity."""
+    ambient_identity_overrides: bool = False
+    """Ambient identity also towards endpoints outside the provider's own domains."""
+
+    def upstream_policy(self, kubernetes_api: frozenset[str] = frozenset()) -> UpstreamPolicy:
+        """The limits on where backends connect and what credentials go there."""
+        return UpstreamPolicy(allow_internal=self.allow_internal_upstreams,
+                              google_token_uris=frozenset(self.google_token_uris),
+                              ambient_namespaces=frozenset(self.ambient_identity_namespaces),
+                              ambient_overrides=self.ambient_identity_overrides, kubernetes_api=kubernetes_api)
 
     def check(self) -> None:
         """Raises ValueError with a clear message when the settings cannot work together."""

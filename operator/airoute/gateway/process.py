@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from airoute.gateway.admission import Admission
 from airoute.gateway.callers import CallerCache
@@ -35,6 +38,19 @@ log = logging.getLogger(__name__)
 JOIN_WAIT_SECONDS = 30.0
 
 
+def kubernetes_api_addresses(kube: KubeConfig | None) -> frozenset[str]:
+    """The Kubernetes API's addresses, refused as upstream targets: the ``kubernetes`` Service's
+    (``KUBERNETES_SERVICE_HOST`` in a pod) and the API server's the gateway talks to."""
+    hosts = {os.environ.get("KUBERNETES_SERVICE_HOST", "")}
+    if kube is not None:
+        hosts.add(urlsplit(kube.server).hostname or "")
+    found: set[str] = set()
+    for host in filter(None, hosts):
+        with contextlib.suppress(OSError):
+            found.update(str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+    return frozenset(found)
+
+
 class Gateway:
     """A running gateway (one process, one event loop). In Kubernetes mode the kubeconfig is read
     here: the namespaces served default to its namespace."""
@@ -50,8 +66,8 @@ class Gateway:
             self._kube_config = load_config(config.kubeconfig, config.kube_context)
             namespaces = namespaces or (self._kube_config.namespace,)
         self.namespaces = namespaces
-        self.table = TableBuilder(CallerCache(Pools(), config.service_hosts, config.request_timeout),
-                                  self.metrics, namespaces)
+        policy = config.upstream_policy(kubernetes_api_addresses(self._kube_config))
+        self.table = TableBuilder(CallerCache(Pools(policy), config.service_hosts), self.metrics, namespaces)
         self.failover = Failover(self.metrics)
         self.admission = Admission(config.max_in_flight, self.metrics)
         self.keyring = Keyring(required=not config.auth_disabled)

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from airoute.api.providers import Bedrock
 from airoute.providers.aws_auth import Keys, Signer
@@ -33,12 +33,12 @@ from airoute.providers.errors import (
     error_for_status,
 )
 from airoute.providers.eventstream import EventStreamDecoder, EventStreamError
-from airoute.providers.http_pool import Origin, Pools
+from airoute.providers.http_pool import Pools
 from airoute.providers.request import ChatRequest
 from airoute.providers.tokens import Refreshing
 from airoute.providers.translate.common import completion_id
 from airoute.providers.translate.openai_to_bedrock import ConverseStreamTranslator, from_converse, to_converse
-from airoute.providers.translating import StreamDecoder, TranslatingCaller
+from airoute.providers.translating import StreamDecoder, TranslatingCaller, address
 
 CODES: dict[str, type[ProviderError]] = {
     "ThrottlingException": Throttled, "ServiceQuotaExceededException": Throttled,
@@ -141,22 +141,14 @@ class BedrockCaller(TranslatingCaller):
     """One Bedrock model (or inference profile) in one region."""
 
     def __init__(self, name: str, block: Bedrock, keys: Refreshing[Keys], pools: Pools,
-                 secrets: tuple[str, ...] = ()) -> None:
-        if block.endpoint_url:
-            url = urlsplit(block.endpoint_url)
-            tls, host = url.scheme == "https", url.hostname or ""
-            port = url.port or (443 if tls else 80)
-            self._prefix = url.path.rstrip("/")
-        else:
-            tls, host, port = True, f"bedrock-runtime.{block.region}.amazonaws.com", 443
-            self._prefix = ""
-        host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
-        super().__init__(name, Origin(host, port, tls), host_header, pools, secrets)
+                 secrets: tuple[str, ...] = (), credential: str = "") -> None:
+        where = address(block.endpoint_url, f"bedrock-runtime.{block.region}.amazonaws.com", credential)
+        super().__init__(name, where, pools, secrets)
         self.block = block
         self._system_prompts = system_prompts(block)
         self._keys = keys
-        self._signer = Signer(block.region, host_header)
-        self._model_path = f"{self._prefix}/model/{quote(block.model_id, safe='')}"
+        self._signer = Signer(block.region, where.host)
+        self._model_path = f"{where.prefix}/model/{quote(block.model_id, safe='')}"
 
     def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
         return (self._model_path + ("/converse-stream" if stream else "/converse"),

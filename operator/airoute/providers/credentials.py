@@ -1,7 +1,8 @@
 """Credentials for each cloud, from a Secret or from the workload's identity.
 
-Values read here go to the SDK and to :attr:`Credentials.secrets` (the strings errors are scrubbed
-of); they are never logged. Cloud SDKs are imported only when the matching adapter is built.
+Values read here go to the callers and to :attr:`Credentials.secrets` (the strings errors are
+scrubbed of); they are never logged. Provider libraries are imported only when the first backend
+that needs them is built.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api.providers import SecretKeyRef
+from airoute.providers.egress import GOOGLE_TOKEN_URI, UpstreamPolicy
 from airoute.providers.errors import ProviderConfigError
 from airoute.providers.tokens import Refreshing
 
@@ -94,39 +96,38 @@ def aws_keys(secrets: SecretLookup, ref: SecretKeyRef | None, provider: str) -> 
                        tuple(v for v in (access_key, secret_key, token) if v))
 
 
-def google_credentials(secrets: SecretLookup, ref: SecretKeyRef | None) -> Credentials:
-    """Credentials from a key file in the Secret (service account, or a workload identity
-    federation config), else ``None``: the SDK then uses Application Default Credentials."""
+def google_credentials(secrets: SecretLookup, ref: SecretKeyRef | None,
+                       policy: UpstreamPolicy | None = None) -> Credentials:
+    """A service-account key from the Secret, else ``None`` (Application Default Credentials).
+
+    A tenant's Secret may hold only a ``service_account`` key whose ``token_uri`` is Google's
+    (or one the operator allows): google-auth follows the other credential types' fields without
+    checking them, and an ``external_account`` file can make the gateway read its own files (its
+    ServiceAccount token) and send them to a URL the key names."""
     if ref is None:
         return Credentials(None)
+    where = f"Secret {ref.name!r} key {ref.key or VERTEX_KEY!r}"
     text = read_secret(secrets, ref, VERTEX_KEY) or ""
     try:
         info = json.loads(text)
     except ValueError as exc:
-        raise ProviderConfigError(
-            f"Secret {ref.name!r} key {ref.key or VERTEX_KEY!r} is not a JSON key file") from exc
-    creds = _google_from_info(info, f"Secret {ref.name!r} key {ref.key or VERTEX_KEY!r}")
-    private = [str(info.get(k)) for k in ("private_key", "private_key_id", "client_secret",
-                                          "refresh_token") if info.get(k)]
-    return Credentials(creds, (text, *private))
-
-
-def _google_from_info(info: Any, where: str) -> Any:
-    """Only the key-file types we expect are loaded (never an arbitrary credential config)."""
+        raise ProviderConfigError(f"{where} is not a JSON key file") from exc
     kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "service_account":
+        raise ProviderConfigError(
+            f"{where} holds a Google credential of type {str(kind)[:40]!r}: only service_account keys are "
+            "accepted from a Secret (other types make the gateway read files and call URLs the file names)")
+    token_uri = info.get("token_uri")
+    if not isinstance(token_uri, str) or not (policy or UpstreamPolicy()).token_uri_allowed(token_uri):
+        raise ProviderConfigError(
+            f"{where}: token_uri {str(token_uri)[:200]!r} is not Google's ({GOOGLE_TOKEN_URI}); the gateway "
+            "sends its signed token requests only there (the operator may allow another with --google-token-uri)")
     try:
-        if kind == "service_account":
-            from google.oauth2 import service_account
+        from google.oauth2 import service_account
 
-            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                info, scopes=list(GOOGLE_SCOPES))
-        if kind == "external_account" and "credential_source" in info:
-            from google.auth import identity_pool
-
-            return identity_pool.Credentials.from_info(  # type: ignore[no-untyped-call]
-                info, scopes=list(GOOGLE_SCOPES))
+        creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(GOOGLE_SCOPES))
     except (ValueError, KeyError) as exc:
-        raise ProviderConfigError(f"{where} is not a usable Google credential file "
-                                  f"({type(exc).__name__})") from exc
-    raise ProviderConfigError(f"{where} holds a Google credential of type {kind!r}; expected "
-                              "service_account or external_account (workload identity federation)")
+        raise ProviderConfigError(f"{where} is not a usable service-account key ({type(exc).__name__})") from None
+    private = [str(info.get(k)) for k in ("private_key", "private_key_id") if info.get(k)]
+    return Credentials(creds, (text, *private))

@@ -119,9 +119,9 @@ class BedrockEmbedder(BedrockCaller):
     """A Titan or Cohere embedding model on Bedrock (InvokeModel), answering in OpenAI's shape."""
 
     def __init__(self, name: str, block: Bedrock, keys: Refreshing[Keys], pools: Pools, dimensions: int,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (), credential: str = "") -> None:
         bedrock_embeddings.check_model(block.model_id, dimensions)
-        super().__init__(name, block, keys, pools, secrets)
+        super().__init__(name, block, keys, pools, secrets, credential)
         self.dimensions = dimensions
         self._invoke_path = self._model_path + "/invoke"
 
@@ -154,9 +154,9 @@ class VertexEmbedder(VertexCaller):
     """A text-embedding or Gemini embedding model on Vertex AI, answering in OpenAI's shape."""
 
     def __init__(self, name: str, block: VertexAI, token: Refreshing[str], pools: Pools, dimensions: int,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (), credential: str = "") -> None:
         vertex_embeddings.check_model(block.model, dimensions)
-        super().__init__(name, block, token, pools, secrets)
+        super().__init__(name, block, token, pools, secrets, credential)
         self.dimensions = dimensions
 
     async def _call(self, method: str, payload: dict[str, Any]) -> tuple[list[list[float]], int]:

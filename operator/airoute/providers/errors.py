@@ -78,10 +78,10 @@ class ProviderError(Exception):
 
     def __init__(self, message: str, *, provider: str = "", status: int | None = None,
                  secrets: Iterable[str | bytes | None] = (), code: str | None = None,
-                 param: str | None = None, in_band: bool = False) -> None:
+                 param: str | None = None, in_band: bool = False, detail: str | None = None) -> None:
         clean = scrub(message, secrets)
         self.message = shorten(clean, MAX_MESSAGE)
-        self.detail = shorten(clean, MAX_DETAIL)
+        self.detail = shorten(scrub(detail, secrets) if detail is not None else clean, MAX_DETAIL)
         self.provider = provider
         self.status = status
         self.code = shorten(scrub(code), 64) if code else None
@@ -111,9 +111,9 @@ class Throttled(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, provider: str = "",
                  status: int | None = 429, secrets: Iterable[str | bytes | None] = (),
                  code: str | None = None, param: str | None = None, in_band: bool = False,
-                 resets: Mapping[str, float] | None = None) -> None:
+                 resets: Mapping[str, float] | None = None, detail: str | None = None) -> None:
         super().__init__(message, provider=provider, status=status, secrets=secrets, code=code,
-                         param=param, in_band=in_band)
+                         param=param, in_band=in_band, detail=detail)
         self.retry_after = retry_after
         self.resets: dict[str, float] = dict(resets or {})
 
@@ -215,6 +215,25 @@ def error_for_status(status: int, message: str, *, provider: str = "",
         cls = ProviderError
     return cls(message, provider=provider, status=status, secrets=secrets, code=code, param=param,
                in_band=in_band)
+
+
+_CONNECTION_FAILURES = {
+    "resolve": "cannot resolve the backend's host name",
+    "connect": "cannot connect to the backend",
+    "tls": "the backend's TLS certificate could not be verified (is caBundle right?)",
+    "reset": "the connection to the backend broke off",
+    "protocol": "the backend's answer is not valid HTTP",
+}
+
+
+def connection_failure(kind: str, detail: str, *, provider: str = "",
+                       secrets: Iterable[str | bytes | None] = ()) -> ProviderError:
+    """The :class:`Unavailable` of a failed upstream connection. A client reads only what kind
+    of failure it was (an error that said "refused" here and "timed out" there would make the
+    gateway a port scanner); the log keeps ``detail``. The gateway's own refusals (a target its
+    policy forbids, an answer above the size limit) say why: that is the route author's to fix."""
+    message = _CONNECTION_FAILURES.get(kind, detail)
+    return Unavailable(message, provider=provider, secrets=secrets, detail=detail)
 
 
 class ProviderConfigError(ValueError):

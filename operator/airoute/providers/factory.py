@@ -13,7 +13,8 @@ embeddings caller instead (:mod:`~airoute.providers.embedders`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from airoute.api.spec import Embeddings
 from airoute.providers import credentials as creds
 from airoute.providers.caller import Caller
 from airoute.providers.credentials import SecretLookup
+from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.errors import ProviderConfigError
 from airoute.providers.http_pool import Origin, Pools
 from airoute.providers.openai_format import Endpoint, OpenAIFormatCaller
@@ -44,16 +46,18 @@ _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 
 def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, *,
-                pools: Pools, service_hosts: Mapping[str, str] | None = None, timeout: float = 120.0,
+                pools: Pools, service_hosts: Mapping[str, str] | None = None, policy: UpstreamPolicy | None = None,
                 google_credentials: Any = None, embeddings: Embeddings | None = None) -> Caller:
     """The caller of one backend variant. ``kind`` is the block's field name in the AIRoute
     (``azureOpenAI``, ``bedrock``, ``vertexAI``, ``inCluster``, ``openAICompatible``); ``secrets``
     reads the Secrets of the route's ``namespace``; raises :class:`ProviderConfigError`.
 
     ``service_hosts`` maps ``<service>.<namespace>`` of an inCluster Service to ``host:port``
-    (running outside a cluster, tests, the demo); ``timeout`` bounds an SDK adapter's own calls;
-    ``google_credentials`` replaces the Vertex AI credentials object (tests); ``embeddings``: the
-    backend serves embeddings of that family and size.
+    (running outside a cluster, tests, the demo); ``policy`` is the operator's
+    :class:`~airoute.providers.egress.UpstreamPolicy` (token URIs, ambient identity; the pools
+    enforce its targets; default: the pools'); ``google_credentials`` replaces the Vertex AI
+    credentials (tests); ``embeddings``: the backend serves embeddings of that family and size.
+    Every caller's pool is keyed by its origin and a digest of its namespace and credentials.
     """
     expected = BLOCK_TYPES.get(kind)
     if expected is None:
@@ -62,59 +66,94 @@ def make_caller(backend: str, kind: str, block: ProviderBlock, secrets: SecretLo
     if not isinstance(block, expected):
         raise ProviderConfigError(f"backend {backend!r}: a {kind} backend needs a "
                                   f"{expected.__name__} block, not {type(block).__name__}")
+    policy = policy or pools.policy
     if embeddings is not None:
         return _embedder(backend, block, secrets, namespace, pools, service_hosts or {}, embeddings,
-                         google_credentials)
-    if isinstance(block, InCluster):
-        endpoint, values = in_cluster_endpoint(block, secrets, namespace, service_hosts or {})
-        return OpenAIFormatCaller(backend, endpoint, pools, values)
-    if isinstance(block, OpenAICompatible):
-        endpoint, values = openai_compatible_endpoint(block, secrets)
-        return OpenAIFormatCaller(backend, endpoint, pools, values)
-    if isinstance(block, AzureOpenAI):
-        endpoint, values = azure_endpoint(block, secrets)
-        auth = None if block.credentials_secret_ref is not None else BearerHeader(creds.entra_token(backend))
+                         google_credentials, policy)
+    if isinstance(block, (InCluster, OpenAICompatible, AzureOpenAI)):
+        endpoint, values, auth = _openai_endpoint(backend, block, secrets, namespace, service_hosts or {}, policy)
         return OpenAIFormatCaller(backend, endpoint, pools, values, auth)
     if isinstance(block, Bedrock):
         from airoute.providers.bedrock import BedrockCaller
 
-        keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
-        return BedrockCaller(backend, block, keys.value, pools, keys.secrets)
+        keys = _aws_keys(backend, block, secrets, namespace, policy)
+        return BedrockCaller(backend, block, keys.value, pools, keys.secrets, credential(namespace, keys.secrets))
     assert isinstance(block, VertexAI)
     from airoute.providers.vertex_ai import VertexCaller
 
-    token, found = _google_token(backend, block, secrets, google_credentials)
-    return VertexCaller(backend, block, token, pools, found)
+    token, found = _google_token(backend, block, secrets, namespace, policy, google_credentials)
+    return VertexCaller(backend, block, token, pools, found, credential(namespace, found))
 
 
-def _google_token(backend: str, block: VertexAI, secrets: SecretLookup,
+def credential(namespace: str, values: Iterable[str | bytes]) -> str:
+    """The digest that keys a caller's pool: its namespace and the credential values it sends
+    (none: the gateway's own identity, per namespace)."""
+    digest = hashlib.sha256(namespace.encode())
+    for value in values:
+        digest.update(b"\0" + (value if isinstance(value, bytes) else value.encode()))
+    return digest.hexdigest()[:32]
+
+
+def _ambient_allowed(ambient: bool, policy: UpstreamPolicy, namespace: str, kind: str, host: str | None) -> None:
+    """Raises when a backend without a Secret may not use the gateway's own cloud identity."""
+    problem = policy.ambient_problem(namespace, kind, host) if ambient else None
+    if problem is not None:
+        raise ProviderConfigError(problem)
+
+
+def _aws_keys(backend: str, block: Bedrock, secrets: SecretLookup, namespace: str,
+              policy: UpstreamPolicy) -> creds.Credentials:
+    host = urlsplit(block.endpoint_url).hostname if block.endpoint_url else None
+    _ambient_allowed(block.credentials_secret_ref is None, policy, namespace, "bedrock", host)
+    return creds.aws_keys(secrets, block.credentials_secret_ref, backend)
+
+
+def _google_token(backend: str, block: VertexAI, secrets: SecretLookup, namespace: str, policy: UpstreamPolicy,
                   google_credentials: Any) -> tuple[Refreshing[str], tuple[str, ...]]:
     from airoute.providers.vertex_ai import google_token
 
-    found = (creds.Credentials(google_credentials) if google_credentials is not None
-             else creds.google_credentials(secrets, block.credentials_secret_ref))
+    if google_credentials is not None:
+        found = creds.Credentials(google_credentials)
+    else:
+        host = urlsplit(block.endpoint_url).hostname if block.endpoint_url else None
+        _ambient_allowed(block.credentials_secret_ref is None, policy, namespace, "vertexAI", host)
+        found = creds.google_credentials(secrets, block.credentials_secret_ref, policy)
     return google_token(found.value, backend), found.secrets
 
 
-def _embedder(backend: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, pools: Pools,
-              service_hosts: Mapping[str, str], embeddings: Embeddings, google_credentials: Any) -> Caller:
-    from airoute.providers.embedders import BedrockEmbedder, CheckedEmbeddings, VertexEmbedder, embeddings_path
-
-    if isinstance(block, Bedrock):
-        keys = creds.aws_keys(secrets, block.credentials_secret_ref, backend)
-        return BedrockEmbedder(backend, block, keys.value, pools, embeddings.dimensions, keys.secrets)
-    if isinstance(block, VertexAI):
-        token, found = _google_token(backend, block, secrets, google_credentials)
-        return VertexEmbedder(backend, block, token, pools, embeddings.dimensions, found)
+def _openai_endpoint(backend: str, block: InCluster | OpenAICompatible | AzureOpenAI, secrets: SecretLookup,
+                     namespace: str, service_hosts: Mapping[str, str], policy: UpstreamPolicy,
+                     ) -> tuple[Endpoint, tuple[bytes, ...], BearerHeader | None]:
+    """Where an OpenAI-format backend is, the secret values it sends, and its Entra ID token (Azure
+    without a Secret); the origin keyed by namespace and credentials."""
     auth = None
     if isinstance(block, InCluster):
         endpoint, values = in_cluster_endpoint(block, secrets, namespace, service_hosts)
     elif isinstance(block, OpenAICompatible):
         endpoint, values = openai_compatible_endpoint(block, secrets)
     else:
-        assert isinstance(block, AzureOpenAI)
         endpoint, values = azure_endpoint(block, secrets)
-        auth = None if block.credentials_secret_ref is not None else BearerHeader(creds.entra_token(backend))
+        if block.credentials_secret_ref is None:
+            _ambient_allowed(True, policy, namespace, "azureOpenAI", endpoint.origin.host)
+            auth = BearerHeader(creds.entra_token(backend))
+    origin = replace(endpoint.origin, credential=credential(namespace, values))
+    return replace(endpoint, origin=origin), values, auth
+
+
+def _embedder(backend: str, block: ProviderBlock, secrets: SecretLookup, namespace: str, pools: Pools,
+              service_hosts: Mapping[str, str], embeddings: Embeddings, google_credentials: Any,
+              policy: UpstreamPolicy) -> Caller:
+    from airoute.providers.embedders import BedrockEmbedder, CheckedEmbeddings, VertexEmbedder, embeddings_path
+
+    if isinstance(block, Bedrock):
+        keys = _aws_keys(backend, block, secrets, namespace, policy)
+        return BedrockEmbedder(backend, block, keys.value, pools, embeddings.dimensions, keys.secrets,
+                               credential(namespace, keys.secrets))
+    if isinstance(block, VertexAI):
+        token, found = _google_token(backend, block, secrets, namespace, policy, google_credentials)
+        return VertexEmbedder(backend, block, token, pools, embeddings.dimensions, found, credential(namespace, found))
+    assert isinstance(block, (InCluster, OpenAICompatible, AzureOpenAI))
+    endpoint, values, auth = _openai_endpoint(backend, block, secrets, namespace, service_hosts, policy)
     endpoint = replace(endpoint, path=embeddings_path(endpoint.path))
     inner = OpenAIFormatCaller(backend, endpoint, pools, values, auth)
     return CheckedEmbeddings(inner, backend, embeddings.family, embeddings.dimensions)

@@ -1,18 +1,29 @@
 """The one async HTTP/1.1 client every caller of the request path shares, on ``asyncio.Protocol`` +
 httptools.
 
-:class:`Pools` holds one :class:`Pool` per origin (host, port, TLS and trusted CA bundle): callers
-of the same origin share its connections, and a pool closes when the last caller using it closes.
-A pool keeps idle connections for reuse. A request writes a pre-built
-head and the body in one write; the response is read as a whole or chunk by chunk. A reused
-connection that the server had already closed (its keep-alive timer) fails before any response
-byte; such a request is sent again once on a new connection, as HTTP clients customarily do.
+:class:`Pools` holds one :class:`Pool` per :class:`Origin` — host, port, TLS and trusted CA bundle,
+**and the credentials** the requests carry (a digest): callers of the same origin with the same
+credentials share connections, so a connection that a request's answer could have been smuggled
+into (a header injection upstream) is never reused for another tenant's request. A pool closes
+when the last caller using it closes, and keeps idle connections for reuse; an idle connection
+that receives any byte is closed at once (nothing may arrive between answers: such bytes would be
+read as the next request's answer).
+
+Connections go only where the :class:`~airoute.providers.egress.UpstreamPolicy` allows: the host
+is resolved, every address is checked (loopback, link-local, the Kubernetes API are refused by
+default), and the connection is made to the address that passed — DNS rebinding cannot swap it.
+
+A request writes a pre-built head and the body in one write; the response is read as a whole (up
+to a limit) or chunk by chunk. A reused connection that the server had already closed (its
+keep-alive timer) fails before any response byte; such a request is sent again once on a new
+connection, as HTTP clients customarily do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 from collections import deque
@@ -22,9 +33,16 @@ from typing import cast
 
 import httptools
 
+from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.errors import ProviderConfigError
 
+log = logging.getLogger(__name__)
+
 _HIGH_WATER = 64  # buffered body chunks before reading from the backend pauses
+MAX_ANSWER = 32 * 1024 * 1024
+"""The largest whole (non-streamed) answer the callers read; a larger one is refused."""
+MAX_ERROR_BODY = 64 * 1024
+"""The largest error body the callers read (they need its code and message, nothing more)."""
 
 
 def _close_delimited(headers: dict[str, str]) -> bool:
@@ -40,8 +58,8 @@ class UpstreamError(Exception):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_waiter", "body_bytes", "chunks", "complete", "error", "headers", "keep_alive", "parser", "pool",
-                 "received", "status", "transport")
+    __slots__ = ("_waiter", "body_bytes", "chunks", "complete", "error", "headers", "idle", "keep_alive", "parser",
+                 "pool", "received", "status", "transport")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -49,6 +67,7 @@ class _Conn(asyncio.Protocol):
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self.error: UpstreamError | None = None
+        self.idle = False
         self._begin()
 
     def _begin(self) -> None:
@@ -78,6 +97,11 @@ class _Conn(asyncio.Protocol):
         self._wake()
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:  # between answers nothing may arrive: it would be read as the next answer
+            log.warning("closed an idle connection to %s that received %d unexpected bytes", self.pool.name, len(data))
+            self.pool._forget(self)
+            self.close()
+            return
         self.received = True
         if self.parser is None:
             return
@@ -181,32 +205,63 @@ class Response:
 
 
 class Pool:
-    """Connections to one origin (``host:port``, optionally TLS)."""
+    """Connections to one origin (``host:port``, optionally TLS), made where ``policy`` allows."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None, max_idle: int = 256) -> None:
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None, max_idle: int = 256,
+                 policy: UpstreamPolicy | None = None) -> None:
         self.host = host
         self.port = port
         self.tls = tls
         self.max_idle = max_idle
+        self.policy = policy or UpstreamPolicy()
         self.name = f"{host}:{port}"
         self._idle: list[_Conn] = []
         self._all: set[_Conn] = set()
 
-    async def _connect(self) -> _Conn:
+    async def _addresses(self) -> list[str]:
+        """The addresses of the host that the policy allows; raises when there are none."""
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(
-                lambda: _Conn(self), self.host, self.port, ssl=self.tls,
-                server_hostname=self.host if self.tls is not None else None,
-            )
+            infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise UpstreamError("connect", f"cannot connect to {self.name}: {exc.strerror or exc}") from None
-        self._all.add(conn)
-        return conn
+            raise UpstreamError("resolve", f"cannot resolve {self.host}: {exc.strerror or exc}") from None
+        allowed, refused = [], []
+        for *_, sockaddr in infos:
+            address = str(sockaddr[0])
+            problem = self.policy.address_problem(address)
+            if problem is None:
+                allowed.append(address)
+            else:
+                refused.append(f"{address} is {problem}")
+        if not allowed:
+            raise UpstreamError("refused_target", f"the gateway does not connect to {self.host}: "
+                                f"{'; '.join(dict.fromkeys(refused))} (--allow-internal-upstreams allows it)")
+        return list(dict.fromkeys(allowed))
+
+    async def _connect(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        failure: OSError | None = None
+        for address in await self._addresses():
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: _Conn(self), address, self.port, ssl=self.tls,
+                    server_hostname=self.host if self.tls is not None else None,
+                )
+            except ssl.SSLCertVerificationError as exc:
+                raise UpstreamError("tls", f"cannot verify the certificate of {self.name}: "
+                                           f"{exc.verify_message or exc}") from None
+            except OSError as exc:
+                failure = exc
+                continue
+            self._all.add(conn)
+            return conn
+        detail = failure.strerror or failure if failure is not None else "no address"
+        raise UpstreamError("connect", f"cannot connect to {self.name}: {detail}")
 
     def _put(self, conn: _Conn) -> None:
         if len(self._idle) < self.max_idle:
             conn._begin()
+            conn.idle = True
             self._idle.append(conn)
         else:
             conn.close()
@@ -222,12 +277,14 @@ class Pool:
         data = b"%scontent-length: %d\r\n\r\n%s" % (head, len(body), body)
         reused = bool(self._idle)
         conn = self._idle.pop() if reused else await self._connect()
+        conn.idle = False
         try:
             return await self._send(conn, data)
         except UpstreamError:
             if not reused or conn.received:
                 raise
-        return await self._send(await self._connect(), data)
+        conn = await self._connect()
+        return await self._send(conn, data)
 
     async def _send(self, conn: _Conn, data: bytes) -> Response:
         transport = conn.transport
@@ -251,13 +308,16 @@ class Pool:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a pool connects: requests to the same origin share connections."""
+    """Where a pool connects and with whose credentials: requests with the same origin and the
+    same credentials share connections."""
 
     host: str
     port: int
     tls: bool
     ca_bundle: str | None = None
     """PEM certificates trusted in addition to the system's (TLS only)."""
+    credential: str = ""
+    """A digest of the credentials (and namespace) of the requests: pools are never shared across them."""
 
     def tls_context(self) -> ssl.SSLContext | None:
         """None for plain HTTP; raises ProviderConfigError for a CA bundle that is not PEM."""
@@ -276,7 +336,8 @@ class Pools:
     """The pools of one process, one per origin; :meth:`acquire` and :meth:`release` count the
     callers using each, and the last release closes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: UpstreamPolicy | None = None) -> None:
+        self.policy = policy or UpstreamPolicy()
         self._pools: dict[Origin, Pool] = {}
         self._users: dict[Origin, int] = {}
 
@@ -286,7 +347,7 @@ class Pools:
     def acquire(self, origin: Origin) -> Pool:
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pools[origin] = Pool(origin.host, origin.port, origin.tls_context())
+            pool = self._pools[origin] = Pool(origin.host, origin.port, origin.tls_context(), policy=self.policy)
         self._users[origin] = self._users.get(origin, 0) + 1
         return pool
 

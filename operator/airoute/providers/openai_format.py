@@ -23,8 +23,15 @@ import json
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
-from airoute.providers.errors import ProviderError, Unavailable, error_for_status, resets_from, retry_after_from
-from airoute.providers.http_pool import Origin, Pool, Pools, UpstreamError
+from airoute.providers.errors import (
+    ProviderError,
+    Unavailable,
+    connection_failure,
+    error_for_status,
+    resets_from,
+    retry_after_from,
+)
+from airoute.providers.http_pool import MAX_ANSWER, MAX_ERROR_BODY, Origin, Pool, Pools, UpstreamError
 from airoute.providers.sniff import Sniffed, with_model
 from airoute.providers.tokens import BearerHeader
 
@@ -129,7 +136,7 @@ class OpenAIFormatCaller:
                                 secrets=self._secrets)
 
     def _unavailable(self, exc: UpstreamError) -> ProviderError:
-        return Unavailable(str(exc), provider=self.name, secrets=self._secrets)
+        return connection_failure(exc.kind, str(exc), provider=self.name, secrets=self._secrets)
 
     def _garbage(self, what: str, headers: Mapping[str, str]) -> ProviderError:
         content_type = headers.get("content-type", "none")
@@ -155,7 +162,7 @@ class OpenAIFormatCaller:
             response = await self._pool.request(await self._request_head(),
                                                 with_model(body, sniffed, self.endpoint.model))
             try:
-                data = await response.read()
+                data = await response.read(MAX_ANSWER if response.status == 200 else MAX_ERROR_BODY)
             finally:
                 response.release()
         except UpstreamError as exc:
@@ -176,7 +183,7 @@ class OpenAIFormatCaller:
             raise self._unavailable(exc) from None
         try:
             if response.status != 200:
-                raise self._error(response.status, await response.read(), response.headers)
+                raise self._error(response.status, await response.read(MAX_ERROR_BODY), response.headers)
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
                 raise self._garbage("the answer is not an event stream", response.headers)
             tail = held = b""

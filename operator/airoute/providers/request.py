@@ -1,4 +1,4 @@
-"""A parsed OpenAI chat-completions request: the one shape every SDK adapter translates from.
+"""A parsed OpenAI chat-completions request: the one shape every translating caller translates from.
 
 :mod:`~airoute.providers.request_codec` reads it from JSON (``parse_request``: a wrong field is a
 :class:`BadRequest` naming its path) and writes it back (``request_to_openai``). Top-level fields

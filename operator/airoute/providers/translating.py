@@ -10,9 +10,9 @@ provider reports inside the stream before any content (Bedrock's ``throttlingExc
 after ``messageStart``) then reaches the failover policy before the first byte reached the
 client, and the request is retried elsewhere.
 
-Answers above :data:`MAX_ANSWER` bytes and error bodies above :data:`MAX_ERROR_BODY` bytes are
-refused (the connection is closed), so a hostile endpoint cannot make the gateway buffer without
-bound.
+Answers above :data:`~airoute.providers.http_pool.MAX_ANSWER` bytes and error bodies above
+:data:`~airoute.providers.http_pool.MAX_ERROR_BODY` bytes are refused (the connection is closed),
+so a hostile endpoint cannot make the gateway buffer without bound.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from airoute.providers.errors import BadRequest, ProviderError, Unavailable
-from airoute.providers.http_pool import Origin, Pool, Pools, Response, UpstreamError
+from airoute.providers.errors import BadRequest, ProviderError, connection_failure
+from airoute.providers.http_pool import MAX_ANSWER, MAX_ERROR_BODY, Origin, Pool, Pools, Response, UpstreamError
 from airoute.providers.request import ChatRequest
 from airoute.providers.request_codec import parse_request
 from airoute.providers.sniff import Sniffed, parsed_body
 
 log = logging.getLogger(__name__)
 
-MAX_ANSWER = 32 * 1024 * 1024
-MAX_ERROR_BODY = 64 * 1024
 _DONE = b"data: [DONE]\n\n"
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
@@ -73,17 +73,38 @@ def sse(chunks: list[dict[str, Any]]) -> bytes:
     return b"".join(b"data: " + _COMPACT.encode(c).encode() + b"\n\n" for c in chunks)
 
 
+@dataclass(frozen=True)
+class Address:
+    """Where a translated API is: the pool's origin, the Host header, and the path prefix of an
+    endpoint override (``https://vpce-….amazonaws.com/prefix``)."""
+
+    origin: Origin
+    host: str
+    prefix: str = ""
+
+
+def address(endpoint_url: str | None, default_host: str, credential: str) -> Address:
+    """The block's endpoint override, else the provider's own host over TLS."""
+    if not endpoint_url:
+        return Address(Origin(default_host, 443, True, credential=credential), default_host)
+    url = urlsplit(endpoint_url)
+    tls, host = url.scheme == "https", url.hostname or ""
+    port = url.port or (443 if tls else 80)
+    host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
+    return Address(Origin(host, port, tls, credential=credential), host_header, url.path.rstrip("/"))
+
+
 class TranslatingCaller(ABC):
     """One backend of a translated API over the pool of its origin. Subclasses say where requests
     go, how they are authenticated, and how answers and errors read."""
 
-    def __init__(self, name: str, origin: Origin, host: str, pools: Pools, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, where: Address, pools: Pools, secrets: tuple[str, ...] = ()) -> None:
         self.name = name
-        self.origin = origin
+        self.origin = where.origin
         self._pools = pools
-        self._pool: Pool = pools.acquire(origin)
+        self._pool: Pool = pools.acquire(where.origin)
         self._secrets = secrets
-        self._static = (f"host: {host}\r\ncontent-type: application/json\r\naccept-encoding: identity\r\n"
+        self._static = (f"host: {where.host}\r\ncontent-type: application/json\r\naccept-encoding: identity\r\n"
                         "user-agent: airoute-gateway\r\n")
 
     # -- what a provider defines -------------------------------------------------------------
@@ -121,37 +142,30 @@ class TranslatingCaller(ABC):
         except UpstreamError as exc:
             raise self._unavailable(exc) from None
         if response.status != 200:
-            try:
-                data = await response.read(MAX_ERROR_BODY)
-            except UpstreamError as exc:
-                raise self._unavailable(exc) from None
-            finally:
-                response.release()
-            raise self.error(response.status, response.headers, data)
+            raise self.error(response.status, response.headers, await self._read(response, MAX_ERROR_BODY))
         return response
 
     async def fetch(self, path: str, payload: bytes) -> tuple[Mapping[str, str], bytes]:
         """:meth:`post`, and the whole answer (at most :data:`MAX_ANSWER` bytes)."""
         response = await self.post(path, payload)
+        return response.headers, await self._read(response, MAX_ANSWER)
+
+    def _unavailable(self, exc: UpstreamError) -> ProviderError:
+        return connection_failure(exc.kind, str(exc), provider=self.name, secrets=self._secrets)
+
+    async def _read(self, response: Response, limit: int) -> bytes:
+        """The whole body (up to ``limit``), the connection released."""
         try:
-            return response.headers, await response.read(MAX_ANSWER)
+            return await response.read(limit)
         except UpstreamError as exc:
             raise self._unavailable(exc) from None
         finally:
             response.release()
-
-    def _unavailable(self, exc: UpstreamError) -> ProviderError:
-        return Unavailable(str(exc), provider=self.name, secrets=self._secrets)
 
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
         request = chat_request(body, sniffed)
         response = await self._send(request, False)
-        try:
-            data = await response.read(MAX_ANSWER)
-        except UpstreamError as exc:
-            raise self._unavailable(exc) from None
-        finally:
-            response.release()
+        data = await self._read(response, MAX_ANSWER)
         return _COMPACT.encode(self.answer(data, request)).encode()
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:

@@ -21,12 +21,11 @@ import math
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from airoute.api.providers import VertexAI
 from airoute.providers.credentials import GOOGLE_SCOPES
 from airoute.providers.errors import ProviderError, Unavailable, error_for_status
-from airoute.providers.http_pool import Origin, Pools
+from airoute.providers.http_pool import Pools
 from airoute.providers.request import ChatRequest
 from airoute.providers.tokens import BearerHeader, Refreshing
 from airoute.providers.translate.common import completion_id
@@ -35,7 +34,7 @@ from airoute.providers.translate.openai_to_vertex import (
     from_generate_content,
     to_generate_content,
 )
-from airoute.providers.translating import StreamDecoder, TranslatingCaller
+from airoute.providers.translating import StreamDecoder, TranslatingCaller, address
 
 MAX_LINE = 16 * 1024 * 1024
 
@@ -142,21 +141,14 @@ class VertexCaller(TranslatingCaller):
     """One publisher model in one Vertex AI project and location."""
 
     def __init__(self, name: str, block: VertexAI, token: Refreshing[str], pools: Pools,
-                 secrets: tuple[str, ...] = ()) -> None:
-        if block.endpoint_url:
-            url = urlsplit(block.endpoint_url)
-            tls, host = url.scheme == "https", url.hostname or ""
-            port = url.port or (443 if tls else 80)
-            prefix = url.path.rstrip("/")
-        else:
-            tls, port, prefix = True, 443, ""
-            host = ("aiplatform.googleapis.com" if block.location == "global"
-                    else f"{block.location}-aiplatform.googleapis.com")
-        host_header = host if port == (443 if tls else 80) else f"{host}:{port}"
-        super().__init__(name, Origin(host, port, tls), host_header, pools, secrets)
+                 secrets: tuple[str, ...] = (), credential: str = "") -> None:
+        own = ("aiplatform.googleapis.com" if block.location == "global"
+               else f"{block.location}-aiplatform.googleapis.com")
+        where = address(block.endpoint_url, own, credential)
+        super().__init__(name, where, pools, secrets)
         self.block = block
         self._bearer = BearerHeader(token)
-        self._path = (f"{prefix}/v1/projects/{block.project}/locations/{block.location}/publishers/google/"
+        self._path = (f"{where.prefix}/v1/projects/{block.project}/locations/{block.location}/publishers/google/"
                       f"models/{block.model}")
 
     def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:

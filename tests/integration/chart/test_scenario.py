@@ -161,7 +161,7 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
          *(f"--namespace={n}" for n in chart_release.served),
          f"--api-keys-secret={chart_release.namespace}/{chart_release.api_keys_secret}",
          "--host=127.0.0.1", f"--port={gateway_port}", f"--service-host=llm.{ns}=127.0.0.1:{emulator_port}",
-         "--no-uvloop", "--log-level=DEBUG"],
+         "--no-uvloop", "--log-level=DEBUG", "--allow-internal-upstreams"],
         tmp_path / "gateway.log",
         env,
     )  # fmt: skip

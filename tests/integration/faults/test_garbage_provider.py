@@ -119,7 +119,9 @@ async def garbage_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
              secret("aws", {"aws_access_key_id": "AKIAGARBAGE000000001", "aws_secret_access_key": "garbage/secret"}),
              secret("gcp", {"key.json": service_account_key(f"http://127.0.0.1:{port}/oauth/token")})]
     (tmp_path / "routes.yaml").write_text(yaml_text(docs))
-    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
+    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True,
+                                    allow_internal_upstreams=True,
+                                    google_token_uris=(f"http://127.0.0.1:{port}/oauth/token",)))
     await gateway.start()
     await gateway.wait_ready()
     yield Garbage(gateway, good, names)

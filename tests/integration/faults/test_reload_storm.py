@@ -47,7 +47,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await emu.start()
     (tmp_path / "routes.yaml").write_text(yaml_text(variants(emulators)[0]))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), poll_interval=0.01,
-                                    auth_disabled=True))
+                                    auth_disabled=True, allow_internal_upstreams=True))
     await gateway.start()
     await gateway.wait_ready()
     async with aiohttp.ClientSession() as session:

@@ -70,7 +70,8 @@ async def clouds(tmp_path: Path) -> AsyncIterator[tuple[Clouds, Gateway, str]]:
             secret("aws-eu", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
             secret("gcp-sa", {"key.json": service_account_key(f"{c.vertex.base_url}/token")})]
     (tmp_path / "support.yaml").write_text("\n---\n".join(docs))
-    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
+    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True,
+                                    allow_internal_upstreams=True, google_token_uris=(f"{c.vertex.base_url}/token",)))
     await gateway.start()
     await gateway.wait_ready()
     yield c, gateway, f"http://127.0.0.1:{gateway.port}"

@@ -64,7 +64,8 @@ async def vendor(tmp_path: Path) -> AsyncIterator[tuple[OpenAICompatibleEmulator
     folder = tmp_path / "routes"
     folder.mkdir()
     (folder / "routes.yaml").write_text(yaml.safe_dump_all(docs))
-    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(folder), auth_disabled=True))
+    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(folder), auth_disabled=True,
+                                    allow_internal_upstreams=True))
     await gateway.start()
     await gateway.wait_ready()
     try:

@@ -36,7 +36,7 @@ async def setup(apiserver: Any) -> AsyncIterator[tuple[Any, str, list[OpenAIComp
                             secret("clients", {"support-bot": CLIENT_KEY}, ns), airoute(backends, "chat", ns))
     kubeconfig = await asyncio.to_thread(apiserver.service_account_kubeconfig, "airoute-system", "airoute-gateway")
     config = GatewayConfig(host="127.0.0.1", port=0, kubernetes=True, kubeconfig=str(kubeconfig),
-                           namespaces=(ns,), api_keys_secret=f"{ns}/clients")
+                           namespaces=(ns,), api_keys_secret=f"{ns}/clients", allow_internal_upstreams=True)
     gateway = Gateway(config)
     await gateway.start()
     await gateway.wait_ready(30)

@@ -34,7 +34,7 @@ async def start_gateway(
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "airoute.gateway", "--routes", str(routes), "--no-auth", "--host", "127.0.0.1",
-        "--port", str(port), "--poll-interval", "0.1", *args,
+        "--port", str(port), "--poll-interval", "0.1", "--allow-internal-upstreams", *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"

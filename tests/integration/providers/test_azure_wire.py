@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI, BadRequestError
-from tests.support.provider_backends import AZURE_KEY, lookup
+from tests.support.provider_backends import AZURE_KEY, emulator_pools, lookup
 
 from airoute.api import AzureOpenAI
 from airoute.emulators import AzureOpenAIEmulator
 from airoute.emulators.replies import BLOCK_ANSWER, BLOCK_PROMPT, TOO_LONG
-from airoute.providers import BadRequest, Pools, make_caller, sniff
+from airoute.providers import BadRequest, make_caller, sniff
 
 pytestmark = pytest.mark.sdk
 
@@ -37,7 +37,7 @@ INPUTS: list[dict[str, Any]] = [
 async def _caller_body(emulator: AzureOpenAIEmulator, request: dict[str, Any], api_version: str | None = None) -> Any:
     block = AzureOpenAI(endpoint=emulator.base_url, deployment="gpt-4o", region="westeurope", insecure=True,
                         api_version=api_version, credentials_secret_ref={"name": "azure"})
-    pools = Pools()
+    pools = emulator_pools()
     caller = make_caller("azure-eu", "azureOpenAI", block, lookup, "support", pools=pools)
     raw = json.dumps({"model": "support-chat", **request}).encode()
     try:
@@ -117,7 +117,7 @@ async def test_caller_keeps_azure_error_codes(prompt: str, code: str, param: str
     async with AzureOpenAIEmulator(api_key=AZURE_KEY) as emulator:
         block = AzureOpenAI(endpoint=emulator.base_url, deployment="gpt-4o", region="westeurope", insecure=True,
                             credentials_secret_ref={"name": "azure"})
-        pools = Pools()
+        pools = emulator_pools()
         caller = make_caller("azure-eu", "azureOpenAI", block, lookup, "support", pools=pools)
         raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": prompt}]}).encode()
         with pytest.raises(BadRequest) as caught:

@@ -6,17 +6,16 @@ emulator accepts it."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.provider_backends import AWS_KEY_ID, AWS_SECRET, lookup
+from tests.support.provider_backends import AWS_KEY_ID, AWS_SECRET, call_once
 
 from airoute.api import Bedrock
 from airoute.emulators import BedrockEmulator
-from airoute.providers import Pools, make_caller, parse_request, sniff
+from airoute.providers import parse_request
 from airoute.providers.translate.openai_to_bedrock import to_converse
 
 pytestmark = pytest.mark.sdk
@@ -66,16 +65,7 @@ def boto3_call(client: Any, request: dict[str, Any]) -> Any:
 async def caller_call(url: str, request: dict[str, Any]) -> bytes:
     block = Bedrock(region="eu-central-1", model_id=MODEL, endpoint_url=url, insecure=True,
                     credentials_secret_ref={"name": "aws"})
-    pools = Pools()
-    caller = make_caller("bedrock-eu", "bedrock", block, lookup, "support", pools=pools)
-    raw = json.dumps({"model": "support-chat", **request}).encode()
-    try:
-        if request.get("stream"):
-            return b"".join([piece async for piece in caller.stream(raw, sniff(raw))])
-        return await caller.complete(raw, sniff(raw))
-    finally:
-        await caller.aclose()
-        await pools.aclose()
+    return await call_once("bedrock", block, request)
 
 
 @pytest.mark.parametrize("request_", INPUTS, ids=["options", "tools", "tool-result-stream"])

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.support.provider_backends import emulator_pools
 
 from airoute.api import AzureOpenAI, Bedrock, VertexAI
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmulator
 from airoute.emulators.credentials import service_account_key
-from airoute.providers import AuthFailed, Caller, Pools, ProviderConfigError, make_caller, sniff
+from airoute.providers import AuthFailed, Caller, ProviderConfigError, make_caller, sniff
 from airoute.providers.credentials import SecretLookup
 
 pytestmark = pytest.mark.sdk
@@ -32,8 +33,8 @@ def _secrets(values: dict[tuple[str, str], bytes]) -> Callable[[str, str], bytes
     return lambda name, key: values.get((name, key))
 
 
-def make(backend: str, kind: str, block: Any, secrets: SecretLookup) -> Caller:
-    return make_caller(backend, kind, block, secrets, "ns", pools=Pools(), timeout=5.0)
+def make(backend: str, kind: str, block: Any, secrets: SecretLookup, *token_uris: str) -> Caller:
+    return make_caller(backend, kind, block, secrets, "ns", pools=emulator_pools(*token_uris))
 
 
 async def ask(caller: Caller) -> dict[str, Any]:
@@ -47,7 +48,8 @@ async def test_vertex_service_account_key_from_secret() -> None:
         block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
                          endpoint_url=emulator.base_url, insecure=True,
                          credentials_secret_ref={"name": "gcp-sa"})
-        caller = make("vertex", "vertexAI", block, _secrets({("gcp-sa", "key.json"): key_file}))
+        caller = make("vertex", "vertexAI", block, _secrets({("gcp-sa", "key.json"): key_file}),
+                      f"{emulator.base_url}/token")
         answer = await ask(caller)
         await ask(caller)
         await caller.aclose()
@@ -62,7 +64,8 @@ async def test_vertex_token_refused_is_auth_failed() -> None:
         block = VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash",
                          endpoint_url=emulator.base_url, insecure=True,
                          credentials_secret_ref={"name": "gcp-sa"})
-        caller = make("vertex", "vertexAI", block, _secrets({("gcp-sa", "key.json"): key_file}))
+        caller = make("vertex", "vertexAI", block, _secrets({("gcp-sa", "key.json"): key_file}),
+                      f"{emulator.base_url}/no-such-token-endpoint")
         with pytest.raises(AuthFailed) as caught:
             await ask(caller)
         await caller.aclose()

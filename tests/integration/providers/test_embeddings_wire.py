@@ -15,11 +15,11 @@ import boto3
 import openai
 import pytest
 from botocore.config import Config
-from tests.support.provider_backends import AWS_KEY_ID, AWS_SECRET, VERTEX_TOKEN, lookup
+from tests.support.provider_backends import AWS_KEY_ID, AWS_SECRET, VERTEX_TOKEN, emulator_pools, lookup
 
 from airoute.api import AzureOpenAI, Bedrock, Embeddings, InCluster, VertexAI
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, OpenAICompatibleEmulator, VertexAIEmulator
-from airoute.providers import BadRequest, Pools, ProviderConfigError, Unavailable, make_caller, sniff
+from airoute.providers import BadRequest, ProviderConfigError, Unavailable, make_caller, sniff
 from airoute.providers.embeddings import parse_embeddings
 from airoute.providers.translate.openai_to_vertex_embeddings import embed_requests
 
@@ -95,7 +95,7 @@ async def embed(caller: Any, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_the_bedrock_embedders_answer_in_openai_shape(bedrock: BedrockEmulator) -> None:
-    pools = Pools()
+    pools = emulator_pools()
     block = Bedrock(region="eu-central-1", model_id="amazon.titan-embed-text-v2:0", endpoint_url=bedrock.base_url,
                     insecure=True, credentials_secret_ref={"name": "aws"})
     titan = make_caller("titan", "bedrock", block, lookup, "team", pools=pools,
@@ -124,7 +124,7 @@ async def test_the_bedrock_embedders_answer_in_openai_shape(bedrock: BedrockEmul
 
 
 def test_a_model_that_cannot_return_the_route_size_is_a_configuration_error() -> None:
-    pools = Pools()
+    pools = emulator_pools()
     for model_id, size, problem in [("amazon.titan-embed-text-v2:0", 300, "not 300"),
                                     ("anthropic.claude-3-haiku-20240307-v1:0", 1024, "not an embedding model")]:
         block = Bedrock(region="eu-central-1", model_id=model_id)
@@ -136,7 +136,7 @@ def test_a_model_that_cannot_return_the_route_size_is_a_configuration_error() ->
 async def test_openai_format_embedders_check_the_size_of_every_answer() -> None:
     async with OpenAICompatibleEmulator(api_key="cluster-token-0123456789") as emu, AzureOpenAIEmulator(
             api_key="azure-key-0123456789abcdef01234567") as azure:
-        pools = Pools()
+        pools = emulator_pools()
         served = InCluster(service={"name": "tei", "namespace": "models", "port": 80}, model="bge-m3",
                            credentials_secret_ref={"name": "vllm"})
         hosts = {"tei.models": emu.base_url.removeprefix("http://")}
@@ -163,7 +163,7 @@ async def test_the_vertex_embedders_answer_in_openai_shape() -> None:
     from google.oauth2.credentials import Credentials
 
     async with VertexAIEmulator(access_token=VERTEX_TOKEN) as emu:
-        pools = Pools()
+        pools = emulator_pools()
         credentials = Credentials(token=VERTEX_TOKEN)  # type: ignore[no-untyped-call]
         for model, size, texts, method in [("text-embedding-005", 256, ["a", "b"], "predict"),
                                            ("gemini-embedding-001", 768, ["a"], "embedContent"),

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from tests.support.provider_backends import emulator_pools
 from tests.support.sse import SSEDecoder
 from tests.support.tls import self_signed
 
 from airoute.api import InCluster, OpenAICompatible
 from airoute.emulators import Faults, OpenAICompatibleEmulator
-from airoute.providers import AuthFailed, Caller, Pools, Throttled, Unavailable, make_caller, sniff
+from airoute.providers import AuthFailed, Caller, Throttled, Unavailable, make_caller, sniff
 from airoute.providers.openai_format import OpenAIFormatCaller
 
 pytestmark = pytest.mark.sdk
@@ -38,7 +39,7 @@ async def upstream() -> AsyncIterator[OpenAICompatibleEmulator]:
 
 @pytest_asyncio.fixture
 async def caller(upstream: OpenAICompatibleEmulator) -> AsyncIterator[Caller]:
-    pools = Pools()
+    pools = emulator_pools()
     block = InCluster(service={"name": "vllm"}, model="meta-llama/Llama-3.1-8B-Instruct")
     built = make_caller("local", "inCluster", block, _no_secrets, "models", pools=pools,
                         service_hosts={"vllm.models": f"127.0.0.1:{upstream.port}"})
@@ -73,7 +74,7 @@ async def test_keeps_connections_alive(caller: Caller, upstream: OpenAICompatibl
 
 
 async def test_callers_of_one_origin_share_its_pool(upstream: OpenAICompatibleEmulator) -> None:
-    pools = Pools()
+    pools = emulator_pools()
     blocks = [OpenAICompatible(base_url=f"{upstream.base_url}/v1", model=m, insecure=True) for m in ("a", "b")]
     callers = [make_caller(f"b{i}", "openAICompatible", b, _no_secrets, "ns", pools=pools)
                for i, b in enumerate(blocks)]
@@ -131,7 +132,7 @@ async def test_many_concurrent_requests(caller: Caller, upstream: OpenAICompatib
 
 async def test_https_with_ca_bundle(tmp_path: Path) -> None:
     material = self_signed()
-    pools = Pools()
+    pools = emulator_pools()
     async with OpenAICompatibleEmulator(api_key="sk-test-0123456789abcdefghij") as emulator:
         await emulator.stop()
         url = await emulator.start(ssl_context=material.server_context(tmp_path))
@@ -184,7 +185,7 @@ async def test_an_in_band_error_split_across_chunks_is_found(split: int) -> None
     cut = len(CHUNK) + split
     pieces = [CHUNK, error[len(CHUNK):cut], error[cut:], b"data: [DONE]\n\n"]
     server, port = await _raw_upstream([p for p in pieces if p])
-    pools = Pools()
+    pools = emulator_pools()
     block = OpenAICompatible(base_url=f"http://127.0.0.1:{port}/v1", model="m", insecure=True)
     caller = make_caller("vllm", "openAICompatible", block, _no_secrets, "ns", pools=pools)
     assert isinstance(caller, OpenAIFormatCaller)

@@ -9,11 +9,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.support.provider_backends import VERTEX_TOKEN, lookup
+from tests.support.provider_backends import VERTEX_TOKEN, call_once
 
 from airoute.api import VertexAI
 from airoute.emulators import VertexAIEmulator
-from airoute.providers import Pools, make_caller, parse_request, sniff
+from airoute.providers import parse_request
 from airoute.providers.translate.openai_to_vertex import to_generate_content
 
 pytestmark = pytest.mark.sdk
@@ -89,17 +89,8 @@ async def caller_call(url: str, request: dict[str, Any]) -> bytes:
     from google.oauth2.credentials import Credentials
 
     block = VertexAI(project="acme-prod", location="europe-west4", model=MODEL, endpoint_url=url, insecure=True)
-    pools = Pools()
-    caller = make_caller("vertex-eu", "vertexAI", block, lookup, "support", pools=pools,
-                         google_credentials=Credentials(token=VERTEX_TOKEN))  # type: ignore[no-untyped-call]
-    raw = json.dumps({"model": "support-chat", **request}).encode()
-    try:
-        if request.get("stream"):
-            return b"".join([piece async for piece in caller.stream(raw, sniff(raw))])
-        return await caller.complete(raw, sniff(raw))
-    finally:
-        await caller.aclose()
-        await pools.aclose()
+    return await call_once("vertexAI", block, request,
+                           google_credentials=Credentials(token=VERTEX_TOKEN))  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize("request_", INPUTS, ids=["options", "tools", "tool-result-stream"])

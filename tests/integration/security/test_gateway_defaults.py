@@ -146,7 +146,7 @@ async def test_secrets_of_namespaces_not_served_are_never_used(tmp_path: Path) -
         routed("team", "borrows", "shared"), routed("team", "owns", "own"), routed("other", "elsewhere", "shared"),
     ]))
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), namespaces=("team",),
-                                    auth_disabled=True, poll_interval=0.05))
+                                    auth_disabled=True, poll_interval=0.05, allow_internal_upstreams=True))
     await gateway.start()
     try:
         await gateway.wait_ready()

@@ -38,7 +38,8 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
                                         check=False, kubeconfig=kubeconfig)
     assert forbidden.returncode != 0 and "forbidden" in forbidden.stderr.lower()
     gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, kubernetes=True, kubeconfig=str(kubeconfig),
-                                    namespaces=(ns,), api_keys_secret=f"{ns}/clients"))
+                                    namespaces=(ns,), api_keys_secret=f"{ns}/clients",
+                                    allow_internal_upstreams=True))
     await gateway.start()
     try:
         await gateway.wait_ready(30)

@@ -206,7 +206,8 @@ async def test_no_secret_in_logs_metrics_answers_status_or_notifications(
     keys = tmp_path / "keys.yaml"
     keys.write_text(f"support-bot: {client_key}\n")
     gateway = await gateway_process(s.folder, "--api-keys-file", str(keys), "--log-level", "DEBUG",
-                                    "--service-host", f"vllm.team=127.0.0.1:{s.leaky_port}")
+                                    "--service-host", f"vllm.team=127.0.0.1:{s.leaky_port}",
+                                    "--google-token-uri", f"http://127.0.0.1:{s.leaky_port}/200/token")
     caplog.set_level(logging.DEBUG)
 
     clock = FakeClock()

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.helm import CHART, HelmError, helm, helm_binary, render, template
+from tests.support.helm import CHART, HelmError, helm, helm_binary, render, render_values, template
 from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.helm
@@ -168,6 +168,22 @@ def test_gateway_requires_client_keys_by_default() -> None:
     (gateway,) = [c for name, _, c in _containers(opened) if name.endswith("gateway")]
     assert "--no-auth" in gateway["args"]
     assert not any(r["metadata"]["name"].endswith("-api-keys") for r in _by_kind(opened, "Role"))
+
+
+def test_ambient_identity_is_off_by_default_and_opted_in_per_namespace() -> None:
+    """The gateway's own cloud identity is used by no namespace unless the values list it."""
+    from airoute.cli import build_parser
+    from airoute.gateway.cli import config_from
+
+    (gateway,) = [c for name, _, c in _containers(render(namespace="airoute-system")) if name.endswith("gateway")]
+    assert not any(a.startswith("--ambient-identity") for a in gateway["args"])
+    assert "--allow-internal-upstreams" not in gateway["args"]
+    opted = render_values({"gateway": {"ambientIdentity": {"namespaces": ["support", "marketing"],
+                                                           "allowEndpointOverrides": True}}})
+    (gateway,) = [c for name, _, c in _containers(opted) if name.endswith("gateway")]
+    config = config_from(build_parser().parse_args(gateway["args"]))
+    assert config.ambient_identity_namespaces == ("support", "marketing")
+    assert config.ambient_identity_overrides and not config.allow_internal_upstreams
 
 
 def test_the_cli_accepts_the_arguments_the_chart_passes(rendered: tuple[str, list[dict[str, Any]]]) -> None:

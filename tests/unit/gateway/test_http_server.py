@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 import pytest
 
 from airoute.gateway.http_server import HttpServer, Limits, Refusal, Reply, Request
+from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.http_pool import Pool, UpstreamError
 from tests.support.fakes import eventually
 
@@ -103,7 +104,7 @@ async def test_pool_reuses_connections_and_survives_a_server_closing_idle_ones(
     server: tuple[HttpServer, int],
 ) -> None:
     srv, port = server
-    pool = Pool("127.0.0.1", port)
+    pool = Pool("127.0.0.1", port, policy=UpstreamPolicy(allow_internal=True))
     head = b"POST /x HTTP/1.1\r\nhost: t\r\n"
     for body in (b"a", b"b"):
         response = await pool.request(head, body)
@@ -120,9 +121,17 @@ async def test_pool_reuses_connections_and_survives_a_server_closing_idle_ones(
 
 
 async def test_pool_connect_error() -> None:
-    pool = Pool("127.0.0.1", 1)
-    with pytest.raises(UpstreamError, match="cannot connect"):
+    pool = Pool("127.0.0.1", 1, policy=UpstreamPolicy(allow_internal=True))
+    with pytest.raises(UpstreamError, match="cannot connect") as caught:
         await pool.request(b"POST / HTTP/1.1\r\n", b"")
+    assert caught.value.kind == "connect"
+
+
+async def test_pool_refuses_loopback_by_default() -> None:
+    pool = Pool("127.0.0.1", 1)
+    with pytest.raises(UpstreamError, match="is a loopback address") as caught:
+        await pool.request(b"POST / HTTP/1.1\r\n", b"")
+    assert caught.value.kind == "refused_target"
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from airoute.api import AzureOpenAI, InCluster, OpenAICompatible
+from airoute.api import AzureOpenAI, Bedrock, InCluster, OpenAICompatible, VertexAI
 from airoute.providers import Caller, Pools, ProviderConfigError, make_caller
 from airoute.providers.credentials import SecretLookup
+from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.openai_format import OpenAIFormatCaller
 
 
@@ -62,7 +63,7 @@ def test_azure_with_an_api_version_goes_to_the_deployment_path() -> None:
 
 
 def test_azure_without_a_secret_authenticates_with_an_entra_token() -> None:
-    caller = make("azure", "azureOpenAI", AZURE)
+    caller = make("azure", "azureOpenAI", AZURE, policy=UpstreamPolicy(ambient_namespaces=frozenset({"ns"})))
     assert isinstance(caller, OpenAIFormatCaller)
     assert caller.endpoint.headers == ()
     auth = caller._auth
@@ -128,3 +129,60 @@ def test_importing_providers_and_emulators_imports_no_sdk() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+AMBIENT = UpstreamPolicy(ambient_namespaces=frozenset({"trusted"}))
+
+
+@pytest.mark.parametrize(("kind", "block"), [
+    ("azureOpenAI", AZURE),
+    ("bedrock", Bedrock(region="eu-central-1", model_id="m")),
+    ("vertexAI", VertexAI(project="acme-prod", location="europe-west4", model="gemini-2.0-flash")),
+])
+def test_ambient_identity_only_for_namespaces_the_operator_opts_in(kind: str, block: Any) -> None:
+    with pytest.raises(ProviderConfigError, match="namespace 'tenant' may not use the gateway's own cloud identity"):
+        make("b", kind, block, namespace="tenant", policy=AMBIENT)
+    assert make("b", kind, block, namespace="trusted", policy=AMBIENT) is not None
+
+
+@pytest.mark.parametrize(("kind", "block"), [
+    ("azureOpenAI", AzureOpenAI(endpoint="https://attacker.example", deployment="d", region="westeurope")),
+    ("bedrock", Bedrock(region="eu-central-1", model_id="m", endpoint_url="https://attacker.example")),
+    ("vertexAI", VertexAI(project="acme-prod", location="europe-west4", model="g",
+                          endpoint_url="https://aiplatform.googleapis.com.attacker.example")),
+])
+def test_ambient_identity_goes_only_to_the_providers_own_domains(kind: str, block: Any) -> None:
+    with pytest.raises(ProviderConfigError, match="only to the provider's own domains"):
+        make("b", kind, block, namespace="trusted", policy=AMBIENT)
+    overrides = UpstreamPolicy(ambient_namespaces=frozenset({"trusted"}), ambient_overrides=True)
+    assert make("b", kind, block, namespace="trusted", policy=overrides) is not None
+
+
+def test_private_endpoints_of_the_providers_are_their_own_domains() -> None:
+    for kind, block in [
+        ("azureOpenAI", AzureOpenAI(endpoint="https://contoso.cognitiveservices.azure.com", deployment="d",
+                                    region="westeurope")),
+        ("bedrock", Bedrock(region="eu-central-1", model_id="m",
+                            endpoint_url="https://vpce-0a1b.bedrock-runtime.eu-central-1.vpce.amazonaws.com")),
+        ("vertexAI", VertexAI(project="acme-prod", location="europe-west4", model="g",
+                              endpoint_url="https://europe-west4-aiplatform.p.googleapis.com")),
+    ]:
+        assert make("b", kind, block, namespace="trusted", policy=AMBIENT) is not None
+
+
+def test_pools_are_keyed_by_origin_and_credentials() -> None:
+    pools = Pools()
+    base = dict(base_url="https://api.example.com/v1", model="m", credentials_secret_ref={"name": "k"})
+    one = make_caller("a", "openAICompatible", OpenAICompatible(**base), lambda n, k: b"key-one-0123", "ns",
+                      pools=pools)
+    same = make_caller("b", "openAICompatible", OpenAICompatible(**base), lambda n, k: b"key-one-0123", "ns",
+                       pools=pools)
+    other_key = make_caller("c", "openAICompatible", OpenAICompatible(**base), lambda n, k: b"key-two-4567", "ns",
+                            pools=pools)
+    other_ns = make_caller("d", "openAICompatible", OpenAICompatible(**base), lambda n, k: b"key-one-0123", "ns2",
+                           pools=pools)
+    assert isinstance(one, OpenAIFormatCaller) and isinstance(same, OpenAIFormatCaller)
+    assert isinstance(other_key, OpenAIFormatCaller) and isinstance(other_ns, OpenAIFormatCaller)
+    assert one._pool is same._pool
+    assert len({id(one._pool), id(other_key._pool), id(other_ns._pool)}) == 3
+    assert len(pools) == 3

@@ -202,6 +202,8 @@ class Failover:
 
     def _failed(self, route: LiveRoute, target: Target, error: ProviderError) -> None:
         self.metrics.requests.inc((*target.labels, outcome_of(error)))
+        # The client reads the short message; the log keeps the detail (both scrubbed of secrets).
+        log.info("backend %s of route %s: %s (%s)", target.backend, route.key, error.kind, error.detail)
         if isinstance(error, BadRequest):
             return
         entry = route.entry
@@ -209,7 +211,7 @@ class Failover:
                                 route.choice.names):
             self.metrics.ejections.inc(target.labels[:3])
             log.warning("ejected backend %s of route %s for %gs after %d failures in a row (last: %s)",
-                        target.backend, route.key, entry.eject_seconds, entry.consecutive_failures, error)
+                        target.backend, route.key, entry.eject_seconds, entry.consecutive_failures, error.detail)
 
     async def _end_cut_stream(self, reply: Reply, error: ProviderError) -> None:
         log.warning("stream cut after bytes were sent: %s", error)
