@@ -26,9 +26,14 @@ from airoute.commands.validate import validate
 
 
 def _store(args: argparse.Namespace) -> RouteStore:
+    """Where the routes are read: one namespace (``-n``, a ``NAMESPACE/NAME`` route, or the
+    kubeconfig's), every namespace only with ``-A``."""
+    namespace = getattr(args, "route", "").rpartition("/")[0] or args.namespace
+    if args.all_namespaces and namespace:
+        raise RouteStoreError("-A lists every namespace: do not combine it with -n or NAMESPACE/NAME")
     if getattr(args, "routes_dir", None):
-        return FolderRouteStore(args.routes_dir)
-    return KubectlRoutes(args.kubeconfig, args.context)
+        return FolderRouteStore(args.routes_dir, namespace)
+    return KubectlRoutes(args.kubeconfig, args.context, namespace, args.all_namespaces)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -113,7 +118,13 @@ def _target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--routes-dir", type=Path, help="a folder of AIRoute files instead of the cluster")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: kubectl's)")
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
-    p.add_argument("-n", "--namespace", help="namespace of the route")
+    p.add_argument("-n", "--namespace", help="namespace of the routes (default: the kubeconfig context's)")
+    p.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="every namespace (needs the right to list AIRoutes cluster-wide)",
+    )
 
 
 def add_route_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

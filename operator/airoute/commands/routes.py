@@ -48,9 +48,19 @@ def find(objs: Sequence[Mapping[str, Any]], ref: str, namespace: str | None) -> 
 
 
 class KubectlRoutes:
-    """AIRoutes in the cluster of kubectl's current context."""
+    """AIRoutes in the cluster of kubectl's current context, in one namespace unless ``all_namespaces``.
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
+    The namespace is ``namespace`` or, like kubectl, the one of the kubeconfig's context: a team
+    with rights in its own namespace only never needs cluster-wide rights (``-A`` asks for them).
+    """
+
+    def __init__(
+        self,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+    ) -> None:
         kubectl = shutil.which("kubectl")
         if kubectl is None:
             raise RouteStoreError(
@@ -61,15 +71,20 @@ class KubectlRoutes:
             self._base += ["--kubeconfig", kubeconfig]
         if context:
             self._base += ["--context", context]
+        self._scope = ["-A"] if all_namespaces else ["-n", namespace] if namespace else []
 
     def _run(self, *args: str) -> str:
         done = subprocess.run([*self._base, *args], capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0:
-            raise RouteStoreError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip() or 'failed'}")
+            why = " ".join(done.stderr.split()) or "failed"
+            if "-A" in args and "forbidden" in why.lower():
+                why += " (listing every namespace needs cluster-wide rights: drop -A, or say -n NAMESPACE)"
+            raise RouteStoreError(f"kubectl {' '.join(args[:3])}: {why}")
         return done.stdout
 
     def routes(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = json.loads(self._run("get", "airoutes.airoute.dev", "-A", "-o", "json"))["items"]
+        listed = self._run("get", "airoutes.airoute.dev", *self._scope, "-o", "json")
+        items: list[dict[str, Any]] = json.loads(listed)["items"]
         return items
 
     def annotate(self, namespace: str, name: str, key: str, value: str | None) -> None:
@@ -85,15 +100,22 @@ class KubectlRoutes:
 
 
 class FolderRouteStore:
-    """AIRoutes in a folder (``airoute controller --routes-dir``): annotations are written into the files."""
+    """AIRoutes in a folder (``airoute controller --routes-dir``): annotations are written into the files.
 
-    def __init__(self, folder: Path) -> None:
+    Every route in the folder, or only those of ``namespace`` when one is given.
+    """
+
+    def __init__(self, folder: Path, namespace: str | None = None) -> None:
         if not folder.is_dir():
             raise RouteStoreError(f"{folder}: not a folder")
         self._routes = FolderRoutes(folder)
+        self._namespace = namespace
 
     def routes(self) -> list[dict[str, Any]]:
-        return [dict(r.obj) for r in self._routes.load() if r.obj is not None]
+        found = [dict(r.obj) for r in self._routes.load() if r.obj is not None]
+        if self._namespace is None:
+            return found
+        return [o for o in found if o.get("metadata", {}).get("namespace", "default") == self._namespace]
 
     def annotate(self, namespace: str, name: str, key: str, value: str | None) -> None:
         for loaded in self._routes.load():
