@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from airoute.emulators import OpenAICompatibleEmulator
 from tests.support.fakes import wait_for
 from tests.support.net import free_port
 
+from .apiserver import KUBECTL
 from .prom_server import PrometheusServer
 
 
@@ -105,6 +106,24 @@ class ClientLoad:
         self.thread.join(5)
 
 
+Versions = list[tuple[dict[str, Any], Any]]
+"""Objects seen by a watch, each with what was sampled when it arrived."""
+
+
+def _read_objects(proc: subprocess.Popen[str], into: Versions, sample: Callable[[], Any]) -> None:
+    """Appends each JSON object ``kubectl get --watch -o json`` prints (one after the other)."""
+    assert proc.stdout is not None
+    decoder, buffer = json.JSONDecoder(), ""
+    for line in proc.stdout:
+        buffer += line
+        if line.rstrip() != "}":  # kubectl prints each object indented, ending with "}" alone
+            continue
+        with contextlib.suppress(json.JSONDecodeError):
+            obj, _ = decoder.raw_decode(buffer.strip())
+            into.append((obj, sample()))
+            buffer = ""
+
+
 class Stack:
     """Emulators, gateway, Prometheus and controller for one namespace of a test API server."""
 
@@ -143,9 +162,12 @@ class Stack:
             log_dir,
         )
         self.prometheus = PrometheusServer([f"127.0.0.1:{self.gateway_port}"], scrape_interval="1s")
+        self.controller_ports: dict[str, int] = {}
         self.controller = self.new_controller("controller")
 
     def new_controller(self, name: str, *extra: str) -> Process:
+        """A controller process (not started), its /metrics on ``self.controller_ports[name]``."""
+        port = self.controller_ports[name] = free_port()
         return Process(
             name,
             [
@@ -162,7 +184,7 @@ class Stack:
                 "--liveness",
                 "",
                 "--metrics-port",
-                "0",
+                str(port),
                 *(extra or ("--standalone",)),
             ],
             self.env,
@@ -251,6 +273,35 @@ class Stack:
     def events(self, name: str) -> list[dict[str, Any]]:
         out = self.apiserver.kubectl("get", "events", "-n", self.namespace, "-o", "json").stdout
         return [e for e in json.loads(out)["items"] if e["involvedObject"].get("name") == name]
+
+    def controller_metric(self, metric: str, controller: str = "controller") -> float | None:
+        """The value of an unlabelled series of a controller's /metrics (``None`` when absent)."""
+        url = f"http://127.0.0.1:{self.controller_ports[controller]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                name, _, value = line.partition(" ")
+                if name == metric:
+                    return float(value)
+        return None
+
+    @contextlib.contextmanager
+    def watch(self, name: str, sample: Callable[[], Any] = lambda: None) -> Iterator[Versions]:
+        """Every version of the route the API server stores while in the block, in order (a watch
+        misses none), each with what ``sample()`` returned when it arrived."""
+        argv = [KUBECTL, f"--kubeconfig={self.apiserver.kubeconfig}", "get", "airoute", name]
+        proc = subprocess.Popen(
+            [*argv, "-n", self.namespace, "--watch", "-o", "json"], stdout=subprocess.PIPE, text=True
+        )
+        seen: Versions = []
+        reader = threading.Thread(target=_read_objects, args=(proc, seen, sample), daemon=True)
+        reader.start()
+        try:
+            wait_for(f"the watch on {name} to start", lambda: seen, 30)
+            yield seen
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            reader.join(10)
 
     def served(self, model: str) -> bool:
         try:

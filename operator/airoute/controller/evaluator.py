@@ -75,6 +75,10 @@ class Evaluator:
     _snapshot: MetricsSnapshot = field(default_factory=lambda: MetricsSnapshot(available=False, error="not yet read"))
     _pages: Mapping[str, StatusPage] = field(default_factory=dict)
     _read_at: float = float("-inf")
+    _cycle_at: float = float("-inf")
+    """When the current cycle began: a route is due again ``interval`` after the cycle that decided
+    it began (the tick's time), not after its decision, which comes later by the time the signals
+    took to read; a route whose interval equals the tick is then decided at every tick."""
     decided: int = 0
     """Routes decided by the core so far; ``skipped``: routes at rest that needed no decision."""
     skipped: int = 0
@@ -113,6 +117,8 @@ class Evaluator:
         queries = [RouteQuery(r.metadata.namespace, r.metadata.name, parse_duration(r.spec.health.window)) for r in due]
         try:
             self._snapshot = await self.metrics.collect(queries)
+            if self.telemetry is not None:
+                self.telemetry.signal_reads.inc()
         except Exception as exc:  # a broken source means "could not measure", never a crash
             log.exception("reading health signals failed")
             error = f"reading health signals failed: {type(exc).__name__}"
@@ -142,7 +148,7 @@ class Evaluator:
             decision = invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now)
             return Outcome(key, decision, changed=not same_decision(decision.status, prev))
         interval = parse_duration(route.spec.health.interval)
-        self._seen[key] = _Seen(now, interval, meta.get("generation"), dict(meta.get("annotations") or {}))
+        self._seen[key] = _Seen(self._cycle_at, interval, meta.get("generation"), dict(meta.get("annotations") or {}))
         obs = observe(route, self._snapshot, self._pages, now, self.drill_baselines)
         rest = self._at_rest.get(key)
         quiet = at_rest(route.status)
@@ -170,7 +176,7 @@ class Evaluator:
         ``max_signal_age``: reuse the last read when it is younger than this (a cycle woken by a
         change between two ticks); ``None`` reads afresh whenever some route is due.
         """
-        now = self.clock.now()
+        now = self._cycle_at = self.clock.now()
         candidates = objs if force else [o for o in objs if self.due(o, now)]
         parsed = [(obj, *try_parse(self.cache, obj)) for obj in candidates]
         due = [route for _, route, _ in parsed if route is not None]

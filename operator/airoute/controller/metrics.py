@@ -57,6 +57,11 @@ class ControllerMetrics:
         self.events = Counter(
             "airoute_controller_events", "Events recorded, by reason.", [*route, "reason"], registry=r
         )
+        self.signal_reads = Counter(
+            "airoute_controller_signal_reads",
+            "Reads of the health signals: one per evaluation cycle with routes due.",
+            registry=r,
+        )
         self.cycle = Histogram("airoute_controller_evaluation_seconds", "Time to evaluate one route.", registry=r)
         self.metrics_available.set(0)
         self._series: dict[tuple[str, str], set[tuple[object, tuple[str, ...]]]] = {}

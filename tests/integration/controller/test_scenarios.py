@@ -62,29 +62,53 @@ def _set_model(stack: Stack, name: str, backend: int, model: str) -> None:
     )
 
 
+READS = "airoute_controller_signal_reads_total"
+CYCLE_SLACK = 2
+"""Reads of the signals a watched version may lag or lead by: the reads counter is sampled when
+the version reaches the test, up to a tick after the write (or more on a busy machine)."""
+
+
+def _b0(version: dict[str, Any]) -> dict[str, Any]:
+    status = version.get("status") or {}
+    return next((b for b in status.get("backends", []) if b["name"] == "b0"), {})
+
+
 def test_hard_outage_shifts_weight_away_and_ramps_back(stack: Stack) -> None:
-    stack.apply(stack.route("outage"))
+    """docs/operations/provider-outage.md: once Prometheus shows the failures, the weight is 0
+    after ``health.unhealthyAfter`` bad evaluations, one per ``health.interval`` (here one per
+    tick). Counted in evaluations and signal reads from the route's history, not in seconds: a
+    busy machine slows every part, a controller that waits more evaluations or more cycles fails."""
+    route = stack.route("outage", failover={"ejectFor": "4s", "recoveryRamp": [25, 50, 100], "recoveryInterval": "1s"})
+    unhealthy_after = route["spec"]["health"].get("unhealthyAfter", 2)
+    stack.apply(route)
     with stack.load("outage") as load:
         _steady(stack, "outage")
         time.sleep(2)
-        down = time.monotonic()
-        stack.emulators.set_faults(0, Faults(down="refuse"))
-        try:
-            wait_for("b0's weight to reach 0", lambda: stack.weights("outage").get("b0") == 0, 30)
-            shifted_after = time.monotonic() - down
-            weights = stack.weights("outage")
-            assert sum(weights.values()) == 100 and weights["b1"] > 30 and weights["b2"] > 20
-            assert load.tally.failed == 0, f"clients saw errors during the outage: {load.tally.failures}"
-        finally:
-            stack.emulators.set_faults(0)
-        back = time.monotonic()
-        wait_for("b0 back at full weight", lambda: stack.weights("outage").get("b0") == 50, 40)
-        recovered_after = time.monotonic() - back
+        reads = lambda: stack.controller_metric(READS)  # noqa: E731
+        with stack.watch("outage", sample=reads) as history:
+            stack.emulators.set_faults(0, Faults(down="refuse"))
+            try:
+                wait_for("b0's weight to reach 0", lambda: stack.weights("outage").get("b0") == 0, 60)
+                weights = stack.weights("outage")
+                assert sum(weights.values()) == 100 and weights["b1"] > 30 and weights["b2"] > 20
+                assert load.tally.failed == 0, f"clients saw errors during the outage: {load.tally.failures}"
+            finally:
+                stack.emulators.set_faults(0)
+            wait_for("b0 back at full weight", lambda: stack.weights("outage").get("b0") == 50, 60)
+            wait_for("the watch to see it", lambda: history[-1][0]["status"]["weights"].get("b0") == 50, 30)
         assert load.tally.failed == 0
-    print(f"outage: weight 0 after {shifted_after:.1f}s, full weight back {recovered_after:.1f}s after recovery")
-    # 2 bad evaluations at a 1 s interval, plus the scrape (1 s), the controller tick (1 s) and
-    # the gateway's table update: well under 10 s.
-    assert shifted_after < 10
+    streaks = [(_b0(v).get("badStreak", 0), v["status"]["weights"].get("b0"), n) for v, n in history]
+    first = next(i for i, (streak, _, _) in enumerate(streaks) if streak >= 1)
+    ejected = next(i for i, (_, weight, _) in enumerate(streaks) if weight == 0)
+    bad = [streak for streak, _, _ in streaks[first : ejected + 1]]
+    assert bad == list(range(1, unhealthy_after + 1)), f"each bad evaluation written once, in order: {streaks}"
+    assert 0 < streaks[first][1] < 50, "the first bad evaluation already lowers the weight"
+    cycles = streaks[ejected][2] - streaks[first][2]
+    print(f"outage: history {streaks}; {cycles:g} signal reads from the first bad evaluation to weight 0")
+    assert cycles <= (unhealthy_after - 1) + CYCLE_SLACK, f"{cycles:g} reads of the signals, one per evaluation"
+    ramp = [_b0(v).get("rampStep") for v, _ in history[ejected:]]
+    steps = [step for i, step in enumerate(ramp) if step is not None and (i == 0 or ramp[i - 1] != step)]
+    assert steps[-2:] == [0, 1], f"back through every step of failover.recoveryRamp, in order: {ramp}"
     reasons = {e["reason"] for e in stack.events("outage")}
     assert {"BackendEjected", "BackendRecovered"} <= reasons
 
