@@ -3,9 +3,11 @@
 ====================  ============================================================
 verdict               when
 ====================  ============================================================
-Error                 metrics are unavailable, or there is no series for the canary:
-                      "could not measure" is never "failed" (the rollout pauses)
-Inconclusive          canary requests < max(rollout.minRequests, 1)
+Error                 metrics are unavailable: "could not measure" is never "failed"
+                      (the rollout pauses)
+Inconclusive          canary requests < max(rollout.minRequests, 1); no series for the
+                      canary while metrics are available is 0 requests (the rollout stays
+                      at its step: low traffic is not an outage)
 Failed                canary error rate > rollout.maxErrorRate
 Failed                canary p95 latency > rollout.maxLatencyP95
 Passed                otherwise
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from airoute.api.spec import RolloutPolicy
 from airoute.api.status import Verdict
 from airoute.core.signals import Signals, format_rate, format_seconds
+
+NO_REQUESTS = Signals(requests=0, errors=0, throttled=0, latency_p95=None)
 
 Check = Callable[[RolloutPolicy, Signals], tuple[Verdict, str] | None]
 
@@ -58,10 +62,9 @@ def verdict(policy: RolloutPolicy, canary: Signals | None, metrics_available: bo
     """Passed, Failed, Inconclusive or Error for one analysis of a canary, with the reason in words."""
     if not metrics_available:
         return "Error", "metrics unavailable: could not measure the canary"
-    if canary is None:
-        return "Error", "no metrics for the canary variant: could not measure it"
+    measured = NO_REQUESTS if canary is None else canary
     for check in CHECKS:
-        found = check(policy, canary)
+        found = check(policy, measured)
         if found is not None:
             return found
-    return "Passed", _passed(policy, canary)
+    return "Passed", _passed(policy, measured)

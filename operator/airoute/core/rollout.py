@@ -7,7 +7,8 @@
 * Every ``rollout.interval`` (from ``step_started``) the canary is analysed:
   Passed → next step, or Succeeded after passing at 100 % (the canary block becomes stable);
   Failed → one more failed check (a total, not a streak), RolledBack at ``failureLimit``;
-  Inconclusive → stays at the step and is analysed again at the next evaluation;
+  Inconclusive (too few canary requests, none at all included) → stays at the step and is
+  analysed again at the next evaluation;
   Error (could not measure) → Paused, no step, no failure; it resumes once metrics are back.
 * While metrics are unavailable an active rollout is Paused at once.
 * The manual gates act on a rollout that was already running: ``abort`` → Aborted, ``promote`` →

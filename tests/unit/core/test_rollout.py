@@ -149,9 +149,8 @@ def test_rolled_back_new_backend_gets_no_weight() -> None:
     assert (r.phase, backend_factor(r)) == ("RolledBack", 0.0)
 
 
-@pytest.mark.parametrize(("canary", "available"), [(GOOD, False), (None, True)])
-def test_error_pauses_without_a_step_or_a_failure(canary: Signals | None, available: bool) -> None:
-    out = step_rollout(POLICY, CANARY, KNOWN, running(1), gates(canary, available), first=False, now=LATER)
+def test_error_pauses_without_a_step_or_a_failure() -> None:
+    out = step_rollout(POLICY, CANARY, KNOWN, running(1), gates(GOOD, False), first=False, now=LATER)
     r = out.rollout
     assert r is not None
     assert (r.phase, r.step, r.failed_checks, r.canary_weight) == ("Paused", 1, 0, 20)
@@ -171,11 +170,16 @@ def test_paused_resumes_when_metrics_return() -> None:
     assert [e.reason for e in out.events] == ["CanaryResumed", "CanaryStepped"]
 
 
-def test_inconclusive_stays_at_the_step_without_a_failure() -> None:
-    r = advance(running(1), gates(FEW))
+@pytest.mark.parametrize(("canary", "count"), [(FEW, "3"), (None, "0")])
+def test_inconclusive_stays_at_the_step_without_a_failure(canary: Signals | None, count: str) -> None:
+    """Too few canary requests — none at all, no series yet, included — is Inconclusive, not a pause (issue 18.4)."""
+    out = step_rollout(POLICY, CANARY, KNOWN, running(1), gates(canary), first=False, now=LATER)
+    r = out.rollout
     assert r is not None
     assert (r.phase, r.step, r.failed_checks, r.last_verdict) == ("Progressing", 1, 0, "Inconclusive")
     assert r.step_started == to_rfc3339(T0)
+    assert r.message == f"step 2 of 4 (20%): canary requests {count} < 10"
+    assert out.events == ()
 
 
 def test_manual_promote() -> None:
