@@ -7,12 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from airoute.api import parse_duration
+from airoute.api.levers import ABORT, DRILL_PREFIX, PROMOTE, RUNNING, gate_value
 from airoute.commands.routes import RouteStore, RouteStoreError
 from airoute.core.clock import to_rfc3339
-
-DRILL_PREFIX = "drill.airoute.dev/"
-PROMOTE = "airoute.dev/promote"
-ABORT = "airoute.dev/abort"
 
 
 def _backends(obj: Mapping[str, Any]) -> list[str]:
@@ -63,7 +60,7 @@ def _active(obj: Mapping[str, Any], backend: str | None) -> dict[str, Any]:
     active = [
         r
         for r in (obj.get("status") or {}).get("rollouts", [])
-        if r.get("phase") in ("Progressing", "Paused") and (backend is None or r.get("backend") == backend)
+        if r.get("phase") in RUNNING and (backend is None or r.get("backend") == backend)
     ]
     meta = obj["metadata"]
     if not active:
@@ -78,11 +75,12 @@ def _active(obj: Mapping[str, Any], backend: str | None) -> dict[str, Any]:
 
 
 def gate(store: RouteStore, obj: Mapping[str, Any], which: str, backend: str | None) -> str:
-    """Promote or abort the active canary; the annotation names that canary, so it never hits a later one."""
+    """Promote or abort the active canary; the annotation names that rollout (its canary and start),
+    so it never hits a later one, and the controller removes it once acted on."""
     rollout = _active(obj, backend)
     meta = obj["metadata"]
     key = PROMOTE if which == "promote" else ABORT
-    store.annotate(meta["namespace"], meta["name"], key, rollout["canaryHash"])
+    store.annotate(meta["namespace"], meta["name"], key, gate_value(rollout["canaryHash"], rollout["started"]))
     verb = "promoted to stable" if which == "promote" else "aborted: stable gets all traffic back"
     return (
         f"canary {rollout['canaryHash']} of {rollout['backend']} on {meta['namespace']}/{meta['name']} will be {verb}"

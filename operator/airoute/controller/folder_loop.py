@@ -49,6 +49,10 @@ class FolderStore:
             return False
         return True
 
+    async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
+        """The route files are the user's (often a Git checkout): levers are left in them; a gate
+        names its rollout, so one left behind never acts on a later canary."""
+
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         level = logging.WARNING if event.type == "Warning" else logging.INFO
         log.log(level, "%s %s: %s", object_key(obj), event.reason, event.message)

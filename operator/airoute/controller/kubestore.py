@@ -121,6 +121,25 @@ class KubeRoutes:
             self._written[key] = stored
         return True
 
+    async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
+        """Removes spent lever annotations, each only while it still has the value seen (a JSON
+        patch ``test``): a lever someone set again meanwhile stays. Never raises."""
+        key = object_key(obj)
+        if key not in self._owned:
+            return
+        ops: list[dict[str, str]] = []
+        for name, value in levers.items():
+            pointer = "/metadata/annotations/" + name.replace("~", "~0").replace("/", "~1")
+            ops += [{"op": "test", "path": pointer, "value": value}, {"op": "remove", "path": pointer}]
+        try:
+            stored = await self.client.json_patch(f"{airoutes_path(namespace_of(obj))}/{name_of(obj)}", ops)
+        except (KubeError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("%s: spent levers %s not removed (tried again next time): %s", key, ", ".join(levers), exc)
+            return
+        log.info("%s: removed spent levers %s", key, ", ".join(f"{k}={v}" for k, v in levers.items()))
+        if key in self._owned:
+            self._written[key] = stored
+
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         """A core/v1 Event about the route (never raises: an Event is worth less than the loop)."""
         meta = obj.get("metadata") or {}

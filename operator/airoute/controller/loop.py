@@ -18,6 +18,7 @@ from airoute.api.objects import object_key
 from airoute.controller.evaluator import Evaluator, Outcome
 from airoute.controller.notify import NullNotifier
 from airoute.core.events import Event
+from airoute.core.levers import spent_levers
 from airoute.ports import Notifier
 
 log = logging.getLogger("airoute.controller")
@@ -39,6 +40,10 @@ class RouteStore(Protocol):
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         """Records an event about ``obj`` where people look for them."""
+        ...
+
+    async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
+        """Removes the spent lever annotations of ``obj`` (annotation → value seen); never raises."""
         ...
 
 
@@ -70,11 +75,20 @@ class EvaluationLoop:
         outcomes = await self.evaluator.cycle(list(objs.values()), force=force, max_signal_age=max_signal_age)
         for outcome in outcomes:
             obj = objs[outcome.key]
-            if outcome.changed and not await self.store.write_status(obj, outcome.decision.status.to_wire()):
+            stored = not outcome.changed or await self.store.write_status(obj, outcome.decision.status.to_wire())
+            if not stored:
                 self.evaluator.retry(outcome.key)
             for event in outcome.decision.events:
                 await self._record(obj, outcome.key, event)
+            if stored:  # a lever is removed only once what it did is in the stored status
+                await self._clear_spent(obj, outcome)
         return outcomes
+
+    async def _clear_spent(self, obj: Mapping[str, Any], outcome: Outcome) -> None:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        spent = spent_levers(annotations, outcome.decision.status, self.evaluator.clock.now())
+        if spent:
+            await self.store.clear_levers(obj, spent)
 
     async def _record(self, obj: Mapping[str, Any], key: str, event: Event) -> None:
         await self.store.record(obj, event)

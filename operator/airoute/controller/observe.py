@@ -1,11 +1,8 @@
 """From the outside world to the core's :class:`Observations` (no Kopf here).
 
-Annotations people (or ``airoute drill|promote|abort``) put on an AIRoute:
-
-* ``drill.airoute.dev/<backend>: <RFC 3339 end>`` — take the backend out until then;
-* ``airoute.dev/promote: <canary hash>`` / ``airoute.dev/abort: <canary hash>`` — the manual
-  rollout gates. They name the canary they are meant for, so a stale annotation never promotes
-  or aborts a later rollout.
+The annotations people (or ``airoute drill|promote|abort``) put on an AIRoute — drills and the
+rollout gates — are described in :mod:`airoute.api.levers`: a gate acts only on the rollout it
+names, and the controller removes a lever once it is spent.
 """
 
 from __future__ import annotations
@@ -13,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from airoute.api import AIRoute, Backend
+from airoute.api import AIRoute, Backend, RolloutStatus
+from airoute.api.levers import ABORT, DRILL_PREFIX, PROMOTE, RUNNING, names_rollout
 from airoute.core.clock import from_rfc3339
 from airoute.core.signals import Observations, Signals, StatusPage
 from airoute.ports import MetricsSnapshot
-
-DRILL_PREFIX = "drill.airoute.dev/"
-PROMOTE = "airoute.dev/promote"
-ABORT = "airoute.dev/abort"
 
 
 def drills(annotations: Mapping[str, str], now: float) -> dict[str, float]:
@@ -37,9 +31,9 @@ def drills(annotations: Mapping[str, str], now: float) -> dict[str, float]:
     return out
 
 
-def _gate(annotations: Mapping[str, str], key: str, canary_hashes: set[str]) -> bool:
-    value = annotations.get(key, "").strip()
-    return bool(value) and value in canary_hashes
+def _gate(annotations: Mapping[str, str], key: str, active: list[RolloutStatus]) -> bool:
+    value = annotations.get(key, "")
+    return any(names_rollout(value, r.canary_hash, r.started) for r in active)
 
 
 def status_page_key(backend: Backend) -> str:
@@ -92,7 +86,7 @@ def observe(
     backends = {
         b.name: s for b in route.spec.backends if (s := _with_page(stable.get(b.name), pages.get(status_page_key(b))))
     }
-    active = {r.canary_hash for r in route.status.rollouts if r.phase in ("Progressing", "Paused")}
+    active = [r for r in route.status.rollouts if r.phase in RUNNING]
     annotations = route.metadata.annotations
     drill_ends = drills(annotations, now)
     return Observations(

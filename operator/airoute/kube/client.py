@@ -1,4 +1,4 @@
-"""A small async Kubernetes API client over aiohttp: get, list, watch, merge-patch and create.
+"""A small async Kubernetes API client over aiohttp: get, list, watch, merge and JSON patch, create.
 
 Watches resume from the last resourceVersion seen (bookmarks included); a ``410 Gone`` — as a
 status or as an ``ERROR`` event — means the version is too old and the caller relists.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -90,7 +90,7 @@ class KubeClient:
             body: KubeObject = json.loads(text)
             return body
 
-    async def _send(self, method: str, path: str, body: Mapping[str, Any], content_type: str) -> KubeObject:
+    async def _send(self, method: str, path: str, body: object, content_type: str) -> KubeObject:
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         headers = {**self._headers(), "Content-Type": content_type}
         async with self.session.request(
@@ -106,6 +106,10 @@ class KubeClient:
         """PATCH ``path`` with a JSON merge patch; returns the object as stored. A
         ``metadata.resourceVersion`` in the patch is a precondition (409 when it moved on)."""
         return await self._send("PATCH", path, patch, "application/merge-patch+json")
+
+    async def json_patch(self, path: str, ops: Sequence[Mapping[str, Any]]) -> KubeObject:
+        """PATCH ``path`` with a JSON patch (RFC 6902); a failed ``test`` op answers 422."""
+        return await self._send("PATCH", path, list(ops), "application/json-patch+json")
 
     async def create(self, path: str, obj: Mapping[str, Any]) -> KubeObject:
         """POST ``obj`` to the collection ``path``; returns the object as stored."""

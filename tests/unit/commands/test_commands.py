@@ -113,7 +113,7 @@ def test_promote_names_the_active_canary(tmp_path: Path, capsys: pytest.CaptureF
     status_path(tmp_path, "support", "support-chat").write_text(yaml.safe_dump({"rollouts": [rollout]}))
     assert main(["promote", "support/support-chat", "--routes-dir", str(tmp_path)]) == 0
     annotations = yaml.safe_load((tmp_path / "support-chat.yaml").read_text())["metadata"]["annotations"]
-    assert annotations["airoute.dev/promote"] == "abc123def456"
+    assert annotations["airoute.dev/promote"] == "abc123def456@2026-11-22T00:00:00Z"  # this run of the canary
     assert "will be promoted" in capsys.readouterr().out
 
 
