@@ -225,7 +225,8 @@ def routes_yaml(ports: dict[str, int]) -> str:
     from airoute.emulators.credentials import service_account_key
 
     def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "bench"},
+        return {"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": "bench", "labels": {"airoute.dev/credentials": "true"}},
                 "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
     def route(kind: str, block: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,10 @@ from typing import Any, Protocol
 import yaml
 
 from airoute.api import API_VERSION, KIND
+from airoute.api.objects import CREDENTIALS_LABEL
+
+CREDENTIALS_LABELS = {CREDENTIALS_LABEL: "true"}
+"""The label that makes a Secret a route credential (issue 14.5)."""
 
 
 class HasBaseURL(Protocol):
@@ -72,10 +76,14 @@ def unreachable(weights: Sequence[int] = (50, 50), secret: str | None = None) ->
             for i, weight in enumerate(weights)]
 
 
-def secret(name: str, data: Mapping[str, str], namespace: str = "team") -> dict[str, Any]:
-    """A Secret with ``data`` base64-encoded, as the API server stores it."""
+def secret(name: str, data: Mapping[str, str], namespace: str = "team", credentials: bool = True) -> dict[str, Any]:
+    """A Secret with ``data`` base64-encoded, as the API server stores it; a route credential
+    (labelled ``airoute.dev/credentials=true``) unless ``credentials`` is False."""
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": encoded}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if credentials:
+        meta["labels"] = dict(CREDENTIALS_LABELS)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
 
 
 def yaml_text(objs: Iterable[Mapping[str, Any]]) -> str:

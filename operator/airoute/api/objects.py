@@ -12,6 +12,19 @@ from typing import Any
 SecretData = Mapping[str, bytes]
 """A Secret's values by key, decoded."""
 
+CREDENTIALS_LABEL = "airoute.dev/credentials"
+CREDENTIALS_SELECTOR = f"{CREDENTIALS_LABEL}=true"
+"""Only Secrets labelled so are route credentials (issue 14.5): the gateway lists and watches
+those alone, so an AIRoute cannot name any other Secret of its namespace (a database password,
+the gateway's own client keys) and have it sent to an endpoint of its choosing."""
+
+
+def is_route_credential(secret: Mapping[str, Any]) -> bool:
+    """Whether a Secret opted in as a route credential (``airoute.dev/credentials: "true"``)."""
+    meta = secret.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return isinstance(labels, Mapping) and labels.get(CREDENTIALS_LABEL) == "true"
+
 
 def namespace_of(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata")

@@ -25,6 +25,7 @@ import aiohttp
 import yaml
 
 from airoute.api import AIRouteStatus, parse_status
+from airoute.api.objects import CREDENTIALS_LABEL
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
 from airoute.controller.loop import EventHook
@@ -88,7 +89,8 @@ def _die_with_parent() -> None:
 
 def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE}, "data": encoded}
+    meta = {"name": name, "namespace": NAMESPACE, "labels": {CREDENTIALS_LABEL: "true"}}  # a route credential
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
 
 
 class World:

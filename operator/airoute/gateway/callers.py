@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from airoute.api.objects import SecretData
+from airoute.api.objects import CREDENTIALS_SELECTOR, SecretData
 from airoute.api.providers import OpenAICompatible, ProviderBlock
 from airoute.api.spec import Embeddings
 from airoute.core.routetable import RouteEntry, Variant
@@ -42,8 +42,9 @@ def referenced_secrets(block: ProviderBlock, namespace: str, secrets: Mapping[st
         data = secrets.get(f"{namespace}/{name}")
         if data is None:
             raise BindError(
-                f"Secret {namespace}/{name} not found (Secrets are read only from the route's namespace, "
-                "and only in the namespaces this gateway serves)"
+                f"Secret {namespace}/{name} not found: a route may use only Secrets of its own namespace, "
+                f"in a namespace this gateway serves, labelled {CREDENTIALS_SELECTOR} (and never the "
+                "gateway's client keys)"
             )
         out.update({f"{name}/{k}": v for k, v in data.items()})
     return out

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from airoute.api.objects import SecretData, SecretDataError, name_of, namespace_of, secret_data
+from airoute.api.objects import SecretData, SecretDataError, is_route_credential, name_of, namespace_of, secret_data
 
 STATUS_SUFFIX = ".status.yaml"
 _UNREADABLE = (OSError, ValueError, RecursionError, yaml.YAMLError)  # ValueError: not UTF-8; RecursionError: too deep
@@ -147,7 +147,7 @@ def _read_object(where: str, loaded: LoadedRoute, found: FolderContents) -> None
     assert obj is not None
     if obj.get("kind") == "AIRoute":
         found.routes.append(loaded)
-    elif obj.get("kind") == "Secret":
+    elif obj.get("kind") == "Secret" and is_route_credential(obj):  # others are no route's business
         try:
             found.secrets[f"{namespace_of(obj)}/{name_of(obj)}"] = secret_data(obj)
         except SecretDataError as exc:

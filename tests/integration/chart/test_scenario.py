@@ -26,6 +26,7 @@ import pytest
 from tests.support.chart import Release
 from tests.support.fakes import wait_for
 from tests.support.net import free_port
+from tests.support.routes import CREDENTIALS_LABELS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.helm, pytest.mark.slow]
 
@@ -144,12 +145,12 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
     emulator = f"http://127.0.0.1:{emulator_port}"
     wait_for("the emulators", lambda: _http(f"{emulator}/_emulator/faults")[0] == 200)
 
-    def secret(namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
-        meta = {"name": name, "namespace": namespace}
+    def secret(namespace: str, name: str, data: dict[str, str], credentials: bool = True) -> dict[str, Any]:
+        meta = {"name": name, "namespace": namespace, **({"labels": CREDENTIALS_LABELS} if credentials else {})}
         return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": data}
 
     apiserver.apply(
-        secret(chart_release.namespace, chart_release.api_keys_secret, {"scenario-client": KEY}),
+        secret(chart_release.namespace, chart_release.api_keys_secret, {"scenario-client": KEY}, credentials=False),
         secret(ns, "vendor-key", {"api-key": "sk-vendor"}),
         _route(ns, emulator),
     )

@@ -16,6 +16,7 @@ from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, VertexAIEmul
 from airoute.emulators.credentials import service_account_key
 from airoute.gateway import Gateway, GatewayConfig
 from tests.support.gateway import completion_text, metric
+from tests.support.routes import CREDENTIALS_LABELS
 
 pytestmark = pytest.mark.sdk
 
@@ -26,7 +27,8 @@ AWS_SECRET = "emulator/secret/key/0123456789abcdefghij"
 
 def secret(name: str, data: dict[str, str]) -> str:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "support"},
+    return json.dumps({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": name, "namespace": "support", "labels": CREDENTIALS_LABELS},
                        "data": encoded})
 
 

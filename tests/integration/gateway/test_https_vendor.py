@@ -20,6 +20,7 @@ import yaml
 
 from airoute.emulators import OpenAICompatibleEmulator
 from airoute.gateway import Gateway, GatewayConfig
+from tests.support.routes import CREDENTIALS_LABELS
 from tests.support.tls import self_signed
 
 API_KEY = "sk-vendor-0123456789abcdefghij"
@@ -52,7 +53,7 @@ async def vendor(tmp_path: Path) -> AsyncIterator[tuple[OpenAICompatibleEmulator
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "openai", "namespace": "support"},
+        "metadata": {"name": "openai", "namespace": "support", "labels": CREDENTIALS_LABELS},
         "data": {"api-key": base64.b64encode(API_KEY.encode()).decode()},
     }
     docs = [

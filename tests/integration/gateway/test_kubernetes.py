@@ -33,7 +33,8 @@ async def setup(apiserver: Any) -> AsyncIterator[tuple[Any, str, list[OpenAIComp
     await asyncio.to_thread(apiserver.ensure_namespace, ns)
     backends = [emulated("a", 100, emus[0], secret="upstream"), emulated("b", 0, emus[1], secret="upstream")]
     await asyncio.to_thread(apiserver.apply, *gateway_rbac(ns), secret("upstream", {"api-key": UPSTREAM_KEY}, ns),
-                            secret("clients", {"support-bot": CLIENT_KEY}, ns), airoute(backends, "chat", ns))
+                            secret("clients", {"support-bot": CLIENT_KEY}, ns, credentials=False),
+                            airoute(backends, "chat", ns))
     kubeconfig = await asyncio.to_thread(apiserver.service_account_kubeconfig, "airoute-system", "airoute-gateway")
     config = GatewayConfig(host="127.0.0.1", port=0, kubernetes=True, kubeconfig=str(kubeconfig),
                            namespaces=(ns,), api_keys_secret=f"{ns}/clients", allow_internal_upstreams=True)

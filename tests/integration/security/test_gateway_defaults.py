@@ -17,7 +17,7 @@ from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway import GatewayConfig
 from tests.support.gateway import GatewayFactory, route
 from tests.support.net import free_port
-from tests.support.routes import airoute, emulated, openai_backend, yaml_text
+from tests.support.routes import CREDENTIALS_LABELS, airoute, emulated, openai_backend, yaml_text
 
 
 def gateway_command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -135,7 +135,8 @@ async def test_secrets_of_namespaces_not_served_are_never_used(tmp_path: Path) -
     await upstream.start()
 
     def secret(ns: str, name: str) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+        return {"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": ns, "labels": CREDENTIALS_LABELS},
                 "stringData": {"api-key": "sk-in-the-other-namespace-0001"}}
 
     def routed(ns: str, name: str, secret_name: str) -> dict[str, Any]:

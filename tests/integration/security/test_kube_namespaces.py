@@ -30,7 +30,7 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
     for namespace in (ns, other):
         await asyncio.to_thread(apiserver.ensure_namespace, namespace)
     await asyncio.to_thread(apiserver.apply, *gateway_rbac(ns), secret("shared", {"api-key": KEY}, other),
-                            secret("clients", {"support-bot": "sk-client-0001"}, ns),
+                            secret("clients", {"support-bot": "sk-client-0001"}, ns, credentials=False),
                             airoute([emulated("a", 100, upstream, secret="shared")], "borrows", ns),
                             airoute([emulated("a", 100, upstream)], "plain", ns))
     kubeconfig = await asyncio.to_thread(apiserver.service_account_kubeconfig, "airoute-system", "airoute-gateway")

@@ -21,7 +21,9 @@ def test_source_reports_only_changes(tmp_path: Path) -> None:
     path.write_text(yaml_text([airoute(unreachable((10, 90)))]))
     os.utime(path, ns=(1, 1))
     assert isinstance(source.check(), Snapshot)
-    (tmp_path / "secret.yaml").write_text("kind: Secret\nmetadata: {name: s, namespace: team}\nstringData: {k: v}\n")
+    (tmp_path / "secret.yaml").write_text(
+        "kind: Secret\nmetadata: {name: s, namespace: team, labels: {airoute.dev/credentials: 'true'}}\n"
+        "stringData: {k: v}\n")
     assert (snap := source.check()) is not None and isinstance(snap, Snapshot)
     assert snap.secrets == {"team/s": {"k": b"v"}}
     path.write_text("broken: [")

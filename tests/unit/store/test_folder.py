@@ -17,7 +17,9 @@ def test_routes_secrets_and_status_files(tmp_path: Path) -> None:
     sub.mkdir()
     (sub / "secrets.yml").write_text(
         "apiVersion: v1\nkind: List\nitems:\n"
-        "  - {apiVersion: v1, kind: Secret, metadata: {name: s, namespace: team}, data: {api-key: c2VjcmV0}}\n"
+        "  - {apiVersion: v1, kind: Secret, data: {api-key: c2VjcmV0},\n"
+        "     metadata: {name: s, namespace: team, labels: {airoute.dev/credentials: 'true'}}}\n"
+        "  - {apiVersion: v1, kind: Secret, metadata: {name: unlabelled, namespace: team}, data: {k: c2VjcmV0}}\n"
         "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: ignored}}\n"
     )
     status_path(tmp_path, "team", "chat").write_text("observedGeneration: 1\nweights: {b0: 100, b1: 0}\n")
@@ -28,7 +30,7 @@ def test_routes_secrets_and_status_files(tmp_path: Path) -> None:
     assert set(by_name) == {"chat", "other"}
     assert by_name["chat"]["status"]["weights"] == {"b0": 100, "b1": 0}
     assert "status" not in by_name["other"]
-    assert found.secrets == {"team/s": {"api-key": b"secret"}}
+    assert found.secrets == {"team/s": {"api-key": b"secret"}}, "only Secrets labelled as route credentials"
 
 
 def test_routes_in_a_list_and_without_a_namespace(tmp_path: Path) -> None:
@@ -64,7 +66,8 @@ def test_inline_status_is_used_without_a_status_file(tmp_path: Path) -> None:
         ("list.yaml", "- 1\n- 2\n", "list.yaml: document 1 is not a mapping"),
         ("team.chat.status.yaml", "- 1", "team.chat.status.yaml: the status file must hold a mapping"),
         ("team.chat.status.yaml", "weights: {", "team.chat.status.yaml: cannot read YAML"),
-        ("secret.yaml", "kind: Secret\nmetadata: {name: s}\ndata: {k: '%%%'}\n",
+        ("secret.yaml", "kind: Secret\nmetadata: {name: s, labels: {airoute.dev/credentials: 'true'}}\n"
+                        "data: {k: '%%%'}\n",
          "Secret s: Secret key 'k' is not base64"),
     ],
 )

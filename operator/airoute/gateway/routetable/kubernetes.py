@@ -1,5 +1,7 @@
-"""Route source in a cluster: list + watch of AIRoutes (spec and status) and of the Secrets in
-the namespaces the gateway serves; a route's Secrets are only ever read from its own namespace.
+"""Route source in a cluster: list + watch of AIRoutes (spec and status) and of the Secrets
+labelled ``airoute.dev/credentials=true`` in the namespaces the gateway serves (no other Secret is
+ever listed, held or decoded); a route's Secrets are only ever read from its own namespace, and
+the Secrets ``withheld`` (the client keys) are never a route's.
 
 Changes are debounced (``debounce`` seconds) so that a burst of events builds one table. The
 first snapshot is reported once every watch has listed.
@@ -11,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from airoute.api.objects import SecretData, SecretDataError, secret_data
+from airoute.api.objects import CREDENTIALS_SELECTOR, SecretData, SecretDataError, secret_data
 from airoute.gateway.routetable.snapshot import OnFailure, OnSnapshot, Snapshot
 from airoute.kube import KubeClient, Reflector, Store, airoutes_path, secrets_path
 
@@ -21,12 +23,14 @@ log = logging.getLogger(__name__)
 class KubeSource:
     """Watches ``namespaces`` (at least one) through ``client``."""
 
-    def __init__(self, client: KubeClient, namespaces: tuple[str, ...], debounce: float = 0.05) -> None:
+    def __init__(self, client: KubeClient, namespaces: tuple[str, ...], debounce: float = 0.05,
+                 withheld: frozenset[str] = frozenset()) -> None:
         if not namespaces:
             raise ValueError("the Kubernetes route source needs at least one namespace to serve")
         self.client = client
         self.namespaces = namespaces
         self.debounce = debounce
+        self.withheld = withheld
         self._routes: dict[str, Store] = {}
         self._secrets: dict[str, Store] = {}
         self._pending: asyncio.TimerHandle | None = None
@@ -40,6 +44,8 @@ class KubeSource:
         secrets: dict[str, SecretData] = {}
         for store in self._secrets.values():
             for key, secret in store.items():
+                if key in self.withheld:
+                    continue
                 try:
                     secrets[key] = secret_data(secret)
                 except SecretDataError as exc:
@@ -64,7 +70,8 @@ class KubeSource:
 
         for ns in self.namespaces:
             self._reflectors.append(Reflector(self.client, airoutes_path(ns), self._store(self._routes, ns, changed)))
-            self._reflectors.append(Reflector(self.client, secrets_path(ns), self._store(self._secrets, ns, changed)))
+            self._reflectors.append(Reflector(self.client, secrets_path(ns), self._store(self._secrets, ns, changed),
+                                              params={"labelSelector": CREDENTIALS_SELECTOR}))
         try:
             await asyncio.gather(*(r.run() for r in self._reflectors))
         finally:
