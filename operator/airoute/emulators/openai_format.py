@@ -58,6 +58,8 @@ def parse_turn(body: Any, model: str) -> Turn:
         max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
         json_mode=_json_mode(body.get("response_format")),
         parallel=body.get("parallel_tool_calls") is not False,
+        json_schema=_json_schema(body.get("response_format")),
+        images=_images(last.get("content") if last.get("role") == "user" else None),
     )
 
 
@@ -85,6 +87,18 @@ def _json_mode(response_format: Any) -> bool:
     return isinstance(response_format, Mapping) and response_format.get("type") in (
         "json_object", "json_schema",
     )
+
+
+def _json_schema(response_format: Any) -> Mapping[str, Any] | None:
+    spec = response_format.get("json_schema") if isinstance(response_format, Mapping) else None
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    return schema if isinstance(schema, Mapping) else None
+
+
+def _images(content: Any) -> int:
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for part in content if isinstance(part, Mapping) and part.get("type") == "image_url")
 
 
 def include_usage(body: Mapping[str, Any]) -> bool:

@@ -40,7 +40,9 @@ def matrix_markdown(kinds: Sequence[str]) -> str:
               "backend of the route gets it, or the client a 400 `unsupported_by_route` naming the feature) · "
               "? depends on the model behind the backend: it may be sent there, and a 400 from it moves the "
               "request on to a backend that takes the feature.",
-              "", "Sources: " + ", ".join(sorted({d.source for d in found if d.source}))]
+              "", "Sources: " + ", ".join(sorted({d.source for d in found if d.source})),
+              "", "`tests/integration/gateway/test_feature_matrix.py` sends each feature through an `airoute "
+              "gateway` process with OpenAI's own client, to each provider alone and to a route of all four."]
     return "\n".join(lines) + "\n"
 
 
