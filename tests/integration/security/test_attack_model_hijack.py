@@ -71,7 +71,8 @@ async def test_a_model_claimed_by_another_namespace_is_never_served_to_it(
         common = ["--kubeconfig", str(apiserver.kubeconfig), "--namespace", owner_ns, "--namespace", thief_ns]
         env = {**apiserver.env(), "PYTHONUNBUFFERED": "1"}
         processes.append(Process("gateway", [sys.executable, "-m", "airoute.cli", "gateway", "--kubernetes", *common,
-                                             "--no-auth", "--host", "127.0.0.1", "--port", str(port)],
+                                             "--no-auth", "--allow-internal-upstreams",  # emulators on loopback
+                                             "--host", "127.0.0.1", "--port", str(port)],
                                  env, tmp_path).start())
         processes.append(Process("controller", [sys.executable, "-m", "airoute.cli", "controller", *common[2:],
                                                 "--gateway-metrics", f"http://127.0.0.1:{port}/metrics",

@@ -63,6 +63,7 @@ async def test_a_route_cannot_borrow_a_secret_that_is_not_a_route_credential(api
         gateway = Process("gateway", [
             sys.executable, "-m", "airoute.cli", "gateway", "--kubernetes", "--kubeconfig", str(kubeconfig),
             "--namespace", ns, "--api-keys-secret", f"{ns}/clients", "--host", "127.0.0.1", "--port", str(port),
+            "--allow-internal-upstreams",  # the emulators listen on loopback
         ], {**apiserver.env(), "PYTHONUNBUFFERED": "1"}, tmp_path).start()
         url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {CLIENT_KEY}"}
         async with aiohttp.ClientSession() as session:
