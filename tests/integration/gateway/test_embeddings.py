@@ -90,7 +90,9 @@ async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         secret("azure", {"api-key": "azure-key-0123456789"}), secret("aws", AWS),
         secret("gcp", {"key.json": service_account_key(f"{vertex[0].base_url}/token")})]
     (tmp_path / "routes.yaml").write_text(yaml_text(docs))
-    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True))
+    gateway = Gateway(GatewayConfig(host="127.0.0.1", port=0, routes_dir=str(tmp_path), auth_disabled=True,
+                                    allow_internal_upstreams=True,  # the emulators listen on loopback
+                                    google_token_uris=tuple(f"{v.base_url}/token" for v in vertex)))
     await gateway.start()
     await gateway.wait_ready()
     built = Stack(gateway, azure, openai_emu, central, west, vertex)

@@ -221,7 +221,7 @@ async def matrix(tmp_path: Path, gateway_process: GatewayFactory) -> AsyncIterat
         *routes(urls), secret("azure", {"api-key": "azure-key-0123456789"}), secret("aws", AWS),
         secret("gcp", {"key.json": service_account_key(f"{urls['vertex']}/token")}),
         secret("openai", {"api-key": "sk-openai-0123456789"})]))
-    gateway = await gateway_process(folder, "--no-auth")
+    gateway = await gateway_process(folder, "--no-auth", "--google-token-uri", f"{urls['vertex']}/token")
     client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
 
     async def metrics() -> str:
