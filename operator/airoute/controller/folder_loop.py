@@ -54,8 +54,7 @@ class FolderStore:
         names its rollout, so one left behind never acts on a later canary."""
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
-        level = logging.WARNING if event.type == "Warning" else logging.INFO
-        log.log(level, "%s %s: %s", object_key(obj), event.reason, event.message)
+        """No Event store without a cluster: the loop logs every decision (``controller.decisions``)."""
 
     def _warn_once(self, problem: str) -> None:
         if problem not in self._reported:

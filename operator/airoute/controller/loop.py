@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from airoute.api.objects import object_key
+from airoute.controller.decisions import log_decision
 from airoute.controller.evaluator import Evaluator, Outcome
 from airoute.controller.notify import NullNotifier
 from airoute.core.events import Event
@@ -78,7 +79,9 @@ class EvaluationLoop:
             stored = not outcome.changed or await self.store.write_status(obj, outcome.decision.status.to_wire())
             if not stored:
                 self.evaluator.retry(outcome.key)
+            before = (obj.get("status") or {}).get("weights") or {}
             for event in outcome.decision.events:
+                log_decision(outcome.key, event, before, outcome.decision.status.weights)
                 await self._record(obj, outcome.key, event)
             if stored:  # a lever is removed only once what it did is in the stored status
                 await self._clear_spent(obj, outcome)

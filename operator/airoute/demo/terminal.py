@@ -39,22 +39,17 @@ class Feed:
         self.lines: deque[FeedLine] = deque(maxlen=keep)
 
     def decision(self, at: float, reason: str, message: str, warning: bool) -> None:
-        # the controller logs each decision just before it reports it: keep the decision only
-        last = self.lines[-1] if self.lines else None
-        if last is not None and last.label in _LEVELS and last.text.endswith(f"{reason}: {message}"):
-            self.lines.pop()
         if reason not in QUIET_REASONS:
             self.lines.append(FeedLine(at, reason, message, "bold red" if warning else "cyan"))
 
     def log(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "decision"):
+            return  # the controller's log line of a decision: the feed shows the decision itself
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
         style = _LEVEL_STYLE.get(record.levelno, "red" if record.levelno > logging.WARNING else "dim")
         self.lines.append(FeedLine(record.created, record.levelname, f"{record.name}: {text}", style))
-
-
-_LEVELS = frozenset(logging.getLevelName(n) for n in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR))
 
 
 class _FeedHandler(logging.Handler):

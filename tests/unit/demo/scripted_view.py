@@ -20,6 +20,8 @@ from rich.console import Console, RenderableType
 
 from airoute.api import AIRouteStatus
 from airoute.api.status import DrillStatus
+from airoute.controller.decisions import log_decision
+from airoute.core.events import Event
 from airoute.demo.ending import ending
 from airoute.demo.load import Seen, Tally
 from airoute.demo.scenario import PHASES, Findings, Mark
@@ -35,7 +37,6 @@ STORY = (  # per phase: weights, the canary's share of bedrock-eu, azure-eu's he
     ({"azure-eu": 63, "bedrock-eu": 37, "vertex-eu": 0, "local-llama": 0}, 0, "Healthy", "DrillCompleted"),
 )
 STEPS_PER_PHASE = 4
-log = logging.getLogger("airoute.controller")
 
 
 def status(weights: dict[str, int], canary: int, azure: str) -> AIRouteStatus:
@@ -74,7 +75,7 @@ def measured(findings: Findings) -> Findings:
 
 def decide(screen: LiveScreen, reason: str, message: str) -> None:
     """What the folder controller does for each decision: log it, then report it."""
-    log.info("%s %s: %s", "support/support-chat", reason, message)
+    log_decision("support/support-chat", Event("Normal", reason, message), {}, {})
     screen.feed.decision(time.time(), reason, message, warning=reason == "BackendEjected")
 
 

@@ -89,11 +89,13 @@ def test_a_very_short_terminal_keeps_only_the_running_phase() -> None:
 
 def test_the_feed_keeps_a_decision_once_and_leaves_rebalancing_to_the_table() -> None:
     feed = Feed()
-    record = logging.LogRecord("airoute.controller", logging.INFO, __file__, 1, "%s %s: %s", ("k", "X", "m"), None)
-    feed.log(record)
-    feed.decision(time.time(), "X", "m", warning=False)
-    feed.log(logging.LogRecord("airoute.controller", logging.INFO, __file__, 1, "k WeightChanged: w", (), None))
-    feed.decision(time.time(), "WeightChanged", "w", warning=False)
+    for reason, message in (("X", "m"), ("WeightChanged", "w")):
+        # what the controller's loop does: the decision's log line, then the decision itself
+        decisions = logging.getLogger("airoute.controller.decisions")
+        record = decisions.makeRecord(decisions.name, logging.INFO, __file__, 1, "decision %s", (reason,), None,
+                                      extra={"decision": {"reason": reason, "message": message}})
+        feed.log(record)
+        feed.decision(time.time(), reason, message, warning=False)
     feed.log(logging.LogRecord("botocore", logging.WARNING, __file__, 1, "careful\nsecond line", (), None))
     assert [(line.label, line.text) for line in feed.lines] == [
         ("X", "m"),
