@@ -44,6 +44,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         "description": "Whether the route is being served as declared.",
     },
+    {
+        "name": "Degraded",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Degraded")].status',
+        "description": "True while a weighted backend is out (ejected, drilled) and the others carry its share.",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -45,13 +45,13 @@ def drill_report(obj: Mapping[str, Any]) -> list[str]:
         return ["no drills recorded for this route"]
     lines = []
     for d in drills:
-        shifted = d.get("weightShiftedAfter")
-        recovered = d.get("recoveredAfter")
+        shifted, recovered, errors = d.get("weightShiftedAfter"), d.get("recoveredAfter"), d.get("clientErrors")
         lines.append(
             f"{d['backend']}: {d['phase']}, started {d['started']}, until {d['until']}; "
-            f"traffic shifted away after {shifted if shifted is not None else '-'}s; "
-            f"full weight back {recovered if recovered is not None else '-'}s after the end"
-            + (f"; {d['clientErrors']:g} client-visible errors" if d.get("clientErrors") is not None else "")
+            + ("traffic not shifted away yet" if shifted is None else f"traffic shifted away after {shifted:g}s")
+            + ("; full weight not back yet" if recovered is None
+               else f"; full weight back {recovered:g}s after the end")
+            + (f"; {errors:g} client-visible errors" if errors is not None else "")
         )
     return lines
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from airoute.api.spec import RolloutPolicy
 from airoute.api.status import Verdict
-from airoute.core.signals import Signals, format_rate, format_seconds
+from airoute.core.signals import Signals, format_count, format_rate, format_seconds
 
 NO_REQUESTS = Signals(requests=0, errors=0, throttled=0, latency_p95=None)
 
@@ -31,7 +31,7 @@ def _too_few(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
     needed = max(policy.min_requests, 1)
     if s.requests >= needed:
         return None
-    return "Inconclusive", f"canary requests {s.requests:g} < {needed}"
+    return "Inconclusive", f"canary requests {format_count(s.requests)} < {needed}"
 
 
 def _error_rate(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
@@ -55,7 +55,7 @@ def _passed(policy: RolloutPolicy, s: Signals) -> str:
     text = f"canary error rate {format_rate(rate, policy.max_error_rate)} <= {policy.max_error_rate:g}"
     if s.latency_p95 is not None:
         text += f", p95 latency {format_seconds(s.latency_p95)} <= {policy.max_latency_p95}"
-    return text + f" over {s.requests:g} requests"
+    return text + f" over {format_count(s.requests)} requests"
 
 
 def verdict(policy: RolloutPolicy, canary: Signals | None, metrics_available: bool) -> tuple[Verdict, str]:

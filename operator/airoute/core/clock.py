@@ -32,5 +32,6 @@ def reached(now: float, stamp: str | None) -> bool:
 
 
 def elapsed(now: float, stamp: str) -> float:
-    """Seconds from ``stamp`` to ``now``, rounded to the timestamp resolution."""
-    return round(now - from_rfc3339(stamp), 3)
+    """Seconds from ``stamp`` to ``now``, rounded to the timestamp resolution; never negative (a
+    stamp is stored rounded to the millisecond, so it can be a little after the ``now`` it recorded)."""
+    return max(0.0, round(now - from_rfc3339(stamp), 3))

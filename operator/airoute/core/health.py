@@ -48,7 +48,7 @@ from airoute.api.spec import FailoverPolicy, HealthPolicy
 from airoute.api.status import BackendStatus, Health
 from airoute.core.clock import from_rfc3339, reached, to_rfc3339
 from airoute.core.events import clip
-from airoute.core.signals import Signals, format_rate, format_seconds
+from airoute.core.signals import Signals, format_count, format_rate, format_seconds
 
 METRICS_UNAVAILABLE = "MetricsUnavailable"
 NOT_ENOUGH_DATA = "NotEnoughData"
@@ -99,7 +99,7 @@ def _error_rate(policy: HealthPolicy, s: Signals) -> Assessment | None:
     if _enough(policy, s):
         return Assessment("Unhealthy", "ErrorRateAbove", shown)
     if s.errors >= s.requests >= min(SMALL_SAMPLE, policy.min_requests):
-        failed = f"{shown} ({s.requests:g} of {s.requests:g} requests failed)"
+        failed = f"{shown} ({format_count(s.requests)} of {format_count(s.requests)} requests failed)"
         return Assessment("Unhealthy", "ErrorRateAbove", failed)
     return None
 
@@ -143,7 +143,8 @@ def _not_enough(policy: HealthPolicy, s: Signals) -> Assessment | None:
     return Assessment(
         "Unknown",
         NOT_ENOUGH_DATA,
-        f"{s.requests:g} requests over {policy.window}, fewer than the {max(policy.min_requests, 1)} needed",
+        f"{format_count(s.requests)} requests over {policy.window}, "
+        f"fewer than the {max(policy.min_requests, 1)} needed",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -59,6 +60,13 @@ def format_rate(value: float, limit: float) -> str:
     if (float(short) > limit) == (value > limit) and float(short) != limit:
         return short
     return f"{value:.4g}"
+
+
+def format_count(value: float) -> str:
+    """A request count in whole requests. Prometheus extrapolates ``increase()`` over a window
+    (``3.19878``); the whole part is what was surely counted, and keeps every comparison with a
+    whole threshold true as written (``9 < 10`` for 9.7)."""
+    return str(math.floor(value)) if math.isfinite(value) else f"{value:g}"
 
 
 def format_seconds(value: float) -> str:

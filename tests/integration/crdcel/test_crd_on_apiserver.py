@@ -104,10 +104,18 @@ def test_printer_columns(apiserver: Any) -> None:
     route = yaml.safe_load((EXAMPLES / "marketing-copy.yaml").read_text())
     route["metadata"] = {"name": "cols", "namespace": "columns-test"}
     apiserver.apply(route)
+    at = "2026-11-22T10:00:00Z"
+    conditions = [
+        {"type": "Ready", "status": "True", "reason": "Serving", "message": "served", "lastTransitionTime": at},
+        {"type": "Degraded", "status": "True", "reason": "BackendEjected", "message": "out", "lastTransitionTime": at},
+    ]
+    apiserver.kubectl("patch", "airoute", "cols", "-n", "columns-test", "--subresource=status", "--type=merge",
+                      "-p", json.dumps({"status": {"conditions": conditions}}))
     done = apiserver.kubectl("get", "air", "-n", "columns-test")
     header, row = done.stdout.splitlines()[0].split(), done.stdout.splitlines()[1].split()
-    assert header == ["NAME", "MODEL", "TIER", "WEIGHTS", "ROLLOUT", "READY", "AGE"]
+    assert header == ["NAME", "MODEL", "TIER", "WEIGHTS", "ROLLOUT", "READY", "DEGRADED", "AGE"]
     assert row[:3] == ["cols", "marketing-copy", "standard"]
+    assert row[-3:-1] == ["True", "True"], "served, and degraded during a failover (issue 18.9)"
     assert "cols" in apiserver.kubectl("get", "ai", "-A").stdout  # the "ai" category
 
 

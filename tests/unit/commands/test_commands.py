@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from airoute.cli import main
+from airoute.commands import actions
 from airoute.core.clock import from_rfc3339
 from airoute.store import status_path
 from tests.support.paths import EXAMPLES, REPO_ROOT
@@ -141,3 +142,13 @@ def test_inventory_reports_a_route_that_lost_its_model(tmp_path: Path, capsys: p
     assert "model-conflict" not in rows["support/support-chat"]["risks"]
     assert main(["inventory", "--routes-dir", str(tmp_path), "-o", "markdown"]) == 0
     assert "model-conflict (owned by support/support-chat since 2026-01-01T00:00:00Z)" in capsys.readouterr().out
+
+
+def test_a_running_drill_reports_what_has_not_happened_yet_in_words() -> None:
+    """No ``-s`` placeholders (issue 18.9)."""
+    running = {"backend": "b", "phase": "Running", "started": "2026-11-22T10:00:00Z", "until": "2026-11-22T10:10:00Z"}
+    [line] = actions.drill_report({"status": {"drills": [running]}})
+    assert "-s" not in line and "traffic not shifted away yet" in line and "full weight not back yet" in line
+    shifted = {**running, "weightShiftedAfter": 2.5, "phase": "Completed", "recoveredAfter": 12.0, "clientErrors": 0}
+    [line] = actions.drill_report({"status": {"drills": [shifted]}})
+    assert "traffic shifted away after 2.5s; full weight back 12s after the end; 0 client-visible errors" in line

@@ -92,3 +92,16 @@ def test_rounding_never_hides_the_side_of_the_limit() -> None:
     v, why = verdict(POLICY, s(1000, errors=21), True)
     assert v == "Failed"
     assert why == "canary error rate 0.021 > 0.02"
+
+
+@pytest.mark.parametrize(
+    ("canary", "expected"),
+    [
+        (s(9.7), "canary requests 9 < 10"),
+        (s(0.4), "canary requests 0 < 10"),
+        (s(13.19878), "canary error rate 0.00 <= 0.02, p95 latency 1s <= 6s over 13 requests"),
+    ],
+)
+def test_request_counts_are_whole_requests(canary: Signals, expected: str) -> None:
+    """Prometheus extrapolates ``increase()``: a count is shown as the whole requests it holds (issue 18.9)."""
+    assert verdict(POLICY, canary, True)[1] == expected

@@ -68,3 +68,12 @@ def test_history_is_bounded() -> None:
     assert len(drills) == 16
     assert drills[-1].backend == "bedrock-eu"
     assert drills[0].started == to_rfc3339(T0 + 1)
+
+
+def test_a_shift_in_the_starting_evaluation_is_0s_never_minus_0s() -> None:
+    """The start is stored to the millisecond, rounded: it can be a little after ``now`` (issue 18.9)."""
+    now = T0 + 0.0006
+    [d], _ = step_drills([], {"azure-eu": END}, {"azure-eu": 0}, {}, None, now)
+    assert str(d.weight_shifted_after) == "0.0"
+    [d], events = step_drills([d], {"azure-eu": END}, {"azure-eu": 50}, {"azure-eu": True}, None, END + 10)
+    assert "traffic shifted away after 0s," in events[0].message

@@ -113,6 +113,7 @@ def test_status_page(signals: Signals, health: str, reason: str) -> None:
     [
         (s(requests=19), "19 requests over 2m, fewer than the 20 needed"),
         (s(requests=0), "0 requests over 2m, fewer than the 20 needed"),
+        (s(requests=19.87), "19 requests over 2m, fewer than the 20 needed"),  # whole requests (issue 18.9)
     ],
 )
 def test_not_enough_data(signals: Signals, message: str) -> None:
