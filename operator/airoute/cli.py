@@ -66,6 +66,7 @@ def _controller(args: argparse.Namespace) -> int:
         standalone=args.standalone,
         peering=args.peering,
         priority=args.priority,
+        peering_lifetime=args.peering_lifetime,
         liveness=args.liveness or None,
         metrics_port=args.metrics_port or None,
     )
@@ -111,6 +112,12 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--peering", default="airoute", help="name of the KopfPeering object replicas share (default airoute)"
     )
     p.add_argument("--priority", type=int, help="peering priority (default: random, so one replica acts)")
+    p.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=60,
+        help="seconds a replica's keepalive counts: after a crash a standby takes over within this (default 60)",
+    )
     p.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint ('' to disable)")
     p.add_argument("--metrics-port", type=int, default=8081, help="port of the controller's /metrics (0 to disable)")
     p.set_defaults(func=_controller)

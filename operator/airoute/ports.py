@@ -27,6 +27,9 @@ class RouteQuery:
     window_seconds: float
 
 
+_NONE: Mapping[str, Signals] = {}
+
+
 @dataclass(frozen=True)
 class MetricsSnapshot:
     """Health signals for every (namespace, route, backend, variant) seen in one cycle.
@@ -50,9 +53,9 @@ class MetricsSnapshot:
             index.setdefault((ns, route, variant), {})[backend] = signals
         return index
 
-    def for_route(self, namespace: str, route: str, variant: str) -> dict[str, Signals]:
-        """Signals by backend for one route and variant (an index built once per snapshot)."""
-        return dict(self._by_route.get((namespace, route, variant), {}))
+    def for_route(self, namespace: str, route: str, variant: str) -> Mapping[str, Signals]:
+        """Signals by backend for one route and variant (an index built once per snapshot; read-only)."""
+        return self._by_route.get((namespace, route, variant), _NONE)
 
 
 class MetricsSource(Protocol):

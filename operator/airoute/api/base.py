@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
 
@@ -22,8 +23,10 @@ _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _WHOLE = re.compile(DURATION_PATTERN)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration string such as ``"90s"``, ``"2m"`` or ``"1h30m"``."""
+    """Seconds in a Go-style duration string such as ``"90s"``, ``"2m"`` or ``"1h30m"`` (cached:
+    every evaluation of every route reads its durations)."""
     if not _WHOLE.match(text):
         raise ValueError(f"{text!r} is not a duration: use a number with a unit, like 30s, 2m, 1h")
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))

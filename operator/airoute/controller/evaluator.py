@@ -12,19 +12,22 @@ watcher of every route. A route at rest whose signals tell nothing new is not de
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, parse_duration, parse_status
+from airoute.api import AIRoute, InvalidRoute, parse_duration, parse_status
 from airoute.api.objects import object_key
 from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.observe import DrillBaselines, observe
 from airoute.controller.parsing import ParseCache, try_parse
+from airoute.controller.resting import Resting, RestingRoutes
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
+from airoute.core.events import Event
 from airoute.core.ownership import Ownership, conflict_decision, ownership, resolved
 from airoute.core.signals import StatusPage
-from airoute.core.steady import at_rest, same_decision, signature
+from airoute.core.steady import at_rest, same_decision
 from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
 
 log = logging.getLogger("airoute.controller")
@@ -32,25 +35,21 @@ log = logging.getLogger("airoute.controller")
 
 @dataclass(frozen=True)
 class Outcome:
-    """The decision for one raw AIRoute object (valid or not); ``changed`` when its status must
-    be written (it decides something else than the stored one, see :mod:`airoute.core.steady`)."""
+    """What became of one raw AIRoute object (valid or not) in a cycle. ``decision`` is ``None``
+    for a route at rest that needed none (its stored status stands); ``changed`` when the status
+    must be written: it decides something else than the stored one (see :mod:`airoute.core.steady`)."""
 
     key: str
-    decision: Decision
+    decision: Decision | None
     route: AIRoute | None = None
-    changed: bool = True
+    changed: bool = False
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self.decision.events if self.decision is not None else ()
 
 
-@dataclass(frozen=True)
-class _AtRest:
-    """A full evaluation that gave back the stored status: the same inputs give it again."""
-
-    spec: AIRouteSpec
-    status: AIRouteStatus
-    signature: Hashable
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Seen:
     """What a route looked like when it was last evaluated, and when."""
 
@@ -71,7 +70,7 @@ class Evaluator:
     cache: ParseCache = field(default_factory=ParseCache)
     drill_baselines: DrillBaselines = field(default_factory=DrillBaselines)
     _seen: dict[str, _Seen] = field(default_factory=dict)
-    _at_rest: dict[str, _AtRest] = field(default_factory=dict)
+    resting: RestingRoutes = field(default_factory=RestingRoutes)
     _snapshot: MetricsSnapshot = field(default_factory=lambda: MetricsSnapshot(available=False, error="not yet read"))
     _pages: Mapping[str, StatusPage] = field(default_factory=dict)
     _read_at: float = float("-inf")
@@ -103,18 +102,29 @@ class Evaluator:
     def forget(self, key: str) -> None:
         """A route this controller no longer evaluates (deleted, or handed to another replica)."""
         self._seen.pop(key, None)
-        self._at_rest.pop(key, None)
+        self.resting.forget(key)
         self.cache.forget(key)
         if self.telemetry is not None:
             namespace, _, name = key.partition("/")
             self.telemetry.forget(namespace, name)
 
-    async def _signals(self, due: Sequence[AIRoute], max_age: float | None) -> None:
-        """Reads the signals for ``due``, unless the last read is younger than ``max_age``."""
+    def reset(self) -> None:
+        """Forget every route (this replica starts or stops acting): the next cycle decides all."""
+        for key in list(self._seen):
+            self.forget(key)
+
+    def _prune(self, objs: Sequence[Mapping[str, Any]]) -> None:
+        """Forget the routes that are gone (deleted since the last cycle)."""
+        if len(self._seen) > len(objs):
+            present = {object_key(o) for o in objs}
+            for key in [k for k in self._seen if k not in present]:
+                self.forget(key)
+
+    async def _signals(self, queries: Sequence[RouteQuery], max_age: float | None) -> None:
+        """Reads the signals for the routes of ``queries``, unless the last read is younger than ``max_age``."""
         now = self.clock.now()
         if max_age is not None and now - self._read_at < max_age:
             return
-        queries = [RouteQuery(r.metadata.namespace, r.metadata.name, parse_duration(r.spec.health.window)) for r in due]
         try:
             self._snapshot = await self.metrics.collect(queries)
             if self.telemetry is not None:
@@ -137,35 +147,46 @@ class Evaluator:
             log.exception("reading provider status pages failed")
             return {}
 
-    def _decide(self, obj: Mapping[str, Any], route: AIRoute | None, problem: InvalidRoute | None) -> Outcome:
+    def _saw(self, key: str, meta: Mapping[str, Any], interval: float, now: float) -> None:
+        seen = self._seen.get(key)
+        annotations = meta.get("annotations") or {}
+        if seen is not None and seen.generation == meta.get("generation") and seen.annotations == annotations:
+            seen.at = now
+        else:
+            self._seen[key] = _Seen(now, interval, meta.get("generation"), dict(annotations))
+
+    def _invalid(self, key: str, obj: Mapping[str, Any], problem: InvalidRoute | None) -> Outcome:
+        self._seen.pop(key, None)
+        prev, _ = parse_status(obj.get("status") or {})
+        problems = problem.problems if problem is not None else []
+        generation = int((obj.get("metadata") or {}).get("generation", 1))
+        decision = invalid_spec_status(prev, problems, generation, self.clock.now())
+        return Outcome(key, decision, changed=not same_decision(decision.status, prev))
+
+    def _rests(self, key: str, obj: Mapping[str, Any], resting: Resting) -> Outcome | None:
+        """The fast path: exact, see :mod:`airoute.core.steady`; ``None`` when it does not apply."""
+        if not resting.still(self._snapshot, self._pages):
+            return None
+        self._saw(key, obj.get("metadata") or {}, self._seen[key].interval, self._cycle_at)
+        self.skipped += 1
+        return Outcome(key, None)
+
+    def _decide(self, key: str, obj: Mapping[str, Any], route: AIRoute) -> Outcome:
         now = self.clock.now()
-        key = object_key(obj)
-        meta = obj.get("metadata") or {}
-        if route is None:
-            self._seen.pop(key, None)
-            prev, _ = parse_status(obj.get("status") or {})
-            problems = problem.problems if problem is not None else []
-            decision = invalid_spec_status(prev, problems, int(meta.get("generation", 1)), now)
-            return Outcome(key, decision, changed=not same_decision(decision.status, prev))
-        interval = parse_duration(route.spec.health.interval)
-        self._seen[key] = _Seen(self._cycle_at, interval, meta.get("generation"), dict(meta.get("annotations") or {}))
-        obs = observe(route, self._snapshot, self._pages, now, self.drill_baselines)
-        rest = self._at_rest.get(key)
-        quiet = at_rest(route.status)
-        sig = signature(route, obs) if quiet else None
-        if rest is not None and rest.spec is route.spec and rest.status is route.status and rest.signature == sig:
-            self.skipped += 1
-            return Outcome(key, Decision(route.status), route, changed=False)  # the fast path: exact, see core/steady
+        self._saw(key, obj.get("metadata") or {}, parse_duration(route.spec.health.interval), self._cycle_at)
         self.decided += 1
+        started = time.perf_counter()
+        obs = observe(route, self._snapshot, self._pages, now, self.drill_baselines)
         decision = evaluate(route, obs, now)
         changed = not same_decision(decision.status, route.status)
         if changed:
             self.cache.wrote(key, decision.status)
-            self._at_rest.pop(key, None)
-        elif quiet and not decision.events:
-            self._at_rest[key] = _AtRest(route.spec, route.status, sig)
+        elif not decision.events and at_rest(route.status):
+            self.resting.remember(key, obj, route, self._snapshot, self._pages)
+            self.cache.forget(key)  # at rest, the parsed route is not needed until the object changes
         if self.telemetry is not None:
             self.telemetry.observe(route, decision.status, decision.events)
+            self.telemetry.cycle.observe(time.perf_counter() - started)
         return Outcome(key, decision, route, changed)
 
     async def cycle(
@@ -177,35 +198,57 @@ class Evaluator:
         change between two ticks); ``None`` reads afresh whenever some route is due.
         """
         now = self._cycle_at = self.clock.now()
-        candidates = objs if force else [o for o in objs if self.due(o, now)]
-        parsed = [(obj, *try_parse(self.cache, obj)) for obj in candidates]
-        due = [route for _, route, _ in parsed if route is not None]
-        if due:
-            await self._signals(due, max_signal_age)
+        self._prune(objs)
         owned = ownership(objs)
-        return [
-            self._claimed(obj, route, problem, owned)
-            for obj, route, problem in parsed
-            if route is not None or force or _invalid_unreported(obj) or owned.conflict_message(object_key(obj))
-        ]
+        candidates = objs if force else [o for o in objs if self.due(o, now)]
+        resting: list[tuple[str, Mapping[str, Any], Resting]] = []
+        parsed: list[tuple[str, Mapping[str, Any], AIRoute | None, InvalidRoute | None]] = []
+        for obj in candidates:
+            key = object_key(obj)
+            rest = self.resting.get(key, obj) if key in self._seen and key not in owned.lost else None
+            if rest is not None:
+                resting.append((key, obj, rest))
+            else:
+                parsed.append((key, obj, *try_parse(self.cache, obj)))
+        queries = [r.query for _, _, r in resting] + [_query(route) for _, _, route, _ in parsed if route is not None]
+        if queries:
+            await self._signals(queries, max_signal_age)
+        outcomes = []
+        for key, obj, rest in resting:
+            outcome = self._rests(key, obj, rest)
+            if outcome is None:  # something moved: decide it in full
+                self.resting.forget(key)
+                parsed.append((key, obj, *try_parse(self.cache, obj)))
+            else:
+                outcomes.append(outcome)
+        for key, obj, route, problem in parsed:
+            if route is not None or force or _invalid_unreported(obj) or key in owned.lost:
+                outcomes.append(self._claimed(key, obj, route, problem, owned))
+        return outcomes
 
-    def _claimed(self, obj: Mapping[str, Any], route: AIRoute | None, problem: InvalidRoute | None,
+    def _claimed(self, key: str, obj: Mapping[str, Any], route: AIRoute | None, problem: InvalidRoute | None,
                  owned: Ownership) -> Outcome:
         """A route that lost its model is marked so and not evaluated; the others are (a Conflict
         left from before turns False): see :mod:`airoute.core.ownership`."""
-        key, now = object_key(obj), self.clock.now()
+        now = self.clock.now()
         generation = int((obj.get("metadata") or {}).get("generation", 1))
         message = owned.conflict_message(key)
         if message is not None:
             self._seen.pop(key, None)
+            self.resting.forget(key)
             prev, _ = parse_status(obj.get("status") or {})
             decision = conflict_decision(prev, message, generation, now)
             return Outcome(key, decision, route, changed=not same_decision(decision.status, prev))
-        outcome = self._decide(obj, route, problem)
+        outcome = self._decide(key, obj, route) if route is not None else self._invalid(key, obj, problem)
+        assert outcome.decision is not None  # only the fast path decides nothing
         decision = resolved(outcome.decision, now, generation)
         if decision is outcome.decision:
             return outcome
         return Outcome(key, decision, outcome.route, changed=True)
+
+
+def _query(route: AIRoute) -> RouteQuery:
+    return RouteQuery(route.metadata.namespace, route.metadata.name, parse_duration(route.spec.health.window))
 
 
 def _invalid_unreported(obj: Mapping[str, Any]) -> bool:

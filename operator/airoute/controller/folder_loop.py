@@ -30,6 +30,9 @@ class FolderStore:
         self._loaded: dict[str, LoadedRoute] = {}
         self._reported: set[str] = set()
 
+    def acting(self) -> bool:
+        return True  # one process per folder
+
     def routes(self) -> Sequence[Mapping[str, Any]]:
         loaded = self.files.load()
         for broken in (r for r in loaded if r.obj is None):

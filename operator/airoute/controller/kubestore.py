@@ -1,10 +1,9 @@
-"""The routes in the API server that this replica evaluates; their status PATCHed, Events posted.
+"""The routes in the API server: read from Kopf's index, their status PATCHed, Events posted.
 
-Which routes are this replica's to evaluate is Kopf's call: a daemon per route :meth:`owns` it
-while Kopf runs it, and Kopf stops every daemon when it pauses for a higher-priority peer — a
-standby owns nothing, so it writes nothing. The object to evaluate is the newer of Kopf's live
-body and the object our last PATCH returned (the watch delivers our own writes a moment later;
-like client-go's mutation cache, versions are compared as the integers the API server issues).
+The routes are those of Kopf's ``airoute_routes`` index; the object evaluated is the newer of the
+indexed one and the one our last PATCH returned (the watch delivers our own writes a moment
+later; like client-go's mutation cache, versions are compared as the integers the API server
+issues). Nothing is read or written while another replica acts (:mod:`airoute.controller.peering`).
 
 A status PATCH carries the resourceVersion it was computed from: if anyone changed the route
 meanwhile the API server answers 409 and nothing is overwritten; the next cycle decides again
@@ -16,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
 from airoute.api import GROUP, VERSION
 from airoute.api.objects import name_of, namespace_of, object_key
+from airoute.controller.peering import PeeringView
 from airoute.core.events import Event
 from airoute.kube import KubeClient, KubeError
 from airoute.kube.paths import airoutes_path, events_path
@@ -54,37 +54,61 @@ def _version(obj: Mapping[str, Any]) -> int:
         return 0
 
 
-class KubeRoutes:
-    """A :class:`~airoute.controller.loop.RouteStore` over the API server."""
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "annotations", "labels")
 
-    def __init__(self, client: KubeClient, instance: str | None = None) -> None:
+
+def stored_route(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the loop needs of a stored AIRoute: everything but the ``managedFields`` (60 % of
+    a stored route in memory, read by neither Kopf nor airoute)."""
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: meta[k] for k in _KEPT_METADATA if k in meta},
+        "spec": body.get("spec"),
+        "status": body.get("status"),
+    }
+
+
+class KubeRoutes:
+    """A :class:`~airoute.controller.loop.RouteStore` over Kopf's index of the routes."""
+
+    def __init__(self, client: KubeClient, peering: PeeringView | None = None, instance: str | None = None) -> None:
         self.client = client
+        self.peering = peering
         self.instance = instance or socket.gethostname()
-        self._owned: dict[str, Mapping[str, Any]] = {}
+        self._index: Mapping[str, Iterable[Mapping[str, Any]]] = {}
         self._written: dict[str, dict[str, Any]] = {}
+        self._gone: dict[str, int] = {}
         self.writes = 0
         self.conflicts = 0
 
-    def own(self, key: str, body: Mapping[str, Any]) -> None:
-        """This replica evaluates ``key``; ``body`` is Kopf's live view of it."""
-        self._owned[key] = body
+    def follow(self, index: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        """The routes are those of ``index`` (Kopf's ``airoute_routes``, kept up to date by Kopf)."""
+        self._index = index
 
-    def release(self, key: str) -> None:
-        self._owned.pop(key, None)
-        self._written.pop(key, None)
-
-    def owned(self) -> list[str]:
-        return list(self._owned)
+    def acting(self) -> bool:
+        """Whether this replica evaluates and writes now (always, without peering)."""
+        return self.peering is None or self.peering.acting()
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
+        """Each indexed route, or the newer version our last PATCH returned."""
         out: list[Mapping[str, Any]] = []
-        for key, body in self._owned.items():
-            mine = self._written.get(key)
-            if mine is not None and _version(mine) <= _version(body):
-                del self._written[key]  # the watch has caught up with our write
-                mine = None
-            out.append(mine if mine is not None else dict(body))
+        for key, values in list(self._index.items()):
+            for indexed in values:
+                obj = self._newest(key, indexed)
+                if self._gone.get(key) != _version(obj):
+                    out.append(obj)
         return out
+
+    def _newest(self, key: str, indexed: Mapping[str, Any]) -> Mapping[str, Any]:
+        mine = self._written.get(key)
+        if mine is None:
+            return indexed
+        if _version(mine) <= _version(indexed):
+            del self._written[key]  # the watch has caught up with our write
+            return indexed
+        return mine
 
     def is_own_write(self, obj: Mapping[str, Any]) -> bool:
         """Whether ``obj`` is the version our last PATCH produced (a watch event not worth waking for)."""
@@ -93,7 +117,7 @@ class KubeRoutes:
 
     async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         key = object_key(obj)
-        if key not in self._owned:
+        if not self.acting():
             return True  # handed over to another replica meanwhile: not ours to write any more
         meta = obj.get("metadata") or {}
         path = f"{airoutes_path(namespace_of(obj))}/{name_of(obj)}/status"
@@ -104,8 +128,8 @@ class KubeRoutes:
         try:
             stored = await self.client.merge_patch(path, patch)
         except KubeError as exc:
-            if exc.status == 404:
-                self.release(key)
+            if exc.status == 404:  # deleted meanwhile (the index drops it with the watch event)
+                self._gone[key] = _version(obj)
                 return True
             if exc.status == 409:
                 self.conflicts += 1
@@ -117,16 +141,15 @@ class KubeRoutes:
             log.warning("%s: status not written: %s", key, type(exc).__name__)
             return False
         self.writes += 1
-        if key in self._owned:
-            self._written[key] = stored
+        self._written[key] = stored_route(stored)
         return True
 
     async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
         """Removes spent lever annotations, each only while it still has the value seen (a JSON
         patch ``test``): a lever someone set again meanwhile stays. Never raises."""
         key = object_key(obj)
-        if key not in self._owned:
-            return
+        if not self.acting():
+            return  # handed over to another replica meanwhile
         ops: list[dict[str, str]] = []
         for name, value in levers.items():
             pointer = "/metadata/annotations/" + name.replace("~", "~0").replace("/", "~1")
@@ -137,8 +160,7 @@ class KubeRoutes:
             log.warning("%s: spent levers %s not removed (tried again next time): %s", key, ", ".join(levers), exc)
             return
         log.info("%s: removed spent levers %s", key, ", ".join(f"{k}={v}" for k, v in levers.items()))
-        if key in self._owned:
-            self._written[key] = stored
+        self._written[key] = stored_route(stored)
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         """A core/v1 Event about the route (never raises: an Event is worth less than the loop)."""

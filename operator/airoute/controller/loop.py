@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from airoute.api import AIRouteStatus
 from airoute.api.objects import object_key
 from airoute.controller.decisions import log_decision
 from airoute.controller.evaluator import Evaluator, Outcome
@@ -25,10 +26,17 @@ from airoute.ports import Notifier
 log = logging.getLogger("airoute.controller")
 
 EventHook = Callable[[str, Event], None]
+WRITERS = 8
+"""Statuses written (and events recorded) at the same time: a cycle where a provider fails across
+many routes writes them in parallel, each route's writes and events still in order."""
 
 
 class RouteStore(Protocol):
     """Where the routes come from and where their statuses and events go."""
+
+    def acting(self) -> bool:
+        """Whether this replica evaluates and writes now (HA: only one replica does)."""
+        ...
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
         """The raw AIRoute objects to evaluate now (``metadata``, ``spec``, ``status``)."""
@@ -65,31 +73,47 @@ class EvaluationLoop:
         self.notifier: Notifier = notifier or NullNotifier()
         self.on_event = on_event
         self._woken = asyncio.Event()
+        self._acting = False
 
     def wake(self) -> None:
         """A route changed: evaluate what is due now rather than at the next tick."""
         self._woken.set()
 
     async def once(self, force: bool = False, max_signal_age: float | None = None) -> list[Outcome]:
-        """One cycle; ``force`` evaluates every route, due or not."""
+        """One cycle; ``force`` evaluates every route, due or not. Nothing while another replica acts."""
+        acting = self.store.acting()
+        if acting != self._acting:  # a replica that starts or stops acting starts afresh
+            self.evaluator.reset()
+            self._acting = acting
+        if not acting:
+            return []
         objs = {object_key(o): o for o in self.store.routes()}
         outcomes = await self.evaluator.cycle(list(objs.values()), force=force, max_signal_age=max_signal_age)
-        for outcome in outcomes:
-            obj = objs[outcome.key]
-            stored = not outcome.changed or await self.store.write_status(obj, outcome.decision.status.to_wire())
+        pending = (o for o in outcomes if o.decision is not None)
+        await asyncio.gather(*(self._apply(objs, pending) for _ in range(WRITERS)))
+        return outcomes
+
+    async def _apply(self, objs: Mapping[str, Mapping[str, Any]], pending: Iterator[Outcome]) -> None:
+        """One of :data:`WRITERS`: writes the changed statuses, records the events and removes the
+        spent levers of the outcomes it takes (each route's in this order)."""
+        for outcome in pending:
+            obj, decision = objs[outcome.key], outcome.decision
+            assert decision is not None  # see pending
+            stored = not outcome.changed or await self.store.write_status(obj, decision.status.to_wire())
             if not stored:
                 self.evaluator.retry(outcome.key)
             before = (obj.get("status") or {}).get("weights") or {}
-            for event in outcome.decision.events:
-                log_decision(outcome.key, event, before, outcome.decision.status.weights)
+            for event in decision.events:
+                log_decision(outcome.key, event, before, decision.status.weights)
                 await self._record(obj, outcome.key, event)
             if stored:  # a lever is removed only once what it did is in the stored status
-                await self._clear_spent(obj, outcome)
-        return outcomes
+                await self._clear_spent(obj, decision.status)
 
-    async def _clear_spent(self, obj: Mapping[str, Any], outcome: Outcome) -> None:
+    async def _clear_spent(self, obj: Mapping[str, Any], status: AIRouteStatus) -> None:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        spent = spent_levers(annotations, outcome.decision.status, self.evaluator.clock.now())
+        if not annotations:
+            return
+        spent = spent_levers(annotations, status, self.evaluator.clock.now())
         if spent:
             await self.store.clear_levers(obj, spent)
 
@@ -101,6 +125,14 @@ class EvaluationLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles until ``stop`` is set: one per tick, and one whenever woken in between."""
+        try:
+            await self._cycles(stop)
+        finally:
+            close = getattr(self.evaluator.metrics, "close", None)  # a source holding connections
+            if close is not None:
+                await close()
+
+    async def _cycles(self, stop: asyncio.Event) -> None:
         tick = asyncio.get_running_loop().time()
         while not stop.is_set():
             woken = self._woken.is_set()

@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ class ControllerConfig:
     namespaces: list[str] = field(default_factory=list)
     peering: str = "airoute"
     priority: int | None = None
+    peering_lifetime: int = 60
     standalone: bool = False
     liveness: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = 8081
@@ -113,6 +115,7 @@ def run_kopf(config: ControllerConfig) -> None:
 
     import airoute.controller.handlers  # noqa: F401  (registers the handlers)
     from airoute.controller.kubestore import KubeRoutes
+    from airoute.controller.peering import PeeringView
 
     try:
         kube_config = load_config()
@@ -120,20 +123,27 @@ def run_kopf(config: ControllerConfig) -> None:
     except (KubeConfigError, OutdatedCRD) as exc:
         raise ConfigError(str(exc)) from exc
     evaluator, notifier = build(config)
-    routes = KubeRoutes(KubeClient(kube_config, user_agent="airoute-controller"))
+    client = KubeClient(kube_config, user_agent="airoute-controller")
+    priority = config.priority if config.priority is not None else random.randint(1, 2**31 - 1)
+    identity = os.environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}/{random.getrandbits(24):06x}"
+    peering = None
+    if not config.standalone:
+        peering = PeeringView(client, config.peering, list(config.namespaces), identity, priority, time.time)
+    routes = KubeRoutes(client, peering)
     memo = kopf.Memo(
         kube_config=kube_config,
         routes=routes,
         loop=EvaluationLoop(evaluator, routes, config.tick, notifier),
         namespaces=list(config.namespaces),
+        peering_lifetime=config.peering_lifetime,
     )
-    priority = config.priority if config.priority is not None else random.randint(1, 2**31 - 1)
     kopf.run(
         clusterwide=not config.namespaces,
         namespaces=config.namespaces,
         standalone=config.standalone,
         peering_name=None if config.standalone else config.peering,
         priority=priority,
+        identity=identity,  # type: ignore[arg-type]  # Kopf's Identity is a NewType of str it does not export
         liveness_endpoint=config.liveness,
         memo=memo,
     )

@@ -7,7 +7,7 @@ names, and the controller removes a lever once it is spent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from airoute.api import AIRoute, Backend, RolloutStatus
@@ -72,6 +72,26 @@ class DrillBaselines:
         return current - base if current >= base else current  # a counter reset (gateway restart) counts from 0
 
 
+def page_keys(route: AIRoute) -> tuple[tuple[str, str], ...]:
+    """Each backend's name and the status page that speaks for it."""
+    return tuple((b.name, status_page_key(b)) for b in route.spec.backends)
+
+
+def backend_signals(
+    namespace: str,
+    name: str,
+    backends: Sequence[tuple[str, str]],
+    snapshot: MetricsSnapshot,
+    pages: Mapping[str, StatusPage],
+) -> dict[str, Signals]:
+    """Each backend's signals (its stable variant) with what its status page says; ``backends``
+    as :func:`page_keys` gives them."""
+    stable = snapshot.for_route(namespace, name, "stable")
+    if not pages:
+        return {b: s for b, _ in backends if (s := stable.get(b)) is not None}
+    return {b: s for b, page in backends if (s := _with_page(stable.get(b), pages.get(page)))}
+
+
 def observe(
     route: AIRoute,
     snapshot: MetricsSnapshot,
@@ -80,12 +100,8 @@ def observe(
     baselines: DrillBaselines | None = None,
 ) -> Observations:
     """Everything the core needs to know about one route for one evaluation."""
-    ns, name = route.metadata.namespace, route.metadata.name
-    stable = snapshot.for_route(ns, name, "stable")
-    canary = snapshot.for_route(ns, name, "canary")
-    backends = {
-        b.name: s for b in route.spec.backends if (s := _with_page(stable.get(b.name), pages.get(status_page_key(b))))
-    }
+    canary = snapshot.for_route(route.metadata.namespace, route.metadata.name, "canary")
+    backends = backend_signals(route.metadata.namespace, route.metadata.name, page_keys(route), snapshot, pages)
     active = [r for r in route.status.rollouts if r.phase in RUNNING]
     annotations = route.metadata.annotations
     drill_ends = drills(annotations, now)

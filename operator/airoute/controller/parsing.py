@@ -15,6 +15,9 @@ from typing import Any
 from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, ObjectMeta, parse_route, parse_status
 from airoute.api.objects import object_key
 
+_META_FIELDS = ("name", "namespace", "generation", "resourceVersion", "uid", "annotations", "labels")
+"""What :class:`~airoute.api.ObjectMeta` reads of the metadata."""
+
 
 @dataclass
 class ParseCache:
@@ -23,6 +26,7 @@ class ParseCache:
     max_entries: int = 100_000
     _specs: dict[str, tuple[int, Any, AIRouteSpec]] = field(default_factory=dict)
     _statuses: dict[str, tuple[Mapping[str, Any], AIRouteStatus]] = field(default_factory=dict)
+    _routes: dict[str, tuple[tuple[Any, ...], AIRoute]] = field(default_factory=dict)
 
     def parse(self, obj: Mapping[str, Any]) -> AIRoute:
         """Like :func:`airoute.api.parse_route` (raises ``InvalidRoute``), but cached."""
@@ -35,13 +39,23 @@ class ParseCache:
             route = parse_route(obj)  # full validation: apiVersion, kind, metadata, spec
             self._remember_spec(key, generation, spec_doc, route.spec)
             return route.model_copy(update={"status": self._status(key, obj.get("status"))})
-        return AIRoute.model_construct(
+        status = self._status(key, obj.get("status"))
+        seen = (*(meta.get(f) for f in _META_FIELDS), status)
+        known = self._routes.get(key)
+        if known is not None and known[0] == seen and known[1].spec is cached[2]:
+            return known[1]  # nothing the route is made of changed: the same object as last time
+        route = AIRoute.model_construct(
             api_version=str(obj.get("apiVersion")),
             kind=str(obj.get("kind")),
             metadata=ObjectMeta.model_validate(meta),
             spec=cached[2],
-            status=self._status(key, obj.get("status")),
+            status=status,
         )
+        if len(self._routes) >= self.max_entries:
+            self._routes.clear()
+        # Copies: a caller may change the annotations in place (the comparison above is by value).
+        self._routes[key] = (tuple(dict(v) if isinstance(v, Mapping) else v for v in seen), route)
+        return route
 
     def _remember_spec(self, key: str, generation: Any, spec_doc: Any, spec: AIRouteSpec) -> None:
         if len(self._specs) >= self.max_entries:
@@ -51,7 +65,10 @@ class ParseCache:
     def _status(self, key: str, doc: Mapping[str, Any] | None) -> AIRouteStatus:
         doc = doc or {}
         last = self._statuses.get(key)
-        if last is not None and (doc is last[0] or doc == last[0]):
+        if last is not None and doc is last[0]:
+            return last[1]
+        if last is not None and doc == last[0]:
+            self._statuses[key] = (doc, last[1])  # the same next time is an identity check
             return last[1]
         status, _ = parse_status(doc)
         self._remember_status(key, doc, status)
@@ -69,6 +86,7 @@ class ParseCache:
     def forget(self, key: str) -> None:
         self._specs.pop(key, None)
         self._statuses.pop(key, None)
+        self._routes.pop(key, None)
 
 
 def try_parse(cache: ParseCache, obj: Mapping[str, Any]) -> tuple[AIRoute | None, InvalidRoute | None]:

@@ -41,7 +41,7 @@ WithinThresholds      Healthy      otherwise
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from airoute.api.base import parse_duration
 from airoute.api.spec import FailoverPolicy, HealthPolicy
@@ -73,89 +73,99 @@ class Assessment:
     latency_p95: float | None = None
 
 
-Rule = Callable[[HealthPolicy, Signals], Assessment | None]
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table above: when it applies, what it says, and why in words."""
 
-
-def _status_outage(policy: HealthPolicy, s: Signals) -> Assessment | None:
-    if s.status_page == "outage":
-        return Assessment(
-            "Unhealthy",
-            "StatusPageOutage",
-            "the provider's status page reports an outage",
-        )
-    return None
+    health: Health
+    reason: str
+    applies: Callable[[HealthPolicy, Signals], bool]
+    describe: Callable[[HealthPolicy, Signals], str]
 
 
 def _enough(policy: HealthPolicy, s: Signals) -> bool:
     return s.requests >= max(policy.min_requests, 1)
 
 
-def _error_rate(policy: HealthPolicy, s: Signals) -> Assessment | None:
+def _errors_above(policy: HealthPolicy, s: Signals) -> bool:
     rate = s.error_rate
     if rate is None or rate <= policy.max_error_rate:
-        return None
-    limit = policy.max_error_rate
+        return False
+    return _enough(policy, s) or s.errors >= s.requests >= min(SMALL_SAMPLE, policy.min_requests)
+
+
+def _errors_words(policy: HealthPolicy, s: Signals) -> str:
+    rate, limit = s.error_rate or 0.0, policy.max_error_rate
     shown = f"error rate {format_rate(rate, limit)} > {limit:g} over {policy.window}"
-    if _enough(policy, s):
-        return Assessment("Unhealthy", "ErrorRateAbove", shown)
-    if s.errors >= s.requests >= min(SMALL_SAMPLE, policy.min_requests):
-        failed = f"{shown} ({format_count(s.requests)} of {format_count(s.requests)} requests failed)"
-        return Assessment("Unhealthy", "ErrorRateAbove", failed)
-    return None
+    n = format_count(s.requests)
+    return shown if _enough(policy, s) else f"{shown} ({n} of {n} requests failed)"
 
 
-def _latency(policy: HealthPolicy, s: Signals) -> Assessment | None:
+def _latency_above(policy: HealthPolicy, s: Signals) -> bool:
     limit = parse_duration(policy.max_latency_p95)
-    if s.latency_p95 is None or s.latency_p95 <= limit or not _enough(policy, s):
-        return None
-    return Assessment(
-        "Degraded",
-        "LatencyAbove",
-        f"p95 latency {format_seconds(s.latency_p95)} > {policy.max_latency_p95} over {policy.window}",
-    )
+    return s.latency_p95 is not None and s.latency_p95 > limit and _enough(policy, s)
 
 
-def _throttle(policy: HealthPolicy, s: Signals) -> Assessment | None:
+def _latency_words(policy: HealthPolicy, s: Signals) -> str:
+    shown = format_seconds(s.latency_p95 or 0.0)
+    return f"p95 latency {shown} > {policy.max_latency_p95} over {policy.window}"
+
+
+def _throttle_above(policy: HealthPolicy, s: Signals) -> bool:
     rate = s.throttle_rate
-    if rate is None or rate <= policy.max_throttle_rate or not _enough(policy, s):
-        return None
-    return Assessment(
-        "Degraded",
-        "ThrottleRateAbove",
-        f"throttle rate {format_rate(rate, policy.max_throttle_rate)} > {policy.max_throttle_rate:g} "
-        f"over {policy.window}",
-    )
+    return rate is not None and rate > policy.max_throttle_rate and _enough(policy, s)
 
 
-def _status_degraded(policy: HealthPolicy, s: Signals) -> Assessment | None:
-    if s.status_page == "degraded":
-        return Assessment(
-            "Degraded",
-            "StatusPageDegraded",
-            "the provider's status page reports degraded service",
-        )
-    return None
+def _throttle_words(policy: HealthPolicy, s: Signals) -> str:
+    limit = policy.max_throttle_rate
+    return f"throttle rate {format_rate(s.throttle_rate or 0.0, limit)} > {limit:g} over {policy.window}"
 
 
-def _not_enough(policy: HealthPolicy, s: Signals) -> Assessment | None:
-    if _enough(policy, s):
-        return None
-    return Assessment(
-        "Unknown",
-        NOT_ENOUGH_DATA,
+def _too_few_words(policy: HealthPolicy, s: Signals) -> str:
+    return (
         f"{format_count(s.requests)} requests over {policy.window}, "
-        f"fewer than the {max(policy.min_requests, 1)} needed",
+        f"fewer than the {max(policy.min_requests, 1)} needed"
     )
 
 
 RULES: tuple[Rule, ...] = (
-    _status_outage,
-    _error_rate,
-    _latency,
-    _throttle,
-    _status_degraded,
-    _not_enough,
+    Rule(
+        "Unhealthy",
+        "StatusPageOutage",
+        lambda _, s: s.status_page == "outage",
+        lambda _, s: "the provider's status page reports an outage",
+    ),
+    Rule("Unhealthy", "ErrorRateAbove", _errors_above, _errors_words),
+    Rule("Degraded", "LatencyAbove", _latency_above, _latency_words),
+    Rule("Degraded", "ThrottleRateAbove", _throttle_above, _throttle_words),
+    Rule(
+        "Degraded",
+        "StatusPageDegraded",
+        lambda _, s: s.status_page == "degraded",
+        lambda _, s: "the provider's status page reports degraded service",
+    ),
+    Rule("Unknown", NOT_ENOUGH_DATA, lambda p, s: not _enough(p, s), _too_few_words),
 )
+WITHIN = Rule(
+    "Healthy",
+    "WithinThresholds",
+    lambda _, s: True,
+    lambda _, s: "error rate, latency and throttling within thresholds",
+)
+
+
+def _rule(policy: HealthPolicy, s: Signals) -> Rule:
+    return next((r for r in RULES if r.applies(policy, s)), WITHIN)
+
+
+def health_of(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> tuple[Health, str]:
+    """The health and reason :func:`assess` gives, without the words and numbers (cheaper)."""
+    if not metrics_available:
+        return "Unknown", METRICS_UNAVAILABLE
+    if s is None:
+        return "Unknown", NOT_ENOUGH_DATA
+    rule = _rule(policy, s)
+    return rule.health, rule.reason
 
 
 def assess(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> Assessment:
@@ -168,11 +178,11 @@ def assess(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> 
         )
     if s is None:
         return Assessment("Unknown", NOT_ENOUGH_DATA, f"no requests measured over {policy.window}")
-    found = next((a for rule in RULES if (a := rule(policy, s)) is not None), None)
-    if found is None:
-        found = Assessment("Healthy", "WithinThresholds", "error rate, latency and throttling within thresholds")
-    return replace(
-        found,
+    rule = _rule(policy, s)
+    return Assessment(
+        rule.health,
+        rule.reason,
+        rule.describe(policy, s),
         requests=s.requests,
         error_rate=s.error_rate,
         throttle_rate=s.throttle_rate,

@@ -14,26 +14,26 @@ again, from the same stored status and spec, gives that same decision and no eve
 * the route is :func:`at_rest`: no clock in it can fire — nothing ejected or ramping back, no
   canary in progress, no drill running, no backend out of service — so ``now``
   only enters through timestamps of transitions, and there are none;
-* the observations have the same :func:`signature`: everything of them the decision depends on
-  at rest (each backend's assessed health and reason, whether metrics could be read and why
-  not, the drill and gate annotations). The raw numbers reach a route at rest only through
-  :data:`MEASURED` and the messages. A drill annotation whose end has not come starts the drill
-  at the first evaluation that sees it (a change), and one whose end has passed changes nothing,
-  whenever it is read again.
+* the route is the same — spec, stored status and annotations (drills, the promote and abort
+  gates) — and its signals have the same :func:`signature`: everything of them the decision
+  depends on at rest. The raw numbers reach a route at rest only through :data:`MEASURED` and
+  the messages. A drill annotation whose end has not come starts the drill at the first
+  evaluation that sees it (a change); one whose end has passed changes nothing whenever it is
+  read again; the gates act only on a canary in progress.
 
-``tests/unit/core/test_steady.py`` drives random routes, histories and signals through both ways
+``tests/unit/controller/test_fast_path.py`` drives random routes, histories and signals through both ways
 and requires identical decisions, conditions and events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping, Sequence
 
+from airoute.api.spec import HealthPolicy
 from airoute.api.status import AIRouteStatus, BackendStatus
-from airoute.api.validation import AIRoute
-from airoute.core.health import assess
+from airoute.core.health import health_of
 from airoute.core.rollout import ACTIVE
-from airoute.core.signals import Observations
+from airoute.core.signals import Signals
 
 MEASURED = frozenset({"requests", "error_rate", "throttle_rate", "latency_p95", "message"})
 """Fields of a backend's status that say what was measured, not what was decided."""
@@ -71,12 +71,11 @@ def at_rest(status: AIRouteStatus) -> bool:
     return degraded is None or degraded.status == "False"
 
 
-def signature(route: AIRoute, obs: Observations) -> Hashable:
-    """What of ``obs`` a decision about ``route`` at rest depends on."""
-    policy = route.spec.health
-    health = tuple(
-        (a.health, a.reason)
-        for a in (assess(policy, obs.backends.get(b.name), obs.metrics_available) for b in route.spec.backends)
-    )
-    drills = tuple(sorted(obs.drills.items()))
-    return obs.metrics_available, obs.metrics_error, health, drills, obs.promote, obs.abort
+def signature(
+    policy: HealthPolicy, names: Sequence[str], backends: Mapping[str, Signals], metrics_available: bool, error: str
+) -> Hashable:
+    """What of the signals a decision at rest depends on, for a route with this health policy and
+    these backends: each backend's assessed health and reason, and whether metrics could be read
+    and why not."""
+    health = tuple(health_of(policy, backends.get(name), metrics_available) for name in names)
+    return metrics_available, error, health

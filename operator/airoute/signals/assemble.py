@@ -4,33 +4,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from math import isfinite
 
 from airoute.core.signals import Signals
 from airoute.ports import SeriesKey
 
 PerMetric = Mapping[str, Mapping[SeriesKey, float]]
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+_NONE: Mapping[SeriesKey, float] = {}
 
 
 def assemble(results: PerMetric) -> dict[SeriesKey, Signals]:
-    """Combine ``{"requests": {key: n}, "errors": …, "latency_p95": …}`` into Signals per key."""
-    keys: set[SeriesKey] = set()
-    for name in ("requests", "errors", "throttled"):
-        keys.update(results.get(name, {}))
+    """Combine ``{"requests": {key: n}, "errors": …, "latency_p95": …}`` into Signals per key.
+
+    A key missing from a metric counts 0 (a latency: not measured). This runs for every series at
+    every cycle: one pass over the requests, then the few series that only failed."""
+    requests, errors, throttled = (results.get(n, _NONE) for n in ("requests", "errors", "throttled"))
+    latency, ttft = results.get("latency_p95", _NONE), results.get("ttft_p95", _NONE)
     out: dict[SeriesKey, Signals] = {}
-    for key in keys:
-        requests = results.get("requests", {}).get(key, 0.0)
-        errors = results.get("errors", {}).get(key, 0.0)
-        throttled = results.get("throttled", {}).get(key, 0.0)
+    for key in [*requests, *(k for k in (*errors, *throttled) if k not in requests)]:
+        failed = errors.get(key, 0.0) if errors else 0.0
+        held = throttled.get(key, 0.0) if throttled else 0.0
+        seen = requests.get(key, 0.0)
+        p95 = latency.get(key)
+        first = ttft.get(key) if ttft else None
         out[key] = Signals(
-            requests=max(requests, errors + throttled),
-            errors=errors,
-            throttled=throttled,
-            latency_p95=_finite(results.get("latency_p95", {}).get(key)),
-            ttft_p95=_finite(results.get("ttft_p95", {}).get(key)),
+            requests=seen if seen >= failed + held else failed + held,
+            errors=failed,
+            throttled=held,
+            latency_p95=p95 if p95 is None or isfinite(p95) else None,
+            ttft_p95=first if first is None or isfinite(first) else None,
         )
     return out
 

@@ -52,12 +52,15 @@ CATALOGUE: tuple[Query, ...] = (
         "requests",
         f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome!~"{NOT_BACKEND}"}}[$window]))',
     ),
+    # Only the series with some: a series missing from the answer counts 0, and at rest no backend
+    # fails, so the answer stays small however many routes there are.
     Query(
-        "errors", f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{ERRORS}"}}[$window]))'
+        "errors",
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{ERRORS}"}}[$window])) > 0',
     ),
     Query(
         "throttled",
-        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{THROTTLED}"}}[$window]))',
+        f'sum by ({GROUP_BY}) (increase({REQUESTS_TOTAL}{{{BACKEND},outcome=~"{THROTTLED}"}}[$window])) > 0',
     ),
     Query(
         "latency_p95",

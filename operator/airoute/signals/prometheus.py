@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble
@@ -23,66 +27,116 @@ class PrometheusConfig:
     timeout_seconds: float = 10.0
 
 
-def _series_key(metric: dict[str, str]) -> SeriesKey | None:
-    try:
-        return (metric["namespace"], metric["route"], metric["backend"], metric.get("variant", "stable"))
-    except KeyError:
-        return None
+class PrometheusError(Exception):
+    """Prometheus answered, but not with a result (an HTTP error, or ``status: error``)."""
 
 
 class PrometheusMetricsSource:
-    """A :class:`~airoute.ports.MetricsSource` backed by ``prometheus-api-client``.
+    """A :class:`~airoute.ports.MetricsSource` on Prometheus' HTTP API (``GET /api/v1/query``).
 
-    The client is synchronous (``requests``), so queries run in worker threads, concurrently.
+    The queries of a cycle run concurrently on the event loop (aiohttp); an answer is decoded in
+    a worker thread and read in one pass. No client-side retries: the controller's next cycle is
+    the retry, and an unreachable Prometheus must show as "metrics unavailable" at once.
     """
 
     def __init__(self, config: PrometheusConfig) -> None:
-        from prometheus_api_client import PrometheusConnect  # heavy import: only when used
-        from urllib3.util.retry import Retry
-
         self._config = config
-        # No client-side retries: the controller's next cycle is the retry, and an unreachable
-        # Prometheus must show as "metrics unavailable" at once, not after seconds of back-off.
-        self._client = PrometheusConnect(
-            url=config.url, headers=config.headers or None, disable_ssl=config.verify_tls is False, retry=Retry(total=0)
-        )
+        self._ssl: ssl.SSLContext | bool = _ssl_context(config.verify_tls)
+        self._session: aiohttp.ClientSession | None = None
         self.queries_run = 0
 
-    def _query(self, promql: str) -> list[dict[str, Any]]:
-        params = {"timeout": f"{self._config.timeout_seconds:g}s"}
-        result: list[dict[str, Any]] = self._client.custom_query(query=promql, params=params)
+    def _client(self) -> aiohttp.ClientSession:
+        """One session per event loop (a session cannot move between loops)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session.loop is not loop:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl, limit=16))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _query(self, promql: str) -> list[dict[str, Any]]:
+        timeout = self._config.timeout_seconds
+        params = {"query": promql, "timeout": f"{timeout:g}s"}
+        async with self._client().get(
+            f"{self._config.url.rstrip('/')}/api/v1/query",
+            params=params,
+            headers=self._config.headers,
+            timeout=aiohttp.ClientTimeout(total=timeout + 5),
+        ) as response:
+            body = await response.read()
+        answer = await asyncio.to_thread(_decode, body, response.status)
+        result: list[dict[str, Any]] = answer["data"]["result"]
         return result
 
     async def collect(self, routes: Sequence[RouteQuery]) -> MetricsSnapshot:
-        wanted = {(r.namespace, r.route) for r in routes}
-        windows = sorted({r.window_seconds for r in routes})
-        per_metric: dict[str, dict[SeriesKey, float]] = defaultdict(dict)
+        wanted = {(r.namespace, r.route): r.window_seconds for r in routes}
+        windows = sorted(set(wanted.values()))
         jobs = [(window, name, promql) for window in windows for name, promql in render_all(window).items()]
         jobs.append((0.0, "client_errors", CLIENT_ERRORS))
         try:
-            results = await asyncio.gather(*(asyncio.to_thread(self._query, q) for _, _, q in jobs))
+            results = await asyncio.gather(*(self._query(q) for _, _, q in jobs))
         except Exception as exc:  # any failure to read means "could not measure"
             return MetricsSnapshot(available=False, error=_describe(exc, self._config.url), queries=len(jobs))
         self.queries_run += len(jobs)
-        window_of = {(r.namespace, r.route): r.window_seconds for r in routes}
         # No series means no failure yet: the gateway only creates it on the first one.
         client_errors: dict[tuple[str, str], float] = dict.fromkeys(wanted, 0.0)
+        per_metric: dict[str, dict[SeriesKey, float]] = defaultdict(dict)
         for (window, name, _), rows in zip(jobs, results, strict=True):
             if name == "client_errors":
-                for row in rows:
-                    metric = row.get("metric", {})
-                    route = (metric.get("namespace", ""), metric.get("route", ""))
-                    if route in wanted:
-                        client_errors[route] = float(row["value"][1])
-                continue
-            for row in rows:
-                key = _series_key(row.get("metric", {}))
-                if key is None or (key[0], key[1]) not in wanted or window_of[(key[0], key[1])] != window:
-                    continue
-                per_metric[name][key] = float(row["value"][1])
+                _route_values(rows, client_errors)
+            else:
+                per_metric[name].update(_series_values(rows, wanted, window if len(windows) > 1 else None))
         return MetricsSnapshot(
             available=True, series=assemble(per_metric), queries=len(jobs), client_errors=client_errors
         )
+
+
+def _series_values(
+    rows: list[dict[str, Any]], wanted: dict[tuple[str, str], float], window: float | None
+) -> dict[SeriesKey, float]:
+    """``{(namespace, route, backend, variant): value}`` of one answer, for the routes ``wanted``
+    (and, when routes have different windows, only those with this one). Runs for every row of
+    every answer: one pass, no intermediate objects."""
+    out: dict[SeriesKey, float] = {}
+    for row in rows:
+        metric = row["metric"]
+        try:
+            route = (metric["namespace"], metric["route"])
+            key = (*route, metric["backend"], metric.get("variant", "stable"))
+        except KeyError:
+            continue
+        seen = wanted.get(route)
+        if seen is not None and (window is None or seen == window):
+            out[key] = float(row["value"][1])
+    return out
+
+
+def _route_values(rows: list[dict[str, Any]], into: dict[tuple[str, str], float]) -> None:
+    """Per-route values of one answer, for the routes already in ``into``."""
+    for row in rows:
+        metric = row.get("metric", {})
+        route = (metric.get("namespace", ""), metric.get("route", ""))
+        if route in into:
+            into[route] = float(row["value"][1])
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """``True``: the system's CAs; ``False``: no verification; a path: that CA bundle."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return ssl.create_default_context() if verify else False
+
+
+def _decode(body: bytes, status: int) -> dict[str, Any]:
+    try:
+        answer: dict[str, Any] = json.loads(body)
+    except ValueError:
+        raise PrometheusError(f"HTTP {status}, not JSON") from None
+    if status != 200 or answer.get("status") != "success":
+        raise PrometheusError(f"HTTP {status}: {str(answer.get('error', 'query failed'))[:200]}")
+    return answer
 
 
 def _describe(exc: BaseException, url: str) -> str:

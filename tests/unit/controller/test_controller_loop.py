@@ -76,7 +76,7 @@ async def _cycle(evaluator: Evaluator, objs: list[dict[str, Any]], **kwargs: Any
     by_key = {o.key: o for o in outcomes}
     for obj in objs:
         decided = by_key.get(f"{obj['metadata']['namespace']}/{obj['metadata']['name']}")
-        if decided is not None:
+        if decided is not None and decided.decision is not None and decided.changed:
             obj["status"] = decided.decision.status.to_wire()
     return [o.key for o in outcomes]
 
@@ -179,6 +179,22 @@ async def test_unreadable_file_is_reported_not_fatal(tmp_path: Path, caplog: pyt
     assert "broken.yaml: cannot read YAML" in caplog.text
 
 
+def _sample(text: str, name: str, namespace: str | None = "support", route: str | None = "support-chat",
+            **labels: str) -> float:
+    """The value of the one sample ``name`` with these labels in an exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {**labels, **({"namespace": namespace, "route": route} if namespace else {})}
+    found = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in wanted.items())
+    ]
+    assert len(found) == 1, (name, wanted, found)
+    return found[0]
+
+
 async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
     from prometheus_client import generate_latest
 
@@ -195,9 +211,13 @@ async def test_controller_metrics_follow_the_decisions(tmp_path: Path) -> None:
     text = generate_latest(telemetry.registry).decode()
     assert 'airoute_backend_effective_weight{backend="azure-eu",cloud="azure",namespace="support"' in text
     assert "airoute_controller_metrics_available 1.0" in text
-    sample = telemetry.effective.labels("support", "support-chat", "azure-eu", "azureOpenAI", "azure")
-    assert sample._value.get() == 0
-    assert telemetry.route_clouds.labels("support", "support-chat")._value.get() == 4
+    azure = {"backend": "azure-eu", "provider": "azureOpenAI", "cloud": "azure"}
+    assert _sample(text, "airoute_backend_effective_weight", **azure) == 0
+    assert _sample(text, "airoute_backend_health", **azure, health="Unhealthy") == 1
+    assert _sample(text, "airoute_backend_health", **azure, health="Healthy") == 0
+    assert _sample(text, "airoute_route_clouds") == 4
+    assert _sample(text, "airoute_controller_evaluation_seconds_count", namespace=None, route=None) == 3
+
 
 
 async def test_controller_metrics_drop_stale_and_deleted_series(tmp_path: Path) -> None:

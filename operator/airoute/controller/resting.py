@@ -1,0 +1,90 @@
+"""Routes at rest: what the evaluator keeps of a route that needs no decision, and the check.
+
+A route whose last full evaluation gave back its stored status, with no event, while it was at
+rest (:mod:`airoute.core.steady`), is remembered here by what that decision depended on: the
+object as it was (its resourceVersion; objects from files, which have none, by generation,
+annotations, labels and status) and the signature of its signals. Only that is kept — a health
+policy, backend names, a few strings — not the parsed route: at 10,000 routes the parsed specs
+and statuses would be most of the controller's memory. When the object changes, the route is
+parsed and decided again.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airoute.api import AIRoute, HealthPolicy, parse_duration
+from airoute.controller.observe import backend_signals, page_keys
+from airoute.core.signals import StatusPage
+from airoute.core.steady import signature
+from airoute.ports import MetricsSnapshot, RouteQuery
+
+
+def _same_object(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What identifies a stored object: its resourceVersion, else (files) its content."""
+    meta = obj.get("metadata") or {}
+    version = meta.get("resourceVersion")
+    if version:
+        return (version,)
+    content = (meta.get("generation"), meta.get("annotations"), meta.get("labels"), obj.get("status"))
+    return copy.deepcopy(content)  # a caller may change its objects in place
+
+
+@dataclass(frozen=True, slots=True)
+class Resting:
+    """One route at rest."""
+
+    version: tuple[Any, ...]
+    query: RouteQuery
+    policy: HealthPolicy
+    backends: tuple[tuple[str, str], ...]  # name, status page key
+    signature: Hashable
+
+    def still(self, snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage]) -> bool:
+        """Whether the signals say nothing new: the decision would be the stored status again."""
+        q = self.query
+        now = backend_signals(q.namespace, q.route, self.backends, snapshot, pages)
+        names = [name for name, _ in self.backends]
+        return signature(self.policy, names, now, snapshot.available, snapshot.error) == self.signature
+
+
+class RestingRoutes:
+    """The routes at rest, by ``namespace/name``."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Resting] = {}
+
+    def remember(
+        self,
+        key: str,
+        obj: Mapping[str, Any],
+        route: AIRoute,
+        snapshot: MetricsSnapshot,
+        pages: Mapping[str, StatusPage],
+    ) -> None:
+        meta, spec = route.metadata, route.spec
+        query = RouteQuery(meta.namespace, meta.name, parse_duration(spec.health.window))
+        backends = page_keys(route)
+        signals = backend_signals(meta.namespace, meta.name, backends, snapshot, pages)
+        names = [name for name, _ in backends]
+        sig = signature(spec.health, names, signals, snapshot.available, snapshot.error)
+        self._routes[key] = Resting(_same_object(obj), query, spec.health, backends, sig)
+
+    def get(self, key: str, obj: Mapping[str, Any]) -> Resting | None:
+        """The route at rest if ``obj`` is the object it was remembered from."""
+        resting = self._routes.get(key)
+        if resting is None:
+            return None
+        if resting.version == _same_object(obj):
+            return resting
+        del self._routes[key]
+        return None
+
+    def forget(self, key: str) -> None:
+        self._routes.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._routes)
