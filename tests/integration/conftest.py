@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apiserver import TestCluster, TestClusterError, binaries_available, build_binaries
+from tests.support.audit import AIROUTE_WRITES
 from tests.support.gateway import EnvFactory, Envs, GatewayFactory, GatewayProcesses
 
 
@@ -48,7 +49,7 @@ def apiserver(request: pytest.FixtureRequest) -> Iterator[TestCluster]:
                 bin_dir = build_binaries(stderr=sys.stderr)
         except TestClusterError as exc:
             _unavailable(f"test API server unavailable (kube-apiserver/etcd not built, building failed): {exc}")
-    with TestCluster(bin_dir) as cluster:
+    with TestCluster(bin_dir, audit_policy=AIROUTE_WRITES) as cluster:
         yield cluster
 
 

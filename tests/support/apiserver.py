@@ -376,6 +376,7 @@ class TestCluster:
         extra_apiserver_args: Iterable[str] = (),
         start_timeout: float = 120,
         keep: bool | None = None,
+        audit_policy: Mapping[str, Any] | None = None,
     ):
         self.bin_dir = Path(bin_dir)
         if crds_dir is None:  # the default: $AIROUTE_TEST_CRDS_DIR, else crds/
@@ -394,6 +395,13 @@ class TestCluster:
         self._etcd: _Process | None = None
         self._apiserver: _Process | None = None
         self._pki: dict[str, Path] = {}
+        self.audit_policy = audit_policy
+        self.audit_log = self.workdir / "audit.log"
+        """What the API server was asked to do, one JSON event a line (with ``audit_policy``)."""
+
+    def pids(self) -> dict[str, int]:
+        """The process ids of ``kube-apiserver`` and ``etcd`` (for measuring them)."""
+        return {p.name: p.popen.pid for p in (self._apiserver, self._etcd) if p is not None}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -490,6 +498,7 @@ class TestCluster:
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
+                *self._audit_args(),
                 *self.extra_apiserver_args,
             ]
             self._apiserver = _Process("kube-apiserver", argv, self.workdir / "kube-apiserver.log", self._env())
@@ -505,6 +514,13 @@ class TestCluster:
             break
         tail = self._apiserver.tail(40) if self._apiserver else ""
         raise TestClusterError(f"kube-apiserver did not become ready within {self.start_timeout:.0f} s:\n{tail}")
+
+    def _audit_args(self) -> list[str]:
+        if self.audit_policy is None:
+            return []
+        policy = self.workdir / "audit-policy.json"
+        policy.write_text(json.dumps(self.audit_policy))
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-format=json"]
 
     def _wait(self, process: _Process, ready: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

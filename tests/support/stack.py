@@ -165,9 +165,11 @@ class Stack:
         self.controller_ports: dict[str, int] = {}
         self.controller = self.new_controller("controller")
 
-    def new_controller(self, name: str, *extra: str) -> Process:
-        """A controller process (not started), its /metrics on ``self.controller_ports[name]``."""
+    def new_controller(self, name: str, *extra: str, kubeconfig: Path | None = None) -> Process:
+        """A controller process (not started), its /metrics on ``self.controller_ports[name]``;
+        ``kubeconfig``: run it as someone else than the admin."""
         port = self.controller_ports[name] = free_port()
+        env = self.env if kubeconfig is None else {**self.env, "KUBECONFIG": str(kubeconfig)}
         return Process(
             name,
             [
@@ -187,7 +189,7 @@ class Stack:
                 str(port),
                 *(extra or ("--standalone",)),
             ],
-            self.env,
+            env,
             self.log_dir,
         )
 
