@@ -43,6 +43,9 @@ def stack(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 print(f"--- {name} log (tail) ---\n{log.read_text(errors='replace')[-4000:]}")
 
 
+ROLLOUT = {"steps": [30, 100], "interval": "3s", "minRequests": 3, "maxErrorRate": 0.1, "failureLimit": 2}
+
+
 def _steady(stack: Stack, name: str) -> None:
     wait_for(
         f"{name} to be served at its declared weights", lambda: stack.weights(name) == {"b0": 50, "b1": 30, "b2": 20}
@@ -144,8 +147,14 @@ def _requests_for(stack: Stack, index: int, model: str) -> int:
     return stack.emulators.servers[index].stats.count(model=model)
 
 
+def _events_in_order(stack: Stack, name: str) -> list[dict[str, Any]]:
+    """The route's Events in the order the API server stored them (resourceVersions grow)."""
+    return sorted(stack.events(name), key=lambda e: int(e["metadata"]["resourceVersion"]))
+
+
 def test_healthy_canary_is_promoted_step_by_step(stack: Stack) -> None:
-    stack.apply(stack.route("good-canary"))
+    steps = [10, 30, 60, 100]
+    stack.apply(stack.route("good-canary", rollout={**ROLLOUT, "steps": steps}))
     seen: list[int] = []
     with stack.load("good-canary"):
         _steady(stack, "good-canary")
@@ -157,8 +166,18 @@ def test_healthy_canary_is_promoted_step_by_step(stack: Stack) -> None:
                 seen.append(rollout["canaryWeight"])
             return rollout.get("phase") == "Succeeded"
 
-        wait_for("the canary to be promoted", promoted, 60)
-    assert seen[0] == 30, f"canary shares seen: {seen}"
+        wait_for("the canary to be promoted", promoted, 90)
+    assert seen == sorted(seen) and seen[0] == 10, f"canary shares seen in status: {seen}"
+    rollout_events = [
+        (e["reason"], e["message"])
+        for e in _events_in_order(stack, "good-canary")
+        if e["reason"].startswith("Canary") and "b2" in e["message"]
+    ]
+    reasons = [reason for reason, _ in rollout_events]
+    assert reasons == ["CanaryStarted", "CanaryStepped", "CanaryStepped", "CanaryStepped", "CanaryPromoted"], reasons
+    assert "10% on" in rollout_events[0][1]
+    moves = [message.rsplit("now at ", 1)[-1] for reason, message in rollout_events if reason == "CanaryStepped"]
+    assert moves == ["30%", "60%", "100%"], "every step, in order"
     stable = next(b for b in stack.status("good-canary")["backends"] if b["name"] == "b2")
     assert stable["provider"]["openAICompatible"]["model"] == "m2-v2"
     assert _requests_for(stack, 2, "m2-v2") > 0
@@ -209,8 +228,12 @@ def test_controller_restarted_mid_rollout_resumes_at_the_same_step(stack: Stack)
         _set_model(stack, "restart", 0, "m0-v2")
         before = wait_for("step 1 (50%)", lambda: (r := stack.rollout("restart", "b0")).get("step") == 1 and r, 40)
         stack.controller.stop(signal.SIGKILL)
-        time.sleep(3)
-        assert stack.rollout("restart", "b0")["step"] == 1, "nothing moves while the controller is down"
+        version = stack.get("restart")["metadata"]["resourceVersion"]
+        # A live controller steps this canary every 4 s (the restarted one does, below): over 6 s
+        # any writer left behind — a process that survived, a second replica without peering —
+        # would change the route, and every write changes its resourceVersion.
+        time.sleep(4 + 2)
+        assert stack.get("restart")["metadata"]["resourceVersion"] == version, "something wrote while it was down"
         stack.controller = stack.new_controller("controller-2").start()
         steps: list[int] = []
 
