@@ -83,9 +83,14 @@ class Ownership:
 
 def ownership(objs: Iterable[Mapping[str, Any]]) -> Ownership:
     """The owner of each model among ``objs``, by the rule of this module."""
+    return ownership_of(c for o in objs if (c := claim_of(o)) is not None)
+
+
+def ownership_of(claims: Iterable[Claim]) -> Ownership:
+    """The owner of each model among these claims (see :func:`ownership`)."""
     owners: dict[str, Claim] = {}
     lost: dict[str, Claim] = {}
-    for claim in sorted(c for o in objs if (c := claim_of(o)) is not None):
+    for claim in sorted(claims):
         owner = owners.setdefault(claim.model, claim)
         if owner is not claim and owner.key != claim.key:
             lost[claim.key] = owner

@@ -58,6 +58,7 @@ class CallerCache:
         self.pools = pools
         self.service_hosts = dict(service_hosts or {})
         self._callers: dict[CallerKey, Caller] = {}
+        self._keys: dict[int, CallerKey] = {}  # id of a caller -> its key (keep() in O(its callers))
         self._used: set[CallerKey] = set()
 
     def caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData],
@@ -67,9 +68,10 @@ class CallerCache:
         serves = "chat" if embeddings is None else f"embeddings:{embeddings.family}:{embeddings.dimensions}"
         key = (variant.provider_kind, variant.provider_hash, namespace, backend, digest, serves)
         if key not in self._callers:
-            self._callers[key] = make_caller(
+            self._callers[key] = made = make_caller(
                 backend, variant.provider_kind, variant.provider, lambda name, k: values.get(f"{name}/{k}"),
                 namespace, pools=self.pools, service_hosts=self.service_hosts, embeddings=embeddings)
+            self._keys[id(made)] = key
         self._used.add(key)
         return self._callers[key]
 
@@ -94,16 +96,18 @@ class CallerCache:
 
     def keep(self, callers: Mapping[tuple[str, str], Caller]) -> None:
         """Marks callers of a route kept from the previous table as still in use."""
-        ids = {id(c) for c in callers.values()}
-        self._used.update(k for k, c in self._callers.items() if id(c) in ids)
+        self._used.update(k for c in callers.values() if (k := self._keys.get(id(c))) is not None)
 
     def retire(self) -> list[Caller]:
         """Removes and returns the callers no route uses any more (close them after a grace
         period: requests may still be using them)."""
-        return [self._callers.pop(k) for k in [k for k in self._callers if k not in self._used]]
+        gone = [self._callers.pop(k) for k in [k for k in self._callers if k not in self._used]]
+        for caller in gone:
+            self._keys.pop(id(caller), None)
+        return gone
 
     async def close(self) -> None:
-        callers, self._callers = list(self._callers.values()), {}
+        callers, self._callers, self._keys = list(self._callers.values()), {}, {}
         for caller in callers:
             await caller.aclose()
         await self.pools.aclose()

@@ -98,3 +98,64 @@ async def test_callers_are_reused_across_reloads(table: TableBuilder) -> None:
     first = table.live.routes["chat"].choice.slots[0].variants[0].target.caller
     table.apply(snap(airoute(unreachable(), status={"weights": {"b0": 30, "b1": 70}})))
     assert table.live.routes["chat"].choice.slots[0].variants[0].target.caller is first
+
+
+def _spy_on_bind(table: TableBuilder, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the routes ``table`` binds from now on (the real binding still happens)."""
+    bound: list[str] = []
+    real_bind = table.callers.bind
+
+    def spied_bind(entry: Any, secrets: Any) -> Any:
+        bound.append(entry.name)
+        return real_bind(entry, secrets)
+
+    monkeypatch.setattr(table.callers, "bind", spied_bind)
+    return bound
+
+
+def _stored(obj: dict[str, Any], version: int) -> dict[str, Any]:
+    """``obj`` as the API server hands it out: with a resourceVersion."""
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(version)}}
+
+
+async def test_one_route_changed_among_many_is_the_only_one_parsed_and_bound(
+    table: TableBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import airoute.core.routetable as core_table
+
+    parsed: list[str] = []
+    real_entry = core_table.route_entry
+    def spied_entry(obj: dict[str, Any]) -> Any:
+        parsed.append(obj["metadata"]["name"])
+        return real_entry(obj)
+
+    monkeypatch.setattr(core_table, "route_entry", spied_entry)
+    bound = _spy_on_bind(table, monkeypatch)
+    routes = [_stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(300)]
+    table.apply(snap(*routes))
+    assert len(parsed) == len(bound) == 300
+    before = dict(table.live.routes)
+    parsed.clear(), bound.clear()
+    routes[7] = _stored(airoute(unreachable(), "r7", status={"weights": {"b0": 0, "b1": 100}}), 1000)
+    table.apply(snap(*routes))
+    assert parsed == ["r7"] and bound == ["r7"], "only the changed route is parsed and bound again"
+    assert [s.weight for s in table.live.routes["r7"].choice.slots] == [0, 100]
+    assert all(table.live.routes[m] is before[m] for m in before if m != "r7"), "the others are reused as they were"
+    assert table.live.version == 2
+    table.apply(snap(*routes[:-1]))  # one deleted
+    assert "r299" not in table.live.routes and parsed == ["r7"]
+
+
+async def test_a_changed_secret_rebinds_the_routes_of_its_namespace_only(
+    table: TableBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound = _spy_on_bind(table, monkeypatch)
+    here = _stored(airoute(unreachable(secret="creds"), "here"), 1)
+    there = _stored(airoute(unreachable(secret="creds"), "there", namespace="other"), 2)
+    secrets = {"team/creds": {"api-key": b"one"}, "other/creds": {"api-key": b"one"}}
+    table.apply(snap(here, there, secrets=secrets))
+    old = table.live.routes["here"].choice.slots[0].variants[0].target.caller
+    bound.clear()
+    table.apply(snap(here, there, secrets={**secrets, "team/creds": {"api-key": b"two"}}))
+    assert bound == ["here"]
+    assert table.live.routes["here"].choice.slots[0].variants[0].target.caller is not old, "bound to the new key"
