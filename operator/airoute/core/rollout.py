@@ -4,6 +4,10 @@
 * A canary starts when a backend's provider hash differs from the stable hash in its status
   (kind ``Change``), or when a backend has no status yet while the route has (``NewBackend``).
   A standby backend (weight 0) takes no traffic that could be analysed: it is adopted at once.
+  So is a change a canary may not make — of kind, endpoint, region, credentials, headers or TLS
+  (:mod:`airoute.core.statustrust`): the gateway never serves a stored block that differs from the
+  spec's there, so such a change takes effect at once; ramp a new backend in to move traffic
+  progressively.
 * Every ``rollout.interval`` (from ``step_started``) the canary is analysed:
   Passed → next step, or Succeeded after passing at 100 % (the canary block becomes stable);
   Failed → one more failed check (a total, not a streak), RolledBack at ``failureLimit``;
@@ -32,6 +36,7 @@ from airoute.core.analysis import verdict
 from airoute.core.clock import reached, to_rfc3339
 from airoute.core.events import Event, EventType, clip
 from airoute.core.signals import Signals
+from airoute.core.statustrust import stored_block_mismatch
 
 ACTIVE: tuple[RolloutPhase, ...] = ("Progressing", "Paused")
 FAILED: tuple[RolloutPhase, ...] = ("RolledBack", "Aborted")
@@ -101,6 +106,10 @@ def step_rollout(
         return RolloutStep(
             None, spec_hash, provider_wire(backend), (_event("Normal", "StandbyAdopted", backend, text),)
         )
+    not_canaried = _not_canaried(backend, stable) if spec_hash != stable_hash else None
+    if not_canaried is not None:
+        text = f"{backend.name}: no canary for this change, {not_canaried}; its provider block is adopted as stable"
+        return RolloutStep(None, spec_hash, provider_wire(backend), (_event("Normal", "ChangeAdopted", backend, text),))
     if prev is not None and prev.canary_hash == spec_hash:
         if prev.phase not in ACTIVE:
             return RolloutStep(prev, stable_hash, stable)
@@ -111,6 +120,16 @@ def step_rollout(
         text = f"canary of {backend.name} cleared: the spec is back at the stable provider block"
         return RolloutStep(None, stable_hash, stable, (_event("Normal", "CanaryCleared", backend, text),))
     return _start(policy, backend, prev, stable_hash, stable, now)
+
+
+def _not_canaried(backend: Backend, stable: dict[str, Any] | None) -> str | None:
+    """Why a change from the ``stable`` block cannot be a canary (None when it can, or there is none)."""
+    if not stable or len(stable) != 1:
+        return None
+    (kind, block), = stable.items()
+    if not isinstance(block, dict):
+        return None
+    return stored_block_mismatch(kind, block, backend.provider_kind, backend.provider.to_wire())
 
 
 def _start(

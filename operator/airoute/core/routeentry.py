@@ -8,8 +8,11 @@ Built from a raw AIRoute object (spec + status), with no Kubernetes in the resul
 * a backend with an active canary (``status.canaryWeights``) has two variants: the stable block
   recorded in ``status.backends[].provider`` and the spec's (canary) block. Without an active
   canary the stable block stays in force: a changed spec block waits for the controller.
-* when the spec does not validate, the last good routing recorded in status (stable blocks +
-  weights) is used, with ``from_last_good=True``, keeping the spec fields that are valid on
+* a stable block from status is served only when it matches the spec's block of the same
+  backend (:mod:`airoute.core.statustrust`); one that does not is ignored (the spec's block is
+  served) and named in ``distrusted``.
+* when the spec does not validate, the last good routing recorded in status (stable blocks that
+  match the spec's, weights) is used, with ``from_last_good=True``, keeping the spec fields that are valid on
   their own; ``model`` and ``allowedClients`` must be among them (an access list is never
   guessed). When that is impossible: :class:`InvalidRoute`.
 """
@@ -27,6 +30,7 @@ from airoute.api.providers import ProviderBlock
 from airoute.api.spec import AIRouteSpec, Backend, Embeddings, Tier
 from airoute.api.status import AIRouteStatus, BackendStatus
 from airoute.api.validation import FieldProblem, InvalidRoute, ObjectMeta, parse_spec, parse_status, problems_from
+from airoute.core.statustrust import MOVABLE, stored_block_mismatch
 from airoute.core.weights import largest_remainder, normalized
 
 VariantName = Literal["stable", "canary"]
@@ -72,6 +76,8 @@ class RouteEntry:
     from_last_good: bool = False
     embeddings: Embeddings | None = None
     """What the route's embedding models return; None for a chat route."""
+    distrusted: tuple[str, ...] = ()
+    """Why stable blocks recorded in status were not served (they do not match the spec)."""
 
 
 def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
@@ -88,8 +94,26 @@ def _stored(status: BackendStatus | None) -> Backend | None:
         return None
 
 
-def _variants(backend: Backend, status: AIRouteStatus) -> tuple[Variant, ...]:
+def _distrust(stored: Backend, spec: Backend) -> str | None:
+    """Why the stored stable block of ``spec``'s backend may not be served (None: it may)."""
+    reason = stored_block_mismatch(stored.provider_kind, stored.provider.to_wire(),
+                                   spec.provider_kind, spec.provider.to_wire())
+    if reason is None:
+        return None
+    return f"status.backends[{spec.name}].provider does not match the spec ({reason}); not served"
+
+
+def _trusted_stable(backend: Backend, status: AIRouteStatus, distrusted: list[str]) -> Backend | None:
     stable = _stored(status.backend(backend.name))
+    reason = _distrust(stable, backend) if stable is not None else None
+    if reason is not None:
+        distrusted.append(reason)
+        return None
+    return stable
+
+
+def _variants(backend: Backend, status: AIRouteStatus, distrusted: list[str]) -> tuple[Variant, ...]:
+    stable = _trusted_stable(backend, status, distrusted)
     share = status.canary_weights.get(backend.name, 0)
     if stable is None:
         return (_variant("canary" if share > 0 else "stable", 100, backend),)
@@ -113,6 +137,7 @@ def _entry(
     weights: Mapping[str, int],
     backends: tuple[BackendEntry, ...],
     from_last_good: bool,
+    distrusted: list[str],
 ) -> RouteEntry:
     return RouteEntry(
         key=f"{meta.namespace}/{meta.name}",
@@ -128,6 +153,7 @@ def _entry(
         generation=meta.generation,
         from_last_good=from_last_good,
         embeddings=spec.embeddings,
+        distrusted=tuple(distrusted),
     )
 
 
@@ -168,17 +194,58 @@ def _raw_embeddings(raw: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(b, Mapping) and isinstance(b.get("name"), str) and isinstance(b.get("embeddings"), Mapping)}
 
 
+def _raw_backend(raw: Mapping[str, Any], stored: Backend) -> Backend | None:
+    """The spec's provider block for ``stored``'s backend, parsed on its own, with the fields a
+    canary may move taken from ``stored`` when the spec's own do not parse (None when the spec
+    declares no such backend, or its block is invalid elsewhere)."""
+    listed = raw.get("backends")
+    found = [b for b in (listed if isinstance(listed, list) else [])
+             if isinstance(b, Mapping) and b.get("name") == stored.name]
+    kind = stored.provider_kind
+    block = found[0].get(kind) if found else None
+    if not isinstance(block, Mapping):
+        return None
+    moved = {k: v for k, v in stored.provider.to_wire().items() if k in MOVABLE.get(kind, ())}
+    for candidate in (block, {**block, **moved}):
+        try:
+            return Backend.model_validate({"name": stored.name, "weight": 0, kind: dict(candidate)})
+        except ValidationError:
+            continue
+    return None
+
+
+def _matching_stables(raw: Mapping[str, Any], status: AIRouteStatus,
+                      distrusted: list[str]) -> list[tuple[BackendStatus, Backend]]:
+    """The stable blocks of status whose backend the spec still declares, validly and alike."""
+    out = []
+    for st in status.backends:
+        stored = _stored(st)
+        if stored is None:
+            continue
+        declared = _raw_backend(raw, stored)
+        reason = (_distrust(stored, declared) if declared is not None
+                  else f"status.backends[{st.name}].provider: the spec declares no valid backend {st.name}; not served")
+        if reason is None:
+            out.append((st, stored))
+        else:
+            distrusted.append(reason)
+    return out
+
+
 def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, exc: InvalidRoute) -> RouteEntry:
-    """The route as last routed: stable blocks and weights from status, valid spec fields kept."""
+    """The route as last routed: stable blocks that match the spec's and weights from status,
+    valid spec fields kept."""
     raw = obj.get("spec")
     raw = raw if isinstance(raw, Mapping) else {}
     bad = {_top_field(p.path) for p in exc.problems}
     if bad & {"model", "allowedClients"}:
         raise InvalidRoute([*exc.problems, FieldProblem("spec", "model and allowedClients must be valid to fall back")])
-    stables = [(st, b) for st in status.backends if (b := _stored(st)) is not None]
+    distrusted: list[str] = []
+    stables = _matching_stables(raw, status, distrusted)
     recorded = {st.name: max(status.weights.get(st.name, 0), 0) for st, _ in stables}
     if sum(recorded.values()) <= 0:
-        raise InvalidRoute([*exc.problems, FieldProblem("status", "no last good routing to fall back to")])
+        raise InvalidRoute([*exc.problems, *(FieldProblem("status", d) for d in distrusted),
+                            FieldProblem("status", "no last good routing to fall back to")])
     timeouts, embeddings = _raw_timeouts(raw), _raw_embeddings(raw)
     candidate = {k: raw[k] for k in _KEPT if k in raw and k not in bad}
     candidate["backends"] = [
@@ -199,7 +266,7 @@ def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, 
     backends = tuple(
         BackendEntry(b.name, weights[b.name], b.timeout_seconds, (_variant("stable", 100, b),)) for b in spec.backends
     )
-    return _entry(meta, spec, weights, backends, True)
+    return _entry(meta, spec, weights, backends, True, distrusted)
 
 
 def route_entry(obj: Mapping[str, Any]) -> RouteEntry:
@@ -211,10 +278,12 @@ def route_entry(obj: Mapping[str, Any]) -> RouteEntry:
     except InvalidRoute as exc:
         return _last_good(obj, meta, status, exc)
     weights = _weights(spec, status)
+    distrusted: list[str] = []
     backends = tuple(
-        BackendEntry(b.name, weights[b.name], b.timeout_seconds, _variants(b, status)) for b in spec.backends
+        BackendEntry(b.name, weights[b.name], b.timeout_seconds, _variants(b, status, distrusted))
+        for b in spec.backends
     )
-    return _entry(meta, spec, weights, backends, False)
+    return _entry(meta, spec, weights, backends, False, distrusted)
 
 
 def _variant_wire(v: Variant) -> dict[str, Any]:

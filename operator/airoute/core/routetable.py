@@ -127,9 +127,9 @@ def _entry_or_kept(
         if key in kept:
             return replace(kept[key], from_last_good=True), TableProblem(key, f"{exc}; previous entry kept")
         return None, TableProblem(key, f"{exc}; left out")
-    if entry.from_last_good:
-        return entry, TableProblem(key, "spec is invalid; serving the last good routing from status")
-    return entry, None
+    notes = [*(["spec is invalid; serving the last good routing from status"] if entry.from_last_good else []),
+             *entry.distrusted]
+    return entry, (TableProblem(key, "; ".join(notes)) if notes else None)
 
 
 def build_table(

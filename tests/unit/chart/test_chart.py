@@ -282,12 +282,13 @@ def test_served_namespaces_drive_roles_arguments_and_peerings() -> None:
     assert sorted(p["metadata"]["namespace"] for p in _by_kind(objects, "KopfPeering")) == ["marketing", "support"]
 
 
-def test_spec_guard_matches_the_copy_in_policies() -> None:
+def test_spec_and_status_guards_match_the_copies_in_policies() -> None:
     rendered = [o for o in render(namespace="airoute-system") if o["kind"].startswith("ValidatingAdmissionPolicy")]
-    copy = list(yaml.safe_load_all((REPO_ROOT / "policies/admission/controller-spec-guard.yaml").read_text()))
-    assert [(o["kind"], o["metadata"]["name"], o["spec"]) for o in rendered] == [
-        (o["kind"], o["metadata"]["name"], o["spec"]) for o in copy
-    ]
+    copy = [o for name in ("controller-spec-guard", "controller-status-guard")
+            for o in yaml.safe_load_all((REPO_ROOT / f"policies/admission/{name}.yaml").read_text())]
+    assert sorted((o["kind"], o["metadata"]["name"], json.dumps(o["spec"])) for o in rendered) == sorted(
+        (o["kind"], o["metadata"]["name"], json.dumps(o["spec"])) for o in copy
+    )
     policy = rendered[0]
     assert (
         "system:serviceaccount:airoute-system:airoute-controller" in policy["spec"]["matchConditions"][0]["expression"]
@@ -298,8 +299,8 @@ def test_kustomization_lists_every_governance_policy() -> None:
     policies = REPO_ROOT / "policies"
     listed = set(yaml.safe_load((policies / "kustomization.yaml").read_text())["resources"])
     files = {f"admission/{p.name}" for p in (policies / "admission").glob("*.yaml")}
-    # The spec guard comes with the chart (it names the release's ServiceAccount).
-    assert listed == files - {"admission/controller-spec-guard.yaml"}
+    # The spec and status guards come with the chart (they name the release's ServiceAccount).
+    assert listed == files - {"admission/controller-spec-guard.yaml", "admission/controller-status-guard.yaml"}
 
 
 # --------------------------------------------------------------------------- copies and observability
