@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ async def emulator() -> AsyncIterator[OpenAICompatibleEmulator]:
 
 
 async def start_gateway(
-    tmp_path: Path, emu: OpenAICompatibleEmulator, *args: str
+    tmp_path: Path, emu: OpenAICompatibleEmulator, *args: str, env: dict[str, str] | None = None
 ) -> tuple[asyncio.subprocess.Process, str]:
     routes = tmp_path / "routes"
     routes.mkdir()
@@ -35,7 +36,7 @@ async def start_gateway(
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "airoute.gateway", "--routes", str(routes), "--no-auth", "--host", "127.0.0.1",
         "--port", str(port), "--poll-interval", "0.1", "--allow-internal-upstreams", *args,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session, asyncio.timeout(20):
@@ -70,25 +71,44 @@ async def test_sigterm_finishes_an_open_stream_then_exits(tmp_path: Path, emulat
     assert await asyncio.wait_for(proc.wait(), 10) == 0
 
 
+async def _worker_requests(sock: Path) -> float:
+    """Requests one worker counted, read from that worker's own metrics socket."""
+    reader, writer = await asyncio.open_unix_connection(str(sock))
+    writer.write(b"GET /metrics HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n")
+    data = await reader.read()
+    writer.close()
+    return metric(data.partition(b"\r\n\r\n")[2].decode(), "airoute_requests_total", outcome="success")
+
+
 @pytest.mark.slow
 async def test_several_workers_share_the_port_and_one_scrape_sees_them_all(
     tmp_path: Path, emulator: OpenAICompatibleEmulator
 ) -> None:
-    proc, url = await start_gateway(tmp_path, emulator, "--workers", "2")
+    """With --workers 2 both worker processes serve requests (each one's own metrics, read from its
+    socket, count some; the upstream sees a connection from each worker's pool), and one scrape of
+    /metrics counts the requests of both. With one worker there is no second worker to count."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc, url = await start_gateway(tmp_path, emulator, "--workers", "2", env={"TMPDIR": str(tmp)})
     try:
         body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        sent, per_worker = 0, [0.0]
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
-            for _ in range(40):
-                async with session.post(f"{url}/v1/chat/completions", json=body) as r:
-                    assert r.status == 200
-            async with asyncio.timeout(10):  # the second worker may still be starting
-                while True:
-                    async with session.get(f"{url}/metrics") as r:
-                        text = await r.text()
-                    if metric(text, "airoute_requests_total", outcome="success") == 40:
-                        break
-                    await asyncio.sleep(0.1)
+            async with asyncio.timeout(30):  # fresh connections, until the kernel gave each worker some
+                while len(per_worker) < 2 or min(per_worker) == 0:
+                    for _ in range(10):
+                        async with session.post(f"{url}/v1/chat/completions", json=body) as r:
+                            assert r.status == 200
+                        sent += 1
+                    socks = sorted(tmp.glob("airoute-gateway-*/worker-*.sock"))
+                    per_worker = [await _worker_requests(s) for s in socks]
+            assert [s.name for s in socks] == ["worker-0.sock", "worker-1.sock"]
+            assert sum(per_worker) == sent
+            async with session.get(f"{url}/metrics") as r:
+                text = await r.text()
+            assert metric(text, "airoute_requests_total", outcome="success") == sent, per_worker
             assert metric(text, "airoute_gateway_route_table_version") == 1
+        assert emulator.connections >= 2, "each worker's own upstream pool"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
