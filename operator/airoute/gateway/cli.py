@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     srv = p.add_argument_group("serving")
     srv.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     srv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    srv.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                     help="serve /metrics on this port only, so that a NetworkPolicy can let Prometheus reach it "
+                          "and nothing else (default: /metrics on --port, without a key)")
     srv.add_argument("--workers", type=int, default=1, help="processes sharing the port via SO_REUSEPORT (default 1)")
     srv.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="request body limit (default 4 MiB)")
     srv.add_argument("--max-connections", type=int, default=4096,
@@ -71,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from(args: Any) -> GatewayConfig:
     return GatewayConfig(
-        host=args.host, port=args.port, workers=args.workers, routes_dir=args.routes,
+        host=args.host, port=args.port, metrics_port=args.metrics_port, workers=args.workers, routes_dir=args.routes,
         poll_interval=args.poll_interval, kubernetes=args.kubernetes, kubeconfig=args.kubeconfig,
         kube_context=args.context, namespaces=tuple(args.namespace), api_keys_file=args.api_keys_file,
         api_keys_secret=args.api_keys_secret, auth_disabled=args.no_auth, max_body_bytes=args.max_body_bytes,

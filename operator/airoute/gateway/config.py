@@ -42,6 +42,8 @@ class GatewayConfig:
     uvloop: bool = True
     reuse_port: bool = False
     metrics_dir: str | None = None
+    metrics_port: int | None = None
+    """Serve /metrics on this port only (the API port then answers 404 there); None: on the API port."""
     log_level: str = "INFO"
     allow_internal_upstreams: bool = False
     """Let backends reach loopback, link-local and Kubernetes API addresses (emulators, tests)."""
@@ -70,6 +72,8 @@ class GatewayConfig:
             )
         if self.api_keys_secret and (not self.kubernetes or not _is_key(self.api_keys_secret)):
             raise ValueError("--api-keys-secret takes namespace/name and needs --kubernetes")
+        if self.metrics_port is not None and not (0 <= self.metrics_port <= 65535 and self.metrics_port != self.port):
+            raise ValueError("--metrics-port must be a port (0-65535) other than --port")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
         if self.max_body_bytes < 1024:

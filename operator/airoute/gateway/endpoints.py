@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 _NO_ROUTE = ("", "", "", "", "")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 """The only paths served without a client key (probes and scrapes); every other one, known or
-not, is refused from its head when the key is missing or wrong."""
+not, is refused from its head when the key is missing or wrong. ``/metrics`` only while it is
+served on the API port (no ``--metrics-port``)."""
 
 
 def _no_route(outcome: Outcome) -> tuple[str, ...]:
@@ -47,7 +48,8 @@ class Endpoints:
     """Routes requests to handlers (:meth:`handle` is the HTTP server's handler).
 
     ``metrics_text`` renders ``/metrics`` when it is not just this process's metrics (several
-    workers); ``draining`` turns ``/readyz`` to 503 during shutdown."""
+    workers); ``metrics_here`` is False when ``/metrics`` has a port of its own
+    (:meth:`handle_metrics_port`); ``draining`` turns ``/readyz`` to 503 during shutdown."""
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class Endpoints:
         keyring: Keyring,
         request_timeout: float = 120.0,
         metrics_text: MetricsText | None = None,
+        metrics_here: bool = True,
     ) -> None:
         self.table = table
         self.failover = failover
@@ -66,6 +69,8 @@ class Endpoints:
         self.keyring = keyring
         self.request_timeout = request_timeout
         self.metrics_text = metrics_text
+        self.metrics_here = metrics_here
+        self.public = PUBLIC_PATHS if metrics_here else PUBLIC_PATHS - {"/metrics"}
         self.draining = False
 
     async def handle(self, request: Request, reply: Reply) -> None:
@@ -85,9 +90,8 @@ class Endpoints:
                 reply.send(200, b'{"status":"ok"}')
             elif path == "/readyz":
                 self.readyz(reply)
-            elif path == "/metrics":
-                text = await self.metrics_text() if self.metrics_text is not None else self.metrics.render()
-                reply.send(200, text, CONTENT_TYPE)
+            elif path == "/metrics" and self.metrics_here:
+                await self._metrics(reply)
             else:
                 raise errors.not_found(f"no such endpoint: {method} {path}", "unknown_url", None)
         except errors.ClientError as exc:
@@ -96,9 +100,20 @@ class Endpoints:
             else:
                 reply.send(exc.status, exc.body(), headers=exc.headers)
 
+    async def _metrics(self, reply: Reply) -> None:
+        text = await self.metrics_text() if self.metrics_text is not None else self.metrics.render()
+        reply.send(200, text, CONTENT_TYPE)
+
+    async def handle_metrics_port(self, request: Request, reply: Reply) -> None:
+        """The handler of ``--metrics-port``: ``GET /metrics`` and nothing else."""
+        if request.path == "/metrics" and request.method == "GET":
+            await self._metrics(reply)
+        else:
+            reply.send(404, errors.not_found("this port serves GET /metrics only", "unknown_url", None).body())
+
     def admit(self, method: str, path: str, headers: Mapping[str, str]) -> Refusal | None:
         """The HTTP server's check of a request head: the client key, before the body is read."""
-        if path in PUBLIC_PATHS:
+        if path in self.public:
             return None
         try:
             self._client(headers)

@@ -74,12 +74,16 @@ class Gateway:
         metrics_dir = config.metrics_dir
         self.endpoints = Endpoints(self.table, self.failover, self.admission, self.metrics, self.keyring,
                                    config.request_timeout,
-                                   (lambda: pod_metrics(metrics_dir)) if metrics_dir else None)
+                                   (lambda: pod_metrics(metrics_dir)) if metrics_dir else None,
+                                   metrics_here=config.metrics_port is None)
         limits = Limits(max_body=config.max_body_bytes, idle_timeout=config.idle_timeout,
                         max_connections=config.max_connections, header_timeout=config.header_timeout,
                         min_data_rate=config.min_data_rate)
         self.http = HttpServer(self.endpoints.handle, limits, admit=self.endpoints.admit)
+        self.metrics_http = (HttpServer(self.endpoints.handle_metrics_port, limits)
+                             if config.metrics_port is not None else None)
         self.port = 0
+        self.metrics_port = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self._kube: KubeClient | None = None
         self._worker_metrics: HttpServer | None = None
@@ -117,9 +121,13 @@ class Gateway:
             # so a worker joins only once it can route (or after a while, to answer probes).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.table.loaded.wait(), JOIN_WAIT_SECONDS)
+        if self.metrics_http is not None and config.metrics_port is not None:
+            self.metrics_port = await self.metrics_http.listen(config.host, config.metrics_port,
+                                                               reuse_port=config.reuse_port)
         self.port = await self.http.listen(config.host, config.port, reuse_port=config.reuse_port)
-        log.info("gateway worker %d listening on %s:%d (%s)", self.worker, config.host, self.port,
-                 "kubernetes" if config.kubernetes else f"folder {config.routes_dir}")
+        log.info("gateway worker %d listening on %s:%d (%s)%s", self.worker, config.host, self.port,
+                 "kubernetes" if config.kubernetes else f"folder {config.routes_dir}",
+                 f", /metrics on port {self.metrics_port}" if self.metrics_http is not None else "")
         return self.port
 
     async def wait_ready(self, within: float = 10.0) -> None:
@@ -137,6 +145,8 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._worker_metrics is not None:
             await self._worker_metrics.drain(0)
+        if self.metrics_http is not None:
+            await self.metrics_http.drain(0)
         await self.table.close()
         if self._kube is not None:
             await self._kube.close()

@@ -315,7 +315,7 @@ class Origin:
     port: int
     tls: bool
     ca_bundle: str | None = None
-    """PEM certificates trusted in addition to the system's (TLS only)."""
+    """PEM certificates trusted instead of the system's (TLS only)."""
     credential: str = ""
     """A digest of the credentials (and namespace) of the requests: pools are never shared across them."""
 
@@ -323,13 +323,12 @@ class Origin:
         """None for plain HTTP; raises ProviderConfigError for a CA bundle that is not PEM."""
         if not self.tls:
             return None
-        context = ssl.create_default_context()
-        if self.ca_bundle:
-            try:
-                context.load_verify_locations(cadata=self.ca_bundle)
-            except (ssl.SSLError, ValueError) as exc:
-                raise ProviderConfigError(f"caBundle is not a PEM bundle ({type(exc).__name__})") from None
-        return context
+        if not self.ca_bundle:
+            return ssl.create_default_context()
+        try:  # the bundle alone: a certificate from a CA of the system store is not enough
+            return ssl.create_default_context(cadata=self.ca_bundle)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ProviderConfigError(f"caBundle is not a PEM bundle ({type(exc).__name__})") from None
 
 
 class Pools:

@@ -86,10 +86,13 @@ async def test_several_workers_share_the_port_and_one_scrape_sees_them_all(
 ) -> None:
     """With --workers 2 both worker processes serve requests (each one's own metrics, read from its
     socket, count some; the upstream sees a connection from each worker's pool), and one scrape of
-    /metrics counts the requests of both. With one worker there is no second worker to count."""
+    /metrics (on --metrics-port, which the workers share too) counts the requests of both. With
+    one worker there is no second worker to count."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    proc, url = await start_gateway(tmp_path, emulator, "--workers", "2", env={"TMPDIR": str(tmp)})
+    metrics_port = free_port()
+    proc, url = await start_gateway(tmp_path, emulator, "--workers", "2", "--metrics-port", str(metrics_port),
+                                    env={"TMPDIR": str(tmp)})
     try:
         body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
         sent, per_worker = 0, [0.0]
@@ -104,7 +107,7 @@ async def test_several_workers_share_the_port_and_one_scrape_sees_them_all(
                     per_worker = [await _worker_requests(s) for s in socks]
             assert [s.name for s in socks] == ["worker-0.sock", "worker-1.sock"]
             assert sum(per_worker) == sent
-            async with session.get(f"{url}/metrics") as r:
+            async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as r:  # any worker answers
                 text = await r.text()
             assert metric(text, "airoute_requests_total", outcome="success") == sent, per_worker
             assert metric(text, "airoute_gateway_route_table_version") == 1

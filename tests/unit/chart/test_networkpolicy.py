@@ -1,9 +1,10 @@
 """The NetworkPolicies, rendered for each combination of peers and signal sources (issue 20.1).
 
-Each peer list stands on its own: gatewayFrom alone restricts the API port to those clients;
-metricsFrom alone adds no peer to the gateway and restricts the controller's metrics port; an
-empty list never opens what another restricts. With egress restricted, the controller reaches
-the port of each URL it is given (and only that Service's namespace when the URL names one).
+Each peer list stands on its own: gatewayFrom restricts the gateway's API port to those clients;
+metricsFrom restricts the metrics port of both components (the gateway serves /metrics there
+alone) and never reaches the API port; an empty list never opens what another restricts. With
+egress restricted, the controller reaches the port of each URL it is given (and only that
+Service's namespace when the URL names one).
 tests/integration/chart/test_drain_and_policy.py applies them to the real API server.
 """
 
@@ -48,9 +49,13 @@ def policies(set_values: dict[str, str], ingress: dict[str, Any] | None = None) 
     return found
 
 
-def _ingress(policy: dict[str, Any]) -> tuple[list[Any] | None, list[Any]]:
-    (rule,) = policy["spec"]["ingress"]
-    return rule.get("from"), [p["port"] for p in rule["ports"]]
+def _ingress(policy: dict[str, Any]) -> dict[str, list[Any] | None]:
+    """Each port named in the ingress rules → the peers it admits (None: any)."""
+    found: dict[str, list[Any] | None] = {}
+    for rule in policy["spec"]["ingress"]:
+        (port,) = rule["ports"]
+        found[port["port"]] = rule.get("from")
+    return found
 
 
 @pytest.mark.parametrize(
@@ -58,23 +63,19 @@ def _ingress(policy: dict[str, Any]) -> tuple[list[Any] | None, list[Any]]:
 )
 def test_each_peer_list_stands_on_its_own(gateway_from: list[Any], metrics_from: list[Any]) -> None:
     found = policies({}, {"gatewayFrom": gateway_from, "metricsFrom": metrics_from})
-    gateway_peers, gateway_ports = _ingress(found["gateway"])
-    controller_peers, controller_ports = _ingress(found["controller"])
-    assert gateway_ports == ["http"] and controller_ports == ["metrics"]
-    # The API port: any client when gatewayFrom is empty; else those clients and the scrapers
-    # (/metrics shares the port), never open because metricsFrom is empty.
-    assert gateway_peers == ((gateway_from + metrics_from) if gateway_from else None)
-    # The controller's metrics port: the scrapers when listed, else open.
-    assert controller_peers == (metrics_from or None)
+    # The API port: any client when gatewayFrom is empty, else those clients; the scrapers never.
+    # The metrics ports: the scrapers when listed, else open.
+    assert _ingress(found["gateway"]) == {"http": gateway_from or None, "metrics": metrics_from or None}
+    assert _ingress(found["controller"]) == {"metrics": metrics_from or None}
     assert [p for p in found.values() if "Egress" in p["spec"]["policyTypes"]] == [], "egress left alone by default"
 
 
-def test_the_controller_scraping_gateways_directly_may_reach_them() -> None:
+def test_the_controller_scraping_gateways_directly_may_reach_their_metrics_port_only() -> None:
     found = policies(
-        {"controller.prometheus.url": "", "controller.gatewayMetrics[0]": "http://airoute-gateway.ns.svc:80/metrics"},
-        {"gatewayFrom": [CLIENTS]},
+        {"controller.prometheus.url": "", "controller.gatewayMetrics[0]": "http://airoute-gateway.ns.svc:8081/metrics"},
+        {"gatewayFrom": [CLIENTS], "metricsFrom": [MONITORING]},
     )
-    assert _ingress(found["gateway"])[0] == [CLIENTS, CONTROLLER_PODS]
+    assert _ingress(found["gateway"]) == {"http": [CLIENTS], "metrics": [MONITORING, CONTROLLER_PODS]}
 
 
 def _egress(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,11 +112,11 @@ EGRESS_CASES: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {
     "gateways scraped directly, and a status page on 8443": (
         {
             "controller.prometheus.url": "",
-            "controller.gatewayMetrics[0]": "http://airoute-gateway.airoute-system.svc:8080/metrics",
+            "controller.gatewayMetrics[0]": "http://airoute-gateway.airoute-system.svc:8081/metrics",
             "controller.statusPages[0].name": "azure",
             "controller.statusPages[0].url": "https://status.example.com:8443/api/v2/summary.json",
         },
-        [_in("airoute-system", 8080), {"ports": [{"port": 8443, "protocol": "TCP"}]}],
+        [_in("airoute-system", 8081), {"ports": [{"port": 8443, "protocol": "TCP"}]}],
     ),
     "a status page on 443 adds nothing": (
         {"controller.statusPages[0].name": "aws", "controller.statusPages[0].url": "https://status.aws.example.com/"},
