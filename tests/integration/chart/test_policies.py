@@ -19,13 +19,12 @@ import yaml
 
 from tests.support.fakes import wait_for
 from tests.support.paths import REPO_ROOT
+from tests.support.policies import CASES, LAB_NS, NS, TEST_PARAMS, case_object, header
 
 pytestmark = pytest.mark.cluster
 
 HERE = Path(__file__).parent
-CASES = sorted((HERE / "policy-cases").glob("*.yaml"))
 POLICIES = REPO_ROOT / "policies"
-NS = "policy-test"
 LABEL = "airoute.dev/policy-test"
 
 
@@ -39,6 +38,7 @@ def _scoped(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for obj in copy.deepcopy(objects):
         if obj["kind"] == "ConfigMap":
             obj["metadata"]["namespace"] = NS
+            obj["data"] = {**obj["data"], **TEST_PARAMS}
         if obj["kind"] == "ValidatingAdmissionPolicyBinding":
             obj["metadata"]["name"] += "-test"
             obj["spec"]["matchResources"] = {"namespaceSelector": {"matchLabels": {LABEL: "true"}}}
@@ -48,25 +48,22 @@ def _scoped(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return scoped
 
 
-def _header(path: Path, key: str) -> list[str]:
-    prefix = f"# {key}: "
-    return [line.removeprefix(prefix) for line in path.read_text().splitlines() if line.startswith(prefix)]
-
-
 def _create(apiserver: Any, obj: dict[str, Any], dry_run: bool = True) -> Any:
-    args = ["create", "-f", "-", "-n", NS] + (["--dry-run=server"] if dry_run else [])
+    namespace = obj["metadata"].get("namespace", NS)
+    args = ["create", "-f", "-", "-n", namespace] + (["--dry-run=server"] if dry_run else [])
     return apiserver.kubectl(*args, input=json.dumps(obj), check=False)
 
 
 @pytest.fixture(scope="module")
 def policies(apiserver: Any) -> Iterator[list[dict[str, Any]]]:
-    apiserver.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {LABEL: "true"}}})
+    for ns in (NS, LAB_NS):
+        apiserver.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {LABEL: "true"}}})
     applied = _scoped(_shipped())
     apiserver.apply(*applied)
     # Policies take effect asynchronously: wait until a known-bad route is refused by each one.
     for case in (c for c in CASES if c.name.startswith("rejected-")):
-        obj = yaml.safe_load(case.read_text())
-        wait_for(f"{_header(case, 'policy')[0]} to take effect", lambda o=obj: _create(apiserver, o).returncode != 0)
+        obj = case_object(case)
+        wait_for(f"{header(case, 'policy')[0]} to take effect", lambda o=obj: _create(apiserver, o).returncode != 0)
     yield applied
     for obj in reversed(applied):
         kind = obj["kind"].lower()
@@ -76,7 +73,7 @@ def policies(apiserver: Any) -> Iterator[list[dict[str, Any]]]:
 
 def test_there_is_a_case_for_every_policy() -> None:
     names = {o["metadata"]["name"] for o in _shipped() if o["kind"] == "ValidatingAdmissionPolicy"}
-    covered = {p for c in CASES for p in _header(c, "policy")}
+    covered = {p for c in CASES for p in header(c, "policy")}
     assert names == covered
     assert any(c.name.startswith("accepted-") for c in CASES)
 
@@ -94,17 +91,17 @@ def test_shipped_bindings_cover_every_namespace_but_exempt_ones() -> None:
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith("accepted-")], ids=lambda p: p.stem)
 def test_a_good_route_is_accepted(apiserver: Any, policies: list[dict[str, Any]], case: Path) -> None:
-    done = _create(apiserver, yaml.safe_load(case.read_text()))
+    done = _create(apiserver, case_object(case))
     assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith("rejected-")], ids=lambda p: p.stem)
 def test_a_bad_route_is_rejected_with_its_message(apiserver: Any, policies: list[dict[str, Any]], case: Path) -> None:
-    done = _create(apiserver, yaml.safe_load(case.read_text()))
+    done = _create(apiserver, case_object(case))
     assert done.returncode != 0, f"{case.name} was accepted"
-    (policy,) = _header(case, "policy")
+    (policy,) = header(case, "policy")
     assert f"ValidatingAdmissionPolicy '{policy}'" in done.stderr, done.stderr
-    for message in _header(case, "error"):
+    for message in header(case, "error"):
         assert message in done.stderr, f"expected {message!r}\n got {done.stderr!r}"
 
 

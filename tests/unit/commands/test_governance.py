@@ -15,11 +15,9 @@ import yaml
 from airoute.api import parse_route
 from airoute.cli import main
 from airoute.commands.governance import GovernanceParams, PolicyParamsError, check
-from tests.support.paths import REPO_ROOT
+from tests.support.policies import CASES, case_object, governance_params
 
-CASES = sorted((REPO_ROOT / "tests/integration/chart/policy-cases").glob("*.yaml"))
-PARAMS_FILE = (REPO_ROOT / "policies/admission/governance-params.yaml")
-PARAMS = GovernanceParams.from_configmap(yaml.safe_load(PARAMS_FILE.read_text()))
+PARAMS = GovernanceParams.from_configmap(governance_params())
 
 
 def _expected(path: Path) -> list[str]:
@@ -32,7 +30,7 @@ def test_there_are_cases_of_both_kinds() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_same_verdict_and_message_as_the_admission_policies(case: Path) -> None:
-    problems = check(parse_route(yaml.safe_load(case.read_text())), PARAMS)
+    problems = check(parse_route(case_object(case)), PARAMS)
     expected = _expected(case)
     if case.name.startswith("accepted"):
         assert problems == []
@@ -42,10 +40,16 @@ def test_same_verdict_and_message_as_the_admission_policies(case: Path) -> None:
         assert all(e in problems[0] for e in expected), f"{problems[0]!r} vs the server's {expected!r}"
 
 
-def test_validate_applies_the_policies_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
-    rejected = [str(p) for p in CASES if p.name.startswith("rejected")]
+def test_validate_applies_the_policies_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rejected = []
+    for case in (p for p in CASES if p.name.startswith("rejected")):
+        placed = tmp_path / case.name  # in the namespace the case is judged in
+        placed.write_text(yaml.safe_dump(case_object(case)))
+        rejected.append(str(placed))
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(governance_params()))
     assert main(["validate", *rejected]) == 0
-    assert main(["validate", "--policies", str(PARAMS_FILE), *rejected]) == 1
+    assert main(["validate", "--policies", str(params), *rejected]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(rejected) and all(": policy: " in line for line in lines)
 
