@@ -62,6 +62,8 @@ def _controller(args: argparse.Namespace) -> int:
         webhook_url_file=args.webhook_url_file,
         webhook_format=args.webhook_format,
         tick=args.tick,
+        kubeconfig=args.kubeconfig,
+        kube_context=args.context,
         namespaces=args.namespace,
         standalone=args.standalone,
         peering=args.peering,
@@ -106,7 +108,14 @@ def _add_controller(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--webhook-url-file", type=Path, help="file (a mounted Secret) holding the notification webhook URL")
     p.add_argument("--webhook-format", choices=["slack", "generic"], default="slack")
     p.add_argument("--tick", type=float, default=5.0, help="seconds between evaluation passes (default 5)")
-    p.add_argument("--namespace", action="append", default=[], help="watch only this namespace (repeatable)")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+    p.add_argument("--context", help="kubeconfig context (default: current-context)")
+    p.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable; default: every namespace, which needs cluster-wide rights)",
+    )
     p.add_argument("--standalone", action="store_true", help="no peering: for a single replica only")
     p.add_argument(
         "--peering", default="airoute", help="name of the KopfPeering object replicas share (default airoute)"

@@ -22,6 +22,7 @@ from airoute.controller.folder_loop import FolderController
 from airoute.controller.loop import EvaluationLoop
 from airoute.controller.metrics import ControllerMetrics
 from airoute.controller.notify import NullNotifier, WebhookNotifier
+from airoute.controller.preflight import MissingRights, require_rights
 from airoute.kube import KubeClient, KubeConfigError, load_config
 from airoute.ports import MetricsSource, Notifier
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource
@@ -62,6 +63,8 @@ class ControllerConfig:
     webhook_url_file: Path | None = None
     webhook_format: Literal["slack", "generic"] = "slack"
     tick: float = 5.0
+    kubeconfig: str | None = None
+    kube_context: str | None = None
     namespaces: list[str] = field(default_factory=list)
     peering: str = "airoute"
     priority: int | None = None
@@ -118,9 +121,10 @@ def run_kopf(config: ControllerConfig) -> None:
     from airoute.controller.peering import PeeringView
 
     try:
-        kube_config = load_config()
+        kube_config = load_config(config.kubeconfig, config.kube_context)
+        require_rights(kube_config, config.namespaces, peering=not config.standalone)
         require_current_crd(kube_config)
-    except (KubeConfigError, OutdatedCRD) as exc:
+    except (KubeConfigError, MissingRights, OutdatedCRD) as exc:
         raise ConfigError(str(exc)) from exc
     evaluator, notifier = build(config)
     client = KubeClient(kube_config, user_agent="airoute-controller")

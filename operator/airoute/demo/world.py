@@ -9,7 +9,6 @@ gateway's ``/metrics`` directly.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import signal
 import socket
@@ -25,21 +24,16 @@ import aiohttp
 import yaml
 
 from airoute.api import AIRouteStatus, parse_status
-from airoute.api.objects import CREDENTIALS_LABEL
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
 from airoute.controller.loop import EventHook
 from airoute.controller.main import SystemClock
 from airoute.emulators import AzureOpenAIEmulator, BedrockEmulator, OpenAICompatibleEmulator, VertexAIEmulator
-from airoute.emulators.credentials import service_account_key
+from airoute.emulators.kit import AWS_KEY_ID, AWS_SECRET, AZURE_KEY, BEDROCK_MODEL, credential_secrets
 from airoute.signals.scrape import GatewayScrapeSource
 from airoute.store import status_path
 
 NAMESPACE, ROUTE = "support", "support-chat"
-AZURE_KEY = "demo-azure-key-0123456789abcdef"
-AWS_KEY_ID, AWS_SECRET = "AKIADEMO000000000001", "demo/aws/secret/0123456789abcdefghij"
-BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-DEMO_SA = "airoute-demo@acme-support.iam.gserviceaccount.com"
 BEDROCK_CANARY = "anthropic.claude-3-5-sonnet-20241022-v2:0"
 
 
@@ -85,12 +79,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-
-
-def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    meta = {"name": name, "namespace": NAMESPACE, "labels": {CREDENTIALS_LABEL: "true"}}  # a route credential
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
 
 
 class World:
@@ -211,13 +199,7 @@ class World:
     async def start(self, on_event: EventHook) -> None:
         for emulator in (self.azure, self.bedrock, self.vertex, self.local):
             await emulator.start("127.0.0.1", 0)
-        secrets = [
-            _secret("azure-eu", {"api-key": AZURE_KEY}),
-            _secret("aws-eu", {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": AWS_SECRET}),
-            _secret(
-                "gcp-sa", {"key.json": service_account_key(f"{self.vertex.base_url}/token", "acme-support", DEMO_SA)}
-            ),
-        ]
+        secrets = credential_secrets(NAMESPACE, self.vertex.base_url)
         (self.folder / "secrets.yaml").write_text(yaml.safe_dump_all(secrets))
         self.write_route(self.route())
         self._start_gateway()
