@@ -23,14 +23,15 @@ from airoute.core.steady import signature
 from airoute.ports import MetricsSnapshot, RouteQuery
 
 
-def _same_object(obj: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What identifies a stored object: its resourceVersion, else (files) its content."""
+def _same_object(obj: Mapping[str, Any], keep: bool = False) -> tuple[Any, ...]:
+    """What identifies a stored object: its resourceVersion, else (files) its content — a copy
+    when it is to be ``keep``-t (a caller may change its objects in place), compared as it is."""
     meta = obj.get("metadata") or {}
     version = meta.get("resourceVersion")
     if version:
         return (version,)
     content = (meta.get("generation"), meta.get("annotations"), meta.get("labels"), obj.get("status"))
-    return copy.deepcopy(content)  # a caller may change its objects in place
+    return copy.deepcopy(content) if keep else content
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class RestingRoutes:
         signals = backend_signals(meta.namespace, meta.name, backends, snapshot, pages)
         names = [name for name, _ in backends]
         sig = signature(spec.health, names, signals, snapshot.available, snapshot.error)
-        self._routes[key] = Resting(_same_object(obj), query, spec.health, backends, sig)
+        self._routes[key] = Resting(_same_object(obj, keep=True), query, spec.health, backends, sig)
 
     def get(self, key: str, obj: Mapping[str, Any]) -> Resting | None:
         """The route at rest if ``obj`` is the object it was remembered from."""
