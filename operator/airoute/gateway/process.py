@@ -104,7 +104,7 @@ class Gateway:
             self._kube = KubeClient(self._kube_config)
             withheld = frozenset([config.api_keys_secret] if config.api_keys_secret else [])
             source = KubeSource(self._kube, self.namespaces, withheld=withheld)
-            self._spawn(source.run(self.table.apply, self.table.refuse), "route-source")
+            self._spawn(source.run(self.table.submit, self.table.refuse), "route-source")
             if config.api_keys_secret:
                 self._spawn(self.keyring.watch_secret(self._kube, config.api_keys_secret), "client-keys")
         else:

@@ -159,3 +159,34 @@ async def test_a_changed_secret_rebinds_the_routes_of_its_namespace_only(
     table.apply(snap(here, there, secrets={**secrets, "team/creds": {"api-key": b"two"}}))
     assert bound == ["here"]
     assert table.live.routes["here"].choice.slots[0].variants[0].target.caller is not old, "bound to the new key"
+
+
+async def test_a_submitted_snapshot_is_built_while_the_event_loop_keeps_serving(table: TableBuilder) -> None:
+    ticks = 0
+
+    async def ticker() -> None:  # stands for requests: it runs only when the loop is free
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    routes = [_stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(2000)]
+    task = asyncio.get_running_loop().create_task(ticker())
+    try:
+        table.submit(snap(*routes))
+        assert not table.loaded.is_set(), "nothing is built on the caller's turn of the loop"
+        await table.loaded.wait()
+        during = ticks
+    finally:
+        task.cancel()
+    assert during > 0, "the loop ran other work while the table was built"
+    assert len(table.live.routes) == 2000
+
+
+async def test_snapshots_submitted_during_a_build_are_coalesced_to_the_newest(table: TableBuilder) -> None:
+    table.submit(snap(airoute(unreachable(), status={"weights": {"b0": 10, "b1": 90}})))
+    table.submit(snap(airoute(unreachable(), status={"weights": {"b0": 20, "b1": 80}})))
+    table.submit(snap(airoute(unreachable(), status={"weights": {"b0": 30, "b1": 70}})))
+    await table.loaded.wait()
+    assert [s.weight for s in table.live.routes["chat"].choice.slots] == [30, 70]
+    assert table.live.version == 1, "one build, of the newest snapshot only"

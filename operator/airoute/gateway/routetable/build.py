@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping
 
 from airoute.api.objects import SecretData, namespace_of
-from airoute.core.routetable import EntryCache, RouteEntry, build_table
+from airoute.core.routetable import EntryCache, RouteEntry, RouteTable, TableProblem, build_table
 from airoute.gateway.callers import BindError, CallerCache
 from airoute.gateway.failover.route import LiveRoute, Target, compile_route
 from airoute.gateway.metrics import GatewayMetrics
@@ -48,6 +48,8 @@ class TableBuilder:
         self.problems: list[str] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self._entries = EntryCache()
+        self._next: Snapshot | None = None
+        self._building: asyncio.Task[None] | None = None
         self._secrets: dict[str, dict[str, SecretData]] = {}
 
     def serves(self, namespace: str) -> bool:
@@ -58,13 +60,39 @@ class TableBuilder:
         log.error("route table refused, keeping version %d: %s", self.live.version, reason)
 
     def apply(self, snapshot: Snapshot) -> None:
-        """Builds the table for ``snapshot`` and makes it the live one (or refuses it)."""
+        """Builds the table for ``snapshot`` and makes it the live one (or refuses it), at once."""
         try:
-            live = self._build(snapshot)
+            live = self._bind_all(self._core(snapshot), snapshot)
         except Exception as exc:  # a bug or a surprise in the input must not take the gateway down
-            log.exception("building the route table from %s failed", snapshot.origin)
-            self.refuse(f"{type(exc).__name__}: {exc}")
+            self._failed(snapshot, exc)
             return
+        self._swap(live)
+
+    def submit(self, snapshot: Snapshot) -> None:
+        """Like :meth:`apply`, with core's part (parsing, ownership, hashing) in a worker thread so
+        that requests keep being served meanwhile; the binding, cheap for what did not change,
+        stays on the event loop. A snapshot that arrives during a build waits; only the newest
+        one is built next."""
+        self._next = snapshot
+        if self._building is None or self._building.done():
+            self._building = asyncio.get_running_loop().create_task(self._build_submitted())
+
+    async def _build_submitted(self) -> None:
+        while self._next is not None:
+            snapshot, self._next = self._next, None
+            try:
+                built = await asyncio.to_thread(self._core, snapshot)
+                live = self._bind_all(built, snapshot)
+            except Exception as exc:
+                self._failed(snapshot, exc)
+                continue
+            self._swap(live)
+
+    def _failed(self, snapshot: Snapshot, exc: Exception) -> None:
+        log.error("building the route table from %s failed", snapshot.origin, exc_info=exc)
+        self.refuse(f"{type(exc).__name__}: {exc}")
+
+    def _swap(self, live: LiveTable) -> None:
         changed = live.table.hash != self.live.table.hash or not self.loaded.is_set()
         self.live = live
         self.metrics.table_version.set((), live.version)
@@ -76,10 +104,14 @@ class TableBuilder:
                      f", {len(self.problems)} problem(s)" if self.problems else "")
         self._retire()
 
-    def _build(self, snapshot: Snapshot) -> LiveTable:
+    def _core(self, snapshot: Snapshot) -> tuple[RouteTable, list[TableProblem]]:
+        """Core's table for ``snapshot`` (pure: safe in a worker thread, one build at a time)."""
         objs = [o for o in snapshot.routes if self.serves(namespace_of(o))]
         previous = self.live.table if self.live is not EMPTY else None
-        table, table_problems = build_table(objs, previous, self._entries)
+        return build_table(objs, previous, self._entries)
+
+    def _bind_all(self, built: tuple[RouteTable, list[TableProblem]], snapshot: Snapshot) -> LiveTable:
+        table, table_problems = built
         problems = [str(p) for p in table_problems]
         self.callers.begin()
         routes: dict[str, LiveRoute] = {}
@@ -126,6 +158,8 @@ class TableBuilder:
             task.add_done_callback(self._retiring.discard)
 
     async def close(self) -> None:
+        if self._building is not None:
+            self._building.cancel()
         for task in list(self._retiring):
             task.cancel()
         await self.callers.close()
