@@ -45,6 +45,9 @@ class MetricsSnapshot:
     client_errors: Mapping[tuple[str, str], float] = field(default_factory=dict)
     """Per (namespace, route): requests that failed for the client — every backend failed, or
     the degraded answer — as a cumulative counter (compare two readings, never one)."""
+    unservable: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    """Per (namespace, route) some gateway cannot serve and left out of its table: the backend at
+    fault and why (``airoute_gateway_route_unservable``)."""
 
     @cached_property
     def _by_route(self) -> dict[tuple[str, str, str], dict[str, Signals]]:

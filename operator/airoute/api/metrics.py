@@ -27,6 +27,12 @@ ROUTE_TABLE_LOAD_FAILURES_TOTAL = "airoute_gateway_route_table_load_failures_tot
 ROUTES = "airoute_gateway_routes"
 IN_FLIGHT_REQUESTS = "airoute_gateway_in_flight_requests"
 READY = "airoute_gateway_ready"
+ROUTE_UNSERVABLE = "airoute_gateway_route_unservable"
+"""1 per route this gateway leaves out of its table, labelled namespace, route, backend, reason."""
+UNSERVABLE_REASONS = ("SecretNotFound", "InvalidProviderConfig", "ClientBuildFailed")
+"""Why a gateway cannot serve a route: a Secret the backend references is missing (or not
+labelled for airoute, or in another namespace); the provider block cannot be used as written; its
+client could not be built. The gateway's log has the full message."""
 
 BACKEND_LABELS = ("namespace", "route", "backend", "variant", "provider")
 """Labels of one backend attempt. Rows with ``backend=""`` are outcomes the gateway decided itself

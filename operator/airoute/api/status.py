@@ -13,7 +13,7 @@ Verdict = Literal["Passed", "Failed", "Inconclusive", "Error"]
 RolloutPhase = Literal["Progressing", "Paused", "Succeeded", "RolledBack", "Aborted"]
 RolloutKind = Literal["Change", "NewBackend"]
 ConditionStatus = Literal["True", "False", "Unknown"]
-ConditionType = Literal["Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable"]
+ConditionType = Literal["Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable", "Served"]
 
 
 class Condition(ApiModel):

@@ -114,4 +114,5 @@ def observe(
         promote=_gate(annotations, PROMOTE, active),
         abort=_gate(annotations, ABORT, active),
         client_errors=baselines.since_drill(route, snapshot, drill_ends) if baselines is not None else None,
+        unservable=snapshot.unservable.get((route.metadata.namespace, route.metadata.name)),
     )

@@ -43,12 +43,15 @@ class Resting:
     policy: HealthPolicy
     backends: tuple[tuple[str, str], ...]  # name, status page key
     signature: Hashable
+    unservable: tuple[str, str] | None = None  # what the gateways said of loading it
 
     def still(self, snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage]) -> bool:
         """Whether the signals say nothing new: the decision would be the stored status again."""
         q = self.query
         now = backend_signals(q.namespace, q.route, self.backends, snapshot, pages)
         names = [name for name, _ in self.backends]
+        if snapshot.unservable.get((q.namespace, q.route)) != self.unservable:
+            return False
         return signature(self.policy, names, now, snapshot.available, snapshot.error) == self.signature
 
 
@@ -72,7 +75,8 @@ class RestingRoutes:
         signals = backend_signals(meta.namespace, meta.name, backends, snapshot, pages)
         names = [name for name, _ in backends]
         sig = signature(spec.health, names, signals, snapshot.available, snapshot.error)
-        self._routes[key] = Resting(_same_object(obj, keep=True), query, spec.health, backends, sig)
+        unservable = snapshot.unservable.get((meta.namespace, meta.name))
+        self._routes[key] = Resting(_same_object(obj, keep=True), query, spec.health, backends, sig, unservable)
 
     def get(self, key: str, obj: Mapping[str, Any]) -> Resting | None:
         """The route at rest if ``obj`` is the object it was remembered from."""

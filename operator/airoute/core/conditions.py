@@ -8,7 +8,7 @@ from airoute.api.status import Condition, ConditionStatus
 from airoute.core.clock import to_rfc3339
 from airoute.core.events import clip
 
-CONDITION_ORDER = ("Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable")
+CONDITION_ORDER = ("Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable", "Served")
 
 
 def set_condition(

@@ -66,6 +66,26 @@ def _rolled_back(rollouts: Sequence[RolloutStatus]) -> State:
     return "True", reason, "; ".join(f"{r.backend}: {r.message}" for r in failed)
 
 
+UNSERVABLE_WHY = {
+    "SecretNotFound": "a Secret it references is missing, in another namespace, or not labelled "
+    "airoute.dev/credentials=true",
+    "InvalidProviderConfig": "its provider block or credentials cannot be used as written",
+    "ClientBuildFailed": "its provider client could not be built",
+}
+
+
+def _served(obs: Observations) -> State:
+    if not obs.metrics_available:
+        return "Unknown", "MetricsUnavailable", "the gateways' state could not be read"
+    if obs.unservable is None:
+        return "True", "ServedByGateways", "no gateway reports a problem loading this route"
+    backend, reason = obs.unservable
+    why = UNSERVABLE_WHY.get(reason, "see the gateway's log")
+    text = (f"the gateways cannot serve this route (backend {backend}: {reason}: {why}); clients get 503 "
+            "route_unavailable; the gateway's log has the details")
+    return "False", reason or "NotServed", text
+
+
 def _metrics(obs: Observations) -> State:
     if obs.metrics_available:
         return "True", "MetricsReceived", "health signals were read"
@@ -82,13 +102,16 @@ def route_conditions(
     now: float,
     generation: int,
 ) -> list[Condition]:
-    """Ready, Degraded, Progressing, RolledBack and MetricsAvailable for the new status."""
+    """Ready, Degraded, Progressing, RolledBack, MetricsAvailable and Served for the new status; a
+    route the gateways cannot serve is not Ready, whatever its weights."""
+    served = _served(obs)
     verdicts = {
-        "Ready": _ready(plan, spec),
+        "Ready": served if served[0] == "False" else _ready(plan, spec),
         "Degraded": _degraded(plan, backends, rollouts),
         "Progressing": _progressing(rollouts),
         "RolledBack": _rolled_back(rollouts),
         "MetricsAvailable": _metrics(obs),
+        "Served": served,
     }
     conditions = list(prev)
     for type_ in CONDITION_ORDER:

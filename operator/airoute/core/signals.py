@@ -41,7 +41,9 @@ class Observations:
     ``backends`` holds the stable variant (or the whole backend when there is no canary),
     ``canaries`` the canary variant, both keyed by backend name. ``drills`` maps a backend to the
     end (epoch seconds) of an outage drill; ``promote`` / ``abort`` are the manual rollout gates.
-    When ``metrics_available`` is false nothing is ejected, ramped or analysed.
+    When ``metrics_available`` is false nothing is ejected, ramped or analysed. ``unservable``:
+    some gateway cannot serve the route and left it out of its table — the backend at fault and
+    the gateway's reason (``SecretNotFound`` …); ``None`` when every gateway serves it.
     """
 
     metrics_available: bool
@@ -52,6 +54,7 @@ class Observations:
     promote: bool = False
     abort: bool = False
     client_errors: float | None = None
+    unservable: tuple[str, str] | None = None
 
 
 def format_rate(value: float, limit: float) -> str:

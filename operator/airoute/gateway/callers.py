@@ -22,7 +22,15 @@ serves: ``chat`` or ``embeddings:<family>:<dimensions>``)."""
 
 
 class BindError(ValueError):
-    """A backend cannot be called as configured (a Secret or key is missing, a URL is wrong)."""
+    """A backend cannot be called as configured (a Secret or key is missing, a URL is wrong).
+
+    ``reason``: a CamelCase code from a bounded set (published as a metric label, see
+    :data:`airoute.api.metrics.UNSERVABLE_REASONS`); ``backend``: the backend at fault."""
+
+    def __init__(self, message: str, reason: str = "SecretNotFound", backend: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.backend = backend
 
 
 def _referenced(block: ProviderBlock) -> list[str]:
@@ -84,10 +92,11 @@ class CallerCache:
                     out[(backend.name, variant.name)] = self.caller(variant, backend.name, entry.namespace, secrets,
                                                                     entry.embeddings)
                 except (BindError, ProviderConfigError) as exc:
-                    raise BindError(f"backend {backend.name}: {exc}") from None
+                    reason = exc.reason if isinstance(exc, BindError) else "InvalidProviderConfig"
+                    raise BindError(f"backend {backend.name}: {exc}", reason, backend.name) from None
                 except Exception as exc:  # a caller that cannot be built is this route's problem only
                     raise BindError(f"backend {backend.name}: cannot build its {variant.provider_kind} client: "
-                                    f"{type(exc).__name__}: {exc}") from None
+                                    f"{type(exc).__name__}: {exc}", "ClientBuildFailed", backend.name) from None
         return out
 
     def begin(self) -> None:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from airoute.api.metrics import Outcome
+from airoute.core.routeentry import RouteEntry
 from airoute.gateway import errors
 from airoute.gateway.admission import Admission
 from airoute.gateway.client_keys import Keyring, presented_key
@@ -152,19 +153,23 @@ class Endpoints:
             # Not "no such model": this gateway has not read its routes yet. Retryable.
             self.metrics.requests.inc(_no_route("shed"))
             raise errors.not_ready("the gateway has not loaded its route table yet; retry in 1s")
-        if route is not None and not self._allowed(route, client):
+        if route is not None and not self._allowed(route.entry, client):
             # The same answer as for a model that does not exist: a key learns nothing of the
             # routes it may not use (operators see it as auth_failed on the route).
             self.metrics.requests.inc(route.outcome("auth_failed"))
             raise _unknown_model(model)
         if route is None:
+            left_out = self.table.live.unavailable.get(model)
+            if left_out is not None and self._allowed(left_out, client):
+                self.metrics.requests.inc((left_out.namespace, left_out.name, "", "", "", "error"))
+                raise errors.route_unavailable(model, left_out.key)
             self.metrics.requests.inc(_no_route("bad_request"))
             raise _unknown_model(model)
         return route
 
     @staticmethod
-    def _allowed(route: LiveRoute, client: str | None) -> bool:
-        allowed = route.entry.allowed_clients
+    def _allowed(entry: RouteEntry, client: str | None) -> bool:
+        allowed = entry.allowed_clients
         return client is None or not allowed or client in allowed
 
     async def chat(self, request: Request, reply: Reply, embeddings: bool = False) -> None:
@@ -208,6 +213,6 @@ class Endpoints:
             {"id": model, "object": "model", "created": 0, "owned_by": f"airoute:{route.key}",
              "tier": route.entry.tier}
             for model, route in sorted(self.table.live.routes.items())
-            if self._allowed(route, client)
+            if self._allowed(route.entry, client)
         ]
         reply.send(200, json.dumps({"object": "list", "data": data}).encode())

@@ -49,6 +49,13 @@ def not_ready(message: str) -> ClientError:
     return ClientError(503, message, "server_error", "not_ready", None, headers=[("retry-after", "1")])
 
 
+def route_unavailable(model: str, route: str) -> ClientError:
+    """The model exists but this gateway cannot serve its route now (not "no such model")."""
+    message = (f"the model {model!r} is served by AIRoute {route}, which this gateway cannot serve right now "
+               "(its status, condition Served, says why)")
+    return ClientError(503, message, "server_error", "route_unavailable", "model")
+
+
 def bad_request(message: str, param: str | None = None) -> ClientError:
     return ClientError(400, message, "invalid_request_error", "invalid_request", param)
 

@@ -9,7 +9,7 @@ from airoute.api.metrics import BACKEND_LABELS
 from airoute.gateway.promtext import Counter, Gauge, Histogram, Registry
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY})
+MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE})
 """Gauges merged across worker processes by maximum instead of sum."""
 
 
@@ -68,6 +68,12 @@ class GatewayMetrics:
         self.routes = r.add(Gauge(names.ROUTES, "Routes in the route table in use."))
         self.in_flight = r.add(Gauge(names.IN_FLIGHT_REQUESTS, "Chat requests in flight.", ("tier",)))
         self.ready = r.add(Gauge(names.READY, "1 when the gateway serves (a route table is loaded)."))
+        self.unservable = r.add(Gauge(
+            names.ROUTE_UNSERVABLE,
+            "1 for each route this gateway cannot serve and left out of its table, with the backend at fault "
+            "and why (the controller reports it in the route's Served condition).",
+            ("namespace", "route", "backend", "reason"),
+        ))
         self.table_version.set((), 0)
         self.ready.set((), 0)
 

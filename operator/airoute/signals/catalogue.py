@@ -10,7 +10,7 @@ however many routes there are.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from airoute.api import format_duration
@@ -20,6 +20,7 @@ from airoute.api.metrics import (
     NOT_BACKEND_OUTCOMES,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
+    ROUTE_UNSERVABLE,
     THROTTLED_OUTCOMES,
     TIME_TO_FIRST_TOKEN,
 )
@@ -85,6 +86,21 @@ def promql_duration(seconds: float) -> str:
 CLIENT_ERRORS = f'sum by (namespace, route) ({REQUESTS_TOTAL}{{backend="",outcome=~"{CLIENT_FAILED}"}})'
 """Cumulative client-visible failures per route (rows the gateway decided itself). One query per
 cycle for all routes, whatever their windows; drills compare it with its value at their start."""
+
+
+UNSERVABLE = f"max by (namespace, route, backend, reason) ({ROUTE_UNSERVABLE})"
+"""Routes some gateway left out of its table, with the backend at fault and why. One query per
+cycle for all routes; a series ends with the next scrape after the route is served again."""
+
+
+def unservable_routes(rows: Sequence[Mapping[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(namespace, route) → (backend, reason) from the label sets of :data:`UNSERVABLE`'s answer (or
+    of the gateways' own series); the first backend by name when several are at fault."""
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for labels in sorted(rows, key=lambda m: (m.get("namespace", ""), m.get("route", ""), m.get("backend", ""))):
+        route = (labels.get("namespace", ""), labels.get("route", ""))
+        out.setdefault(route, (labels.get("backend", ""), labels.get("reason", "")))
+    return out
 
 
 def render_all(window_seconds: float) -> Mapping[str, str]:

@@ -14,7 +14,7 @@ import aiohttp
 
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble
-from airoute.signals.catalogue import CLIENT_ERRORS, render_all
+from airoute.signals.catalogue import CLIENT_ERRORS, UNSERVABLE, render_all, unservable_routes
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class PrometheusMetricsSource:
         windows = sorted(set(wanted.values()))
         jobs = [(window, name, promql) for window in windows for name, promql in render_all(window).items()]
         jobs.append((0.0, "client_errors", CLIENT_ERRORS))
+        jobs.append((0.0, "unservable", UNSERVABLE))
         try:
             results = await asyncio.gather(*(self._query(q) for _, _, q in jobs))
         except Exception as exc:  # any failure to read means "could not measure"
@@ -83,13 +84,18 @@ class PrometheusMetricsSource:
         # No series means no failure yet: the gateway only creates it on the first one.
         client_errors: dict[tuple[str, str], float] = dict.fromkeys(wanted, 0.0)
         per_metric: dict[str, dict[SeriesKey, float]] = defaultdict(dict)
+        unservable: dict[tuple[str, str], tuple[str, str]] = {}
         for (window, name, _), rows in zip(jobs, results, strict=True):
             if name == "client_errors":
                 _route_values(rows, client_errors)
+            elif name == "unservable":
+                found = unservable_routes([row.get("metric", {}) for row in rows])
+                unservable = {route: why for route, why in found.items() if route in wanted}
             else:
                 per_metric[name].update(_series_values(rows, wanted, window if len(windows) > 1 else None))
         return MetricsSnapshot(
-            available=True, series=assemble(per_metric), queries=len(jobs), client_errors=client_errors
+            available=True, series=assemble(per_metric), queries=len(jobs), client_errors=client_errors,
+            unservable=unservable,
         )
 
 

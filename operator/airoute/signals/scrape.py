@@ -22,11 +22,13 @@ from airoute.api.metrics import (
     NOT_BACKEND_OUTCOMES,
     REQUEST_DURATION,
     REQUESTS_TOTAL,
+    ROUTE_UNSERVABLE,
     THROTTLED_OUTCOMES,
     TIME_TO_FIRST_TOKEN,
 )
 from airoute.ports import Clock, MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble, histogram_quantile
+from airoute.signals.catalogue import unservable_routes
 
 _ERRORS = frozenset(ERROR_OUTCOMES)
 _THROTTLED = frozenset(THROTTLED_OUTCOMES)
@@ -42,6 +44,7 @@ class Sample:
     counts: dict[tuple[SeriesKey, str], float] = field(default_factory=dict)  # (key, outcome)
     buckets: dict[tuple[str, SeriesKey, float], float] = field(default_factory=dict)  # (metric, key, le)
     client_errors: dict[tuple[str, str], float] = field(default_factory=dict)  # (namespace, route)
+    unservable: list[dict[str, str]] = field(default_factory=list)  # label sets of ROUTE_UNSERVABLE
 
 
 def _key(labels: Mapping[str, str]) -> SeriesKey | None:
@@ -55,6 +58,9 @@ def parse_exposition(text: str, into: Sample) -> None:
     """Add the request counters and latency buckets in a Prometheus text exposition to ``into``."""
     for family in text_string_to_metric_families(text):
         for s in family.samples:
+            if s.name == ROUTE_UNSERVABLE and s.value > 0:
+                into.unservable.append(dict(s.labels))
+                continue
             key = _key(s.labels)
             if key is not None and not key[2] and s.name == REQUESTS_TOTAL:
                 if s.labels.get("outcome") in _CLIENT_ERRORS:  # the gateway decided: the client saw a failure
@@ -152,6 +158,9 @@ class GatewayScrapeSource:
             # No row means no failure yet: the gateway only creates the series on the first one.
             client_errors={
                 (r.namespace, r.route): sample.client_errors.get((r.namespace, r.route), 0.0) for r in routes
+            },
+            unservable={
+                route: why for route, why in unservable_routes(sample.unservable).items() if route in windows
             },
         )
 

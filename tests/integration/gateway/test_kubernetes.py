@@ -86,7 +86,7 @@ async def test_a_route_whose_secret_is_missing_is_refused(setup: Any) -> None:
         return any("no-such-secret" in p for p in gateway.table.problems)
 
     await eventually(noticed)
-    assert await chat(gateway, "orphan") == 404
+    assert await chat(gateway, "orphan") == 503  # the route exists but cannot be served (issue 18.3)
     assert metric(gateway.metrics.render().decode(), "airoute_gateway_route_table_load_failures_total") >= 1
     await asyncio.to_thread(apiserver.apply, secret("no-such-secret", {"api-key": UPSTREAM_KEY}, ns))
 

@@ -53,7 +53,7 @@ async def test_a_secret_in_a_namespace_not_granted_is_never_used(apiserver: Any)
             body = json.dumps({"model": "borrows", "messages": [{"role": "user", "content": "hi"}]})
             async with session.post(f"http://127.0.0.1:{gateway.port}/v1/chat/completions", data=body,
                                     headers={"Authorization": "Bearer sk-client-0001"}) as r:
-                assert r.status == 404
+                assert r.status == 503  # 503 route_unavailable (issue 18.3)
         assert upstream.stats.total == 0
     finally:
         await gateway.shutdown()

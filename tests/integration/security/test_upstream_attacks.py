@@ -109,7 +109,7 @@ async def test_14_1_an_external_account_key_cannot_send_the_gateways_token_away(
     gateway = await gateway_process(folder, "--no-auth")
     for model in ("external", "foreign-token-uri"):
         status, answer = await chat(gateway.url, model)
-        assert status == 404, answer  # the route is not served
+        assert status == 503, answer  # 503 route_unavailable (issue 18.3)
     assert (await chat(gateway.url, "fine"))[0] == 200
     assert listener.seen == [], "nothing reached the attacker"
     logs = gateway.logs()
@@ -133,7 +133,7 @@ async def test_14_2_ambient_identity_stays_home(
     default = await gateway_process(folder, "--no-auth", env=env)
     opted_in = await gateway_process(folder, "--no-auth", "--ambient-identity-namespace", "team", env=env)
     for gateway in (default, opted_in):
-        assert (await chat(gateway.url, "ambient"))[0] == 404
+        assert (await chat(gateway.url, "ambient"))[0] == 503  # 503 route_unavailable (issue 18.3)
     assert listener.seen == []
     assert "namespace 'team' may not use the gateway's own cloud identity" in default.logs()
     assert "only to the provider's own domains" in opted_in.logs()
@@ -153,7 +153,7 @@ async def test_14_3_a_secret_header_value_with_a_line_break_is_refused_at_send_t
     folder = write(tmp_path / "routes", airoute([backend], "smuggler"), airoute([emulated("ok", 100, healthy)], "fine"),
                    secret("hdr", {"value": injected}))
     gateway = await gateway_process(folder, "--no-auth")
-    assert (await chat(gateway.url, "smuggler"))[0] == 404
+    assert (await chat(gateway.url, "smuggler"))[0] == 503  # 503 route_unavailable (issue 18.3)
     assert (await chat(gateway.url, "fine"))[0] == 200
     assert all("X-Smuggled" not in c.headers for c in healthy.captured)
     assert "header X-Tenant: the value holds a line break or NUL" in gateway.logs()

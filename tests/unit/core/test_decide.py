@@ -33,7 +33,8 @@ def test_first_evaluation() -> None:
     assert s.weights == {"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}
     assert s.weights_summary == "azure-eu=50 bedrock-eu=30 vertex-eu=20 local-llama=0"
     assert (s.observed_generation, s.canary_weights, s.rollouts) == (3, {}, [])
-    assert [c.type for c in s.conditions] == ["Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable"]
+    assert [c.type for c in s.conditions] == ["Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable",
+                                            "Served"]
     assert all(c.observed_generation == 3 for c in s.conditions)
     assert [(b.name, b.desired_weight, b.effective_weight) for b in s.backends] == [
         ("azure-eu", 50, 50),
@@ -165,3 +166,17 @@ def test_throttled_backend_is_degraded_and_gets_half() -> None:
     route, _ = step(route, observe(route, {"bedrock-eu": ok()}), T0 + 30)
     route, _ = step(route, observe(route, {"bedrock-eu": ok()}), T0 + 45)
     assert weights(route)["bedrock-eu"] == 30
+
+
+def test_a_route_the_gateways_cannot_serve_is_not_ready_and_says_why() -> None:
+    """Issue 18.3: Served from what the gateways publish, folded into Ready (and its column)."""
+    route, _ = step(make_route(), observe(make_route()), T0)
+    assert condition(route, "Served") == ("True", "ServedByGateways")
+    route, decision = step(route, observe(route, unservable=("azure-eu", "SecretNotFound")), T0 + 15)
+    assert condition(route, "Served") == ("False", "SecretNotFound")
+    assert condition(route, "Ready") == ("False", "SecretNotFound")
+    ready = route.status.condition("Ready")
+    assert ready is not None and "backend azure-eu: SecretNotFound" in ready.message and "503" in ready.message
+    assert "SecretNotFound" in {e.reason for e in decision.events}
+    route, _ = step(route, observe(route), T0 + 30)
+    assert condition(route, "Served") == ("True", "ServedByGateways") and condition(route, "Ready")[0] == "True"

@@ -190,3 +190,14 @@ async def test_snapshots_submitted_during_a_build_are_coalesced_to_the_newest(ta
     await table.loaded.wait()
     assert [s.weight for s in table.live.routes["chat"].choice.slots] == [30, 70]
     assert table.live.version == 1, "one build, of the newest snapshot only"
+
+
+async def test_a_route_left_out_is_published_with_its_backend_and_reason_until_it_can_be_served(
+    table: TableBuilder,
+) -> None:
+    """Issue 18.3: the controller reads this series into the route's Served condition."""
+    table.apply(snap(airoute(unreachable(secret="creds"))))
+    assert set(table.live.unavailable) == {"chat"} and table.live.unavailable["chat"].key == "team/chat"
+    assert table.metrics.unservable.values == {("team", "chat", "b0", "SecretNotFound"): 1.0}
+    table.apply(snap(airoute(unreachable(secret="creds")), secrets={"team/creds": {"api-key": b"k"}}))
+    assert table.live.unavailable == {} and table.metrics.unservable.values == {}

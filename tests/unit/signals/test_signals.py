@@ -111,3 +111,26 @@ def test_gateway_decided_outcomes_are_not_a_backend() -> None:
     parse_exposition(text, sample)
     assert sample.counts == {}, "no backend's health"
     assert sample.client_errors == {("support", "chat"): 5.0}, "but a failure the client saw"
+
+
+def test_unservable_routes_one_reason_per_route_first_backend_by_name() -> None:
+    """Issue 18.3: what the gateways say of routes they cannot serve, per route."""
+    from airoute.signals.catalogue import UNSERVABLE, unservable_routes
+
+    assert UNSERVABLE == "max by (namespace, route, backend, reason) (airoute_gateway_route_unservable)"
+    rows = [
+        {"namespace": "t", "route": "r", "backend": "b2", "reason": "ClientBuildFailed"},
+        {"namespace": "t", "route": "r", "backend": "b1", "reason": "SecretNotFound"},
+        {"namespace": "t", "route": "s", "backend": "a", "reason": "SecretNotFound"},
+    ]
+    assert unservable_routes(rows) == {("t", "r"): ("b1", "SecretNotFound"), ("t", "s"): ("a", "SecretNotFound")}
+
+
+def test_the_scrape_reads_the_unservable_series() -> None:
+    text = (
+        "# TYPE airoute_gateway_route_unservable gauge\n"
+        'airoute_gateway_route_unservable{namespace="t",route="r",backend="b1",reason="SecretNotFound"} 1\n'
+    )
+    sample = Sample(at=0.0)
+    parse_exposition(text, sample)
+    assert sample.unservable == [{"namespace": "t", "route": "r", "backend": "b1", "reason": "SecretNotFound"}]

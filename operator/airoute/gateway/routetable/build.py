@@ -5,7 +5,8 @@ swapped in whole.
 * routes outside the served namespaces are left out;
 * core's :func:`build_table` validates every route (a broken route keeps its previous entry);
 * every variant is bound to a caller; a route whose Secrets are missing keeps its previous live
-  route when it had one, and is left out otherwise;
+  route when it had one, and is left out otherwise — its clients get a 503 naming it, and
+  ``airoute_gateway_route_unservable`` tells the controller (the route's ``Served`` condition);
 * what did not change is reused: an object of the same ``resourceVersion`` is not parsed again
   (core's :class:`EntryCache`), and a route whose entry and namespace Secrets are the same keeps
   its live route and callers — a change costs the parsing and binding of the routes it touched,
@@ -116,6 +117,7 @@ class TableBuilder:
         self.callers.begin()
         routes: dict[str, LiveRoute] = {}
         entries: dict[str, RouteEntry] = {}
+        unservable: dict[str, tuple[RouteEntry, BindError]] = {}
         before = {route.key: route for route in self.live.routes.values()}
         secrets = _by_namespace(snapshot.secrets)
         same = {ns for ns in {e.namespace for e in table.routes.values()} if secrets.get(ns) == self._secrets.get(ns)}
@@ -126,7 +128,7 @@ class TableBuilder:
                 self.callers.keep({(t.backend, t.variant): t.caller for t in _targets(kept)})
                 live: LiveRoute | None = kept
             else:
-                live = self._bind(entry, snapshot.secrets, problems, kept)
+                live = self._bind(entry, snapshot.secrets, problems, kept, unservable)
             if live is not None:
                 routes[model] = live
                 entries[model] = live.entry
@@ -135,11 +137,15 @@ class TableBuilder:
                 log.warning("route problem: %s", problem)
             self.metrics.table_failures.inc(amount=len([p for p in problems if p not in self.problems]))
         self.problems = problems
+        self.metrics.unservable.values = {
+            (e.namespace, e.name, exc.backend, exc.reason): 1.0 for e, exc in unservable.values()
+        }
         final = type(table)(table.version, table.hash, entries) if entries.keys() != table.routes.keys() else table
-        return LiveTable(final, routes)
+        return LiveTable(final, routes, {model: e for model, (e, _) in unservable.items()})
 
     def _bind(
-        self, entry: RouteEntry, secrets: Mapping[str, SecretData], problems: list[str], previous: LiveRoute | None
+        self, entry: RouteEntry, secrets: Mapping[str, SecretData], problems: list[str], previous: LiveRoute | None,
+        unservable: dict[str, tuple[RouteEntry, BindError]],
     ) -> LiveRoute | None:
         try:
             return compile_route(entry, self.callers.bind(entry, secrets))
@@ -149,6 +155,7 @@ class TableBuilder:
                 self.callers.keep({(t.backend, t.variant): t.caller for t in _targets(previous)})
                 return previous
             problems.append(f"{entry.key}: {exc}; left out")
+            unservable[entry.model] = (entry, exc)
             return None
 
     def _retire(self) -> None:
