@@ -209,8 +209,8 @@ def test_controller_and_gateway_work_with_the_charts_rbac(
         apiserver.kubectl("get", "kopfpeering", chart_release.peering, "-n", ns, "-o", "json").stdout
     )
     assert "airoute-controller-test" in peering.get("status", {}), "the controller kept its peering alive"
-    finalizers = route()["metadata"].get("finalizers", [])
-    assert "airoute.dev/finalizer" in finalizers, "Kopf added its finalizer (RBAC: patch airoutes)"
+    # The controller keeps no finalizer (6597240): deleting a route never waits for it.
+    assert not route()["metadata"].get("finalizers"), "a finalizer would make deletes wait for the controller"
 
     for name in ("gateway", "controller"):
         assert processes[name].popen.poll() is None, f"the {name} exited:\n{processes[name].text()[-3000:]}"
