@@ -31,7 +31,8 @@ __all__ = ["MAX_HEAD", "Admit", "Handler", "HttpServer", "Limits", "Refusal", "R
 
 _DISCARD_LIMIT_FACTOR = 4  # an oversized body is read (and dropped) up to 4 times the limit, then the connection closes
 _FRAMING_PER_CHUNK = 32  # bytes of chunk framing (size line and CRLFs) allowed per chunk, beyond the head limit
-LINGER = 1.0  # seconds a refused client's further bytes are read and dropped, so that it gets the answer
+LINGER = 1.0  # a refused client's further bytes are read and dropped until it sends nothing for this long …
+LINGER_MAX = 10.0  # … or for this long at most (nginx's lingering_timeout / lingering_time), so it gets the answer
 PACE_TICK = 1.0  # seconds between two checks of a request that is still arriving
 
 Handler = Callable[[Request, Reply], Awaitable[None]]
@@ -121,6 +122,8 @@ class _Connection(asyncio.Protocol):
         self._idle_handle: asyncio.TimerHandle | None = None
         self._pace_handle: asyncio.TimerHandle | None = None
         self._refused = False
+        self._last_dropped = 0.0  # when a refused client last sent bytes (they are dropped)
+        self._linger_end = 0.0
         self._holds: set[str] = set()  # why reading is paused: "queue", "writes", "refusal"
         self._reset()
 
@@ -190,6 +193,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         parser = self._parser
         if self._refused or parser is None:
+            self._last_dropped = asyncio.get_running_loop().time()
             return  # answered and closing: what the client still sends is dropped
         if self._began is None:
             self._began = asyncio.get_running_loop().time()
@@ -398,11 +402,26 @@ class _Connection(asyncio.Protocol):
             return
         Reply(self, keep_alive=False).send(refusal.status, refusal.body, headers=refusal.headers)
         # Closing now, with the client's bytes still unread, would reset the connection and lose the
-        # answer: end the sending side, drop what still comes for a moment, then close.
+        # answer: end the sending side, drop what still comes until the client pauses, then close.
         self._refused = True
         if transport.can_write_eof():
             transport.write_eof()
-        asyncio.get_running_loop().call_later(LINGER, self.close)
+        self._holds.clear()
+        transport.resume_reading()
+        loop = asyncio.get_running_loop()
+        self._last_dropped, self._linger_end = loop.time(), loop.time() + LINGER_MAX
+        loop.call_later(LINGER, self._linger)
+
+    def _linger(self) -> None:
+        """Closes a refused connection once its client has sent nothing for ``LINGER`` seconds (a
+        client still sending a large body would otherwise be reset before it reads the answer), or
+        after ``LINGER_MAX`` seconds whatever it does."""
+        now = asyncio.get_running_loop().time()
+        quiet_at = self._last_dropped + LINGER
+        if self.transport is None or now >= quiet_at or now >= self._linger_end:
+            self.close()
+            return
+        asyncio.get_running_loop().call_later(min(quiet_at, self._linger_end) - now, self._linger)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing() and not self._refused:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
-from airoute.gateway.http_server import HttpServer, Limits, Refusal, Reply, Request
+from airoute.gateway.http_server import LINGER, HttpServer, Limits, Refusal, Reply, Request
 from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.http_pool import Pool, UpstreamError
 from tests.support.fakes import eventually
@@ -149,6 +151,26 @@ async def test_a_refused_head_is_answered_before_its_body_and_without_a_continue
     out = await exchange(guarded[1], b"POST /x HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\n"
                                      b"content-length: 1000000\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 401") and out.endswith(b"no key") and b"100 Continue" not in out
+
+
+def _slow_unauthorised_upload(port: int, pieces: int, every: float) -> bytes:
+    """A client without a key that keeps sending its body slowly, then reads the answer."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 1000000\r\n\r\n")
+        for _ in range(pieces):
+            time.sleep(every)
+            sock.sendall(b"x" * 4096)  # reset here if the server closed while the client still sends
+        sock.settimeout(5)
+        return sock.recv(100)
+
+
+async def test_a_refused_client_still_sending_gets_the_answer_not_a_reset(guarded: tuple[HttpServer, int]) -> None:
+    # Bytes keep coming for longer than LINGER: the server drops them and closes only once the
+    # client pauses (or after LINGER_MAX), so the client reads its 401 instead of a reset.
+    every = LINGER / 2
+    pieces = int(LINGER * 2.5 / every)
+    out = await asyncio.to_thread(_slow_unauthorised_upload, guarded[1], pieces, every)
+    assert out.startswith(b"HTTP/1.1 401")
 
 
 async def test_a_refusal_after_a_pipelined_request_waits_its_turn(guarded: tuple[HttpServer, int]) -> None:
