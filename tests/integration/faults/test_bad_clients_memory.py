@@ -26,18 +26,27 @@ LIMIT = 4 * 1024 * 1024  # the gateway's default --max-body-bytes
 
 
 async def raw(port: int, data: bytes, hold: float = 0.0) -> bytes:
-    """Sends bytes and reads the answer (or holds a half-sent request open for ``hold`` seconds)."""
+    """Sends bytes and reads the answer (or holds a half-sent request open for ``hold`` seconds).
+    Like curl, it reads while it sends and stops sending once an answer has come (a 401 or 413
+    answered from the head while the body is still on its way)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = asyncio.ensure_future(reader.read(512))
     try:
-        writer.write(data)
+        for at in range(0, len(data), 1 << 20):
+            if answer.done():
+                break
+            writer.write(data[at:at + (1 << 20)])
+            await writer.drain()
         if hold:
             await asyncio.sleep(hold)
             return b""
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(512), 30)
+        return await asyncio.wait_for(answer, 30)
     except ConnectionError:
+        if answer.done() and not answer.cancelled() and answer.exception() is None and answer.result():
+            return answer.result()
         return b"reset"
     finally:
+        answer.cancel()
         writer.close()
 
 
