@@ -54,7 +54,8 @@ def _version(obj: Mapping[str, Any]) -> int:
         return 0
 
 
-_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "annotations", "labels")
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "annotations",
+                  "labels")  # creationTimestamp: who owns a model (core/ownership.py)
 
 
 def stored_route(body: Mapping[str, Any]) -> dict[str, Any]:
