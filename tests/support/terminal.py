@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -29,13 +30,17 @@ class Watched:
 
     columns: int
     lines: int
-    screens: list[list[str]] = field(default_factory=list)  # each quiet moment, top to bottom
+    screens: list[list[str]] = field(default_factory=list)  # each whole frame and quiet moment, top to bottom
     scrolled_off: list[str] = field(default_factory=list)  # lines pushed above the top, oldest first
     final: list[str] = field(default_factory=list)
     returncode: int | None = None
 
     def text(self) -> str:
         return "\n".join(self.scrolled_off + self.final)
+
+
+ERASE = b"\r\x1b[2K"  # how rich's live region begins each redraw: back to column 0, erase the line
+FRAME_START = re.compile(rb"(?=\r\x1b\[2K)")
 
 
 def _scrolled(screen: pyte.HistoryScreen) -> list[str]:
@@ -80,8 +85,9 @@ def watch(
                 if pending:  # the program paused: a whole frame is on the screen
                     seen.screens.append(list(screen.display))
                     pending = False
-                    if keys and len(seen.screens) == 3:
-                        os.write(master, keys)
+                if keys and len(seen.screens) >= 3:
+                    os.write(master, keys)
+                    keys = b""
                 if proc.poll() is not None:
                     break
                 continue
@@ -91,8 +97,12 @@ def watch(
                 break
             if not chunk:
                 break
-            stream.feed(chunk)
-            pending = True
+            for piece in FRAME_START.split(chunk):
+                if piece.startswith(ERASE) and pending:  # a redraw begins: the frame before it is whole
+                    seen.screens.append(list(screen.display))
+                    pending = False
+                stream.feed(piece)
+                pending = pending or bool(piece)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
