@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.support.net import free_port
 
 INSTALL = Path(__file__).resolve().parents[2] / "hack" / "install-debian-tools.sh"
 
@@ -47,13 +48,6 @@ def require_promtool() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class PrometheusServer:
     """``prometheus`` scraping ``targets`` (host:port, path /metrics) every ``scrape_interval``."""
 
@@ -64,7 +58,7 @@ class PrometheusServer:
         self.binary = binary or prometheus_binary() or "prometheus"
         self.targets = list(targets)
         self.scrape_interval = scrape_interval
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="airoute-prometheus-"))
         self._proc: subprocess.Popen[bytes] | None = None
