@@ -33,6 +33,8 @@ UNSERVABLE_REASONS = ("SecretNotFound", "InvalidProviderConfig", "ClientBuildFai
 """Why a gateway cannot serve a route: a Secret the backend references is missing (or not
 labelled for airoute, or in another namespace); the provider block cannot be used as written; its
 client could not be built. The gateway's log has the full message."""
+OVERLOAD = "airoute_gateway_overload"
+EVENT_LOOP_LAG = "airoute_gateway_event_loop_lag_seconds"
 
 BACKEND_LABELS = ("namespace", "route", "backend", "variant", "provider")
 """Labels of one backend attempt. Rows with ``backend=""`` are outcomes the gateway decided itself

@@ -21,7 +21,7 @@ from airoute.core.routetable import (
     content_hash,
     route_entry,
 )
-from airoute.core.shedding import SHED_ORDER, shed_tier, tier_capacity
+from airoute.core.shedding import SHED_ORDER, shed_by_pressure, shed_tier, tier_capacity
 from airoute.core.signals import Observations, Signals
 from airoute.core.weights import WeightPlan, effective_weights, largest_remainder, normalized
 
@@ -52,6 +52,7 @@ __all__ = [
     "normalized",
     "route_entry",
     "set_condition",
+    "shed_by_pressure",
     "shed_tier",
     "step_backend",
     "step_drills",

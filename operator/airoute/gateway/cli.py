@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -16,6 +17,17 @@ def _service_host(text: str) -> tuple[str, str]:
             f"{text!r}: expected SERVICE.NAMESPACE=HOST:PORT, e.g. vllm.models=127.0.0.1:8000"
         )
     return name, address
+
+
+_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def _size(text: str) -> int:
+    """A size in bytes, with Kubernetes' suffixes (``1536Mi``, ``2Gi``, ``500M``)."""
+    match = re.fullmatch(r"([0-9]+)(|k|M|G|Ki|Mi|Gi)", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 1536Mi, 2Gi or a number of bytes")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,8 +58,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="seconds a request's line and headers may take to arrive (default 10; 0: no limit)")
     srv.add_argument("--min-data-rate", type=float, default=240.0,
                      help="bytes per second a request body must average after 5 s (default 240; 0: no minimum)")
-    srv.add_argument("--max-in-flight", type=int, default=1024,
-                     help="concurrent chat requests per process before shedding (best-effort first; 0: no limit)")
+    srv.add_argument("--max-in-flight", type=int, default=0,
+                     help="cap on concurrent chat requests per process, shed best-effort first (default 0: no cap; "
+                          "saturation is judged by event-loop lag, memory and open files)")
+    srv.add_argument("--max-loop-lag", type=float, default=1.0, metavar="S",
+                     help="event-loop lag that counts as saturated, seconds (default 1; best-effort is shed at 70%%, "
+                          "standard at 85%%)")
+    srv.add_argument("--max-memory", type=_size, default=None, metavar="SIZE",
+                     help="resident memory that counts as full, e.g. 1536Mi (default: 90%% of the container's "
+                          "memory limit; 0: not watched)")
     srv.add_argument("--request-timeout", type=float, default=120.0,
                      help="deadline of one client request across all retries, seconds (default 120)")
     srv.add_argument("--shutdown-grace", type=float, default=30.0,
@@ -79,7 +98,8 @@ def config_from(args: Any) -> GatewayConfig:
         kube_context=args.context, namespaces=tuple(args.namespace), api_keys_file=args.api_keys_file,
         api_keys_secret=args.api_keys_secret, auth_disabled=args.no_auth, max_body_bytes=args.max_body_bytes,
         max_connections=args.max_connections, header_timeout=args.header_timeout, min_data_rate=args.min_data_rate,
-        max_in_flight=args.max_in_flight, request_timeout=args.request_timeout,
+        max_in_flight=args.max_in_flight, max_loop_lag=args.max_loop_lag, max_memory=args.max_memory,
+        request_timeout=args.request_timeout,
         shutdown_grace=args.shutdown_grace, shutdown_delay=args.shutdown_delay,
         service_hosts=dict(args.service_host), uvloop=not args.no_uvloop, log_level=args.log_level,
         allow_internal_upstreams=args.allow_internal_upstreams, google_token_uris=tuple(args.google_token_uri),

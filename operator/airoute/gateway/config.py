@@ -30,7 +30,10 @@ class GatewayConfig:
     api_keys_secret: str | None = None
     auth_disabled: bool = False
     max_body_bytes: int = 4 * 1024 * 1024
-    max_in_flight: int = 1024
+    max_in_flight: int = 0
+    max_loop_lag: float = 1.0
+    max_memory: int | None = None
+    """Bytes of resident memory that count as full; None: 90 % of the cgroup's limit, if any; 0: not watched."""
     request_timeout: float = 120.0
     shutdown_grace: float = 30.0
     shutdown_delay: float = 0.0
@@ -80,6 +83,12 @@ class GatewayConfig:
             raise ValueError("--max-body-bytes must be at least 1024")
         if self.max_connections < 0 or self.header_timeout < 0 or self.min_data_rate < 0:
             raise ValueError("--max-connections, --header-timeout and --min-data-rate must not be negative")
+        if self.max_in_flight < 0:
+            raise ValueError("--max-in-flight must be 0 (no cap) or more")
+        if self.max_loop_lag <= 0:
+            raise ValueError("--max-loop-lag must be a positive number of seconds")
+        if self.max_memory is not None and self.max_memory < 0:
+            raise ValueError("--max-memory must be 0 (not watched) or a size such as 2Gi")
 
 
 def _is_key(text: str) -> bool:

@@ -189,9 +189,10 @@ class Endpoints:
             self.metrics.requests.inc(route.outcome("bad_request"))
             raise errors.bad_request("embeddings are not streamed: leave stream out", "stream")
         tier = route.entry.tier
-        if not self.admission.admit(tier):
+        refused = self.admission.admit(tier)
+        if refused is not None:
             self.metrics.requests.inc(route.outcome("shed"))
-            raise errors.shed(tier, 1)
+            raise errors.shed(tier, 1, refused)
         try:
             await self.failover.run(route, request.body, sniffed, reply, self._deadline(request))
         finally:

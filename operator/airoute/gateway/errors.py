@@ -69,10 +69,11 @@ def wrong_api(model: str, serves_embeddings: bool) -> ClientError:
     return ClientError(400, message, "invalid_request_error", "wrong_api", "model")
 
 
-def shed(tier: str, retry_after: int) -> ClientError:
+def shed(tier: str, retry_after: int, why: str = "") -> ClientError:
+    because = f" ({why})" if why else ""
     return ClientError(
         429,
-        f"the gateway is saturated and sheds {tier} traffic first; retry in {retry_after}s",
+        f"the gateway is saturated{because} and sheds {tier} traffic first; retry in {retry_after}s",
         "rate_limit_error",
         "gateway_overloaded",
         headers=[("retry-after", str(retry_after))],

@@ -9,7 +9,8 @@ from airoute.api.metrics import BACKEND_LABELS
 from airoute.gateway.promtext import Counter, Gauge, Histogram, Registry
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE})
+MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE,
+                        names.OVERLOAD, names.EVENT_LOOP_LAG})
 """Gauges merged across worker processes by maximum instead of sum."""
 
 
@@ -73,6 +74,14 @@ class GatewayMetrics:
             "1 for each route this gateway cannot serve and left out of its table, with the backend at fault "
             "and why (the controller reports it in the route's Served condition).",
             ("namespace", "route", "backend", "reason"),
+        ))
+        self.overload = r.add(Gauge(
+            names.OVERLOAD,
+            "Use of a resource over its limit (1 = full): best-effort traffic is shed from 0.7, standard from 0.85.",
+            ("resource",),
+        ))
+        self.loop_lag = r.add(Gauge(
+            names.EVENT_LOOP_LAG, "How late the event loop runs its timers, sustained (the least of the last samples).",
         ))
         self.table_version.set((), 0)
         self.ready.set((), 0)

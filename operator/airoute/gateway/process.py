@@ -26,6 +26,7 @@ from airoute.gateway.endpoints import Endpoints
 from airoute.gateway.failover.policy import Failover
 from airoute.gateway.http_server import HttpServer, Limits
 from airoute.gateway.metrics import GatewayMetrics
+from airoute.gateway.overload import MEMORY_SHARE, Overload, cgroup_memory_limit
 from airoute.gateway.routetable.build import TableBuilder
 from airoute.gateway.routetable.folder import FolderSource
 from airoute.gateway.routetable.kubernetes import KubeSource
@@ -51,6 +52,14 @@ def kubernetes_api_addresses(kube: KubeConfig | None) -> frozenset[str]:
     return frozenset(found)
 
 
+def _memory_limit(configured: int | None) -> int | None:
+    """``--max-memory``, else :data:`MEMORY_SHARE` of the container's limit (None: not watched)."""
+    if configured is not None:
+        return configured or None
+    found = cgroup_memory_limit()
+    return int(found * MEMORY_SHARE) if found else None
+
+
 class Gateway:
     """A running gateway (one process, one event loop). In Kubernetes mode the kubeconfig is read
     here: the namespaces served default to its namespace."""
@@ -67,9 +76,12 @@ class Gateway:
             namespaces = namespaces or (self._kube_config.namespace,)
         self.namespaces = namespaces
         policy = config.upstream_policy(kubernetes_api_addresses(self._kube_config))
-        self.table = TableBuilder(CallerCache(Pools(policy), config.service_hosts), self.metrics, namespaces)
+        self.pools = Pools(policy)
+        self.table = TableBuilder(CallerCache(self.pools, config.service_hosts), self.metrics, namespaces)
         self.failover = Failover(self.metrics)
-        self.admission = Admission(config.max_in_flight, self.metrics)
+        self.overload = Overload(config.max_loop_lag, _memory_limit(config.max_memory), self._open_connections)
+        self.admission = Admission(config.max_in_flight, self.metrics, self.overload)
+        self.metrics.registry.collectors.append(self._collect)
         self.keyring = Keyring(required=not config.auth_disabled)
         metrics_dir = config.metrics_dir
         self.endpoints = Endpoints(self.table, self.failover, self.admission, self.metrics, self.keyring,
@@ -87,6 +99,16 @@ class Gateway:
         self._tasks: list[asyncio.Task[Any]] = []
         self._kube: KubeClient | None = None
         self._worker_metrics: HttpServer | None = None
+
+    def _collect(self) -> None:
+        self.overload.pressure()
+        for resource, pressure in self.overload.pressures.items():
+            self.metrics.overload.set((resource,), pressure)
+        self.metrics.loop_lag.set((), self.overload.lag)
+
+    def _open_connections(self) -> int:
+        metrics = len(self.metrics_http.connections) if self.metrics_http is not None else 0
+        return len(self.http.connections) + metrics + self.pools.open_connections()
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -125,6 +147,7 @@ class Gateway:
             self.metrics_port = await self.metrics_http.listen(config.host, config.metrics_port,
                                                                reuse_port=config.reuse_port)
         self.port = await self.http.listen(config.host, config.port, reuse_port=config.reuse_port)
+        self.overload.start()
         log.info("gateway worker %d listening on %s:%d (%s)%s", self.worker, config.host, self.port,
                  "kubernetes" if config.kubernetes else f"folder {config.routes_dir}",
                  f", /metrics on port {self.metrics_port}" if self.metrics_http is not None else "")
@@ -140,6 +163,7 @@ class Gateway:
         if self.config.shutdown_delay > 0:
             await asyncio.sleep(self.config.shutdown_delay)
         finished = await self.http.drain(self.config.shutdown_grace)
+        self.overload.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

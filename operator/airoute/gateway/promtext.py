@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 Labels = tuple[str, ...]
@@ -119,12 +119,16 @@ M = TypeVar("M", bound=Metric)
 class Registry:
     def __init__(self) -> None:
         self.metrics: list[Metric] = []
+        self.collectors: list[Callable[[], None]] = []
+        """Called before each render: they set gauges whose value is read, not counted."""
 
     def add(self, metric: M) -> M:
         self.metrics.append(metric)
         return metric
 
     def render(self) -> bytes:
+        for collect in self.collectors:
+            collect()
         lines: list[str] = []
         for metric in self.metrics:
             lines.extend(metric.header())

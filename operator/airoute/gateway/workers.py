@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
+from airoute.gateway import runtime
 from airoute.gateway.config import GatewayConfig
 from airoute.gateway.process import Gateway
 
@@ -44,8 +45,11 @@ async def serve(
     Returns True when everything in flight finished within the grace period."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    runtime.raise_fd_limit()
+    runtime.collect_less()
     gateway = Gateway(config, worker)
     await gateway.start()
+    settled = loop.create_task(_freeze_when_loaded(gateway), name="freeze-heap")
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
@@ -55,8 +59,14 @@ async def serve(
         await stop.wait()
         log.info("gateway worker %d shutting down: draining requests in flight", worker)
     finally:
+        settled.cancel()
         finished = await gateway.shutdown()
     return finished
+
+
+async def _freeze_when_loaded(gateway: Gateway) -> None:
+    await gateway.table.loaded.wait()
+    runtime.freeze_heap()
 
 
 def _run_loop(config: GatewayConfig, worker: int) -> bool:
