@@ -13,8 +13,10 @@ from typing import Any
 from airoute.api.objects import name_of, namespace_of
 from airoute.core.signals import Signals
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
+from airoute.providers.caller import StreamSink
 from airoute.providers.errors import ProviderError
 from airoute.providers.sniff import Sniffed
+from airoute.providers.streaming import push
 
 T0 = 1_800_000_000.0
 """A fixed start time (2027-01-15), far from the epoch and from today."""
@@ -122,6 +124,15 @@ class FakeReply:
     def write_nowait(self, chunk: bytes) -> None:
         self.body += chunk
 
+    def push(self, chunk: bytes) -> bool:
+        self.body += chunk
+        return True
+
+    paused = False
+
+    def on_writable(self, resume: Any) -> None:
+        resume()
+
     def end(self) -> None:
         self.ended = True
 
@@ -151,7 +162,12 @@ class FakeCaller:
         for item in self._next():
             if isinstance(item, ProviderError):
                 raise item
+            if item == "hang":
+                await asyncio.sleep(3600)
             yield item
+
+    async def relay(self, body: bytes, sniffed: Sniffed, sink: StreamSink) -> None:
+        await push(self.stream(body, sniffed), sink)
 
     async def aclose(self) -> None:
         pass

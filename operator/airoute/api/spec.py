@@ -88,6 +88,22 @@ class Backend(ApiModel):
         default="30s",
         description="Deadline for one request to this backend, including the whole stream.",
     )
+    first_token_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "Streams only: when no output (no first token) came this long after the request, the attempt is "
+            "abandoned before anything reached the client and the request goes to the next backend. "
+            "Unset: only timeout applies."
+        ),
+    )
+    stream_idle_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "Streams only: a stream silent this long after its first token is ended with an error event "
+            "(the client sees the answer is incomplete; bytes were sent, so it is not retried). "
+            "Unset: only timeout applies."
+        ),
+    )
     azure_open_ai: AzureOpenAI | None = Field(default=None, alias="azureOpenAI", description="Azure OpenAI deployment.")
     bedrock: Bedrock | None = Field(default=None, description="Amazon Bedrock model.")
     vertex_ai: VertexAI | None = Field(default=None, alias="vertexAI", description="Vertex AI model.")
@@ -132,6 +148,14 @@ class Backend(ApiModel):
     @property
     def timeout_seconds(self) -> float:
         return parse_duration(self.timeout)
+
+    @property
+    def first_token_seconds(self) -> float | None:
+        return None if self.first_token_timeout is None else parse_duration(self.first_token_timeout)
+
+    @property
+    def stream_idle_seconds(self) -> float | None:
+        return None if self.stream_idle_timeout is None else parse_duration(self.stream_idle_timeout)
 
     def provider_hash(self) -> str:
         """A short content hash of the provider block: a change of it starts a canary."""

@@ -50,12 +50,19 @@ class Variant:
 
 @dataclass(frozen=True)
 class BackendEntry:
-    """A backend as the gateway sees it: effective weight (0-100), deadline, variants."""
+    """A backend as the gateway sees it: effective weight (0-100), deadlines, variants."""
 
     name: str
     weight: int
     timeout_seconds: float
     variants: tuple[Variant, ...]
+    first_token_seconds: float | None = None
+    stream_idle_seconds: float | None = None
+
+
+def backend_entry(backend: Backend, weight: int, variants: tuple[Variant, ...]) -> BackendEntry:
+    return BackendEntry(backend.name, weight, backend.timeout_seconds, variants, backend.first_token_seconds,
+                        backend.stream_idle_seconds)
 
 
 @dataclass(frozen=True)
@@ -174,16 +181,25 @@ def _top_field(path: str) -> str:
     return rest.split(".")[0].split("[")[0]
 
 
-def _raw_timeouts(raw: Mapping[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
+_TIMEOUTS = ("timeout", "firstTokenTimeout", "streamIdleTimeout")
+
+
+def _raw_timeouts(raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The valid durations of each backend of a raw spec, by backend name."""
+    out: dict[str, dict[str, str]] = {}
     listed = raw.get("backends")
     for b in listed if isinstance(listed, list) else []:
-        if isinstance(b, Mapping) and isinstance(b.get("name"), str) and isinstance(b.get("timeout"), str):
-            try:
-                parse_duration(b["timeout"])
-            except ValueError:
-                continue
-            out[b["name"]] = b["timeout"]
+        if not isinstance(b, Mapping) or not isinstance(b.get("name"), str):
+            continue
+        found = out.setdefault(b["name"], {})
+        for key in _TIMEOUTS:
+            value = b.get(key)
+            if isinstance(value, str):
+                try:
+                    parse_duration(value)
+                except ValueError:
+                    continue
+                found[key] = value
     return out
 
 
@@ -252,7 +268,8 @@ def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, 
         {
             "name": st.name,
             "weight": recorded[st.name],
-            "timeout": timeouts.get(st.name, _DEFAULT_TIMEOUT),
+            "timeout": _DEFAULT_TIMEOUT,
+            **timeouts.get(st.name, {}),
             **({"embeddings": embeddings[st.name]} if st.name in embeddings else {}),
             **(st.provider or {}),
         }
@@ -264,7 +281,7 @@ def _last_good(obj: Mapping[str, Any], meta: ObjectMeta, status: AIRouteStatus, 
         raise InvalidRoute([*exc.problems, *again.problems]) from None
     weights = largest_remainder(recorded)
     backends = tuple(
-        BackendEntry(b.name, weights[b.name], b.timeout_seconds, (_variant("stable", 100, b),)) for b in spec.backends
+        backend_entry(b, weights[b.name], (_variant("stable", 100, b),)) for b in spec.backends
     )
     return _entry(meta, spec, weights, backends, True, distrusted)
 
@@ -280,8 +297,7 @@ def route_entry(obj: Mapping[str, Any]) -> RouteEntry:
     weights = _weights(spec, status)
     distrusted: list[str] = []
     backends = tuple(
-        BackendEntry(b.name, weights[b.name], b.timeout_seconds, _variants(b, status, distrusted))
-        for b in spec.backends
+        backend_entry(b, weights[b.name], _variants(b, status, distrusted)) for b in spec.backends
     )
     return _entry(meta, spec, weights, backends, False, distrusted)
 
@@ -317,6 +333,8 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
                 "name": b.name,
                 "weight": b.weight,
                 "timeout_seconds": b.timeout_seconds,
+                "first_token_seconds": b.first_token_seconds,
+                "stream_idle_seconds": b.stream_idle_seconds,
                 "variants": [_variant_wire(v) for v in b.variants],
             }
             for b in e.backends

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+_ERROR_EVENT = b'data: {"error"'
 QUESTIONS = (
     "Where is my parcel?",
     "How do I reset my password?",
@@ -45,13 +46,19 @@ class Seen:
 def judge(answer: Answer, streamed: bool) -> Seen:
     """One request as the user saw it. Every rule of what counts as a failure lives here.
 
-    ``streamed`` is the hook for judging a stream by its content (a stream that ends in an
-    error event is a failure even with status 200).
+    A stream is judged by its content too: one that ends in an error event, or without
+    ``data: [DONE]`` (cut, stalled), is a failure even with status 200 — an OpenAI SDK raises on it.
     """
     if answer.status != 200:
         return Seen(failure=f"HTTP {answer.status}")
     if answer.degraded:
         return Seen(degraded=True, failure="degraded answer")
+    if streamed:
+        end = answer.body.rstrip()[-512:]
+        if _ERROR_EVENT in end:
+            return Seen(failure="stream ended with an error event")
+        if not end.endswith(b"data: [DONE]"):
+            return Seen(failure="stream ended before data: [DONE]")
     return Seen()
 
 

@@ -36,6 +36,9 @@ class Faults:
     frame (``throttlingException`` for 429, ``modelStreamErrorException`` for 424,
     ``internalServerException`` for 500, …); Vertex AI a ``data: {"error": …}`` event.
 
+    ``stall_after``: after that many chunks a stream goes silent for ``stall_for`` seconds, then
+    goes on (a backend that stalls mid-stream; with 0, before its first chunk).
+
     ``error_code``: the provider's own error code for injected errors, where it has one besides
     the status (Bedrock's ``x-amzn-ErrorType``: ``ModelNotReadyException`` is a 429 that is not
     a throttle).
@@ -52,6 +55,8 @@ class Faults:
     chunk_delay: float = 0.0
     cut_after: int | None = None
     stream_error_after: int | None = None
+    stall_after: int | None = None
+    stall_for: float = 0.0
     error_code: str | None = None
     down: Down = "none"
     model: str | None = None
@@ -62,7 +67,7 @@ class Faults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("latency", "jitter", "first_token_delay", "chunk_delay"):
+        for name in ("latency", "jitter", "first_token_delay", "chunk_delay", "stall_for"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if not 400 <= self.error_status <= 599:
@@ -71,7 +76,7 @@ class Faults:
             raise ValueError(f"down must be one of {', '.join(_DOWN)}, got {self.down!r}")
         if self.jitter_dist not in _JITTER:
             raise ValueError(f"jitter_dist must be one of {', '.join(_JITTER)}")
-        for name in ("cut_after", "stream_error_after"):
+        for name in ("cut_after", "stream_error_after", "stall_after"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -108,6 +113,8 @@ class Decision:
     stream_error_after: int | None = None
     error_status: int = 500
     error_code: str | None = None
+    stall_after: int | None = None
+    stall_for: float = 0.0
 
 
 OK = Decision()
@@ -184,7 +191,7 @@ class FaultController:
                             error_code=rule.error_code)
         return Decision(
             "ok", 200, delay, None, rule.first_token_delay, rule.chunk_delay, rule.cut_after,
-            rule.stream_error_after, rule.error_status, rule.error_code,
+            rule.stream_error_after, rule.error_status, rule.error_code, rule.stall_after, rule.stall_for,
         )
 
     def snapshot(self) -> dict[str, Any]:

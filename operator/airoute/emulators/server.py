@@ -149,7 +149,7 @@ class EmulatorServer:
             self.connections += 1
             return factory()
 
-        self._server = await loop.create_server(accept, sock=sock, ssl=self._ssl)
+        self._server = await loop.create_server(accept, sock=sock, ssl=self._ssl, backlog=1024)
 
     def _close_listener(self) -> None:
         if self._server is not None:
@@ -249,6 +249,8 @@ class EmulatorServer:
                         request.transport.abort()
                     return response, False
                 pause = decision.first_token_delay if index == 0 else decision.chunk_delay
+                if index == decision.stall_after:
+                    pause += decision.stall_for
                 if pause:
                     await asyncio.sleep(pause)
                 await response.write(chunk)

@@ -5,6 +5,7 @@ while the client reads slowly). :class:`Refusal` is an answer decided from the r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 REASONS = {
@@ -64,6 +65,8 @@ class Connection(Protocol):
 
     def close(self) -> None: ...
 
+    def on_writable(self, resume: Callable[[], None]) -> None: ...
+
 
 def response_head(status: int, headers: list[tuple[str, str]] | None, extra: bytes, keep_alive: bool) -> bytes:
     parts = [b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Unknown")), extra]
@@ -120,6 +123,22 @@ class Reply:
             self._conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             if self._conn.paused:
                 await self._conn.drain()
+
+    def push(self, chunk: bytes) -> bool:
+        """Writes one chunk of a started stream at once; False when the client reads slower than
+        the chunks come (then wait for :meth:`on_writable` before pushing more)."""
+        conn = self._conn
+        conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        return not conn.paused
+
+    @property
+    def paused(self) -> bool:
+        """The client's socket is full: it reads slower than the answer comes."""
+        return self._conn.paused
+
+    def on_writable(self, resume: Callable[[], None]) -> None:
+        """Calls ``resume`` once the client can take more (at once when it can already)."""
+        self._conn.on_writable(resume)
 
     def end(self) -> None:
         """Ends a started stream cleanly (the terminating zero-length chunk)."""

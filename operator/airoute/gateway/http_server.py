@@ -12,7 +12,6 @@ and either sends a whole response or streams one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections import deque
@@ -34,6 +33,10 @@ _FRAMING_PER_CHUNK = 32  # bytes of chunk framing (size line and CRLFs) allowed 
 LINGER = 1.0  # a refused client's further bytes are read and dropped until it sends nothing for this long …
 LINGER_MAX = 10.0  # … or for this long at most (nginx's lingering_timeout / lingering_time), so it gets the answer
 PACE_TICK = 1.0  # seconds between two checks of a request that is still arriving
+BACKLOG = 4096
+"""Connections the kernel queues until the gateway accepts them (capped by net.core.somaxconn): a
+burst of new streams while the loop is busy must not overflow it (dropped handshakes cost the
+client a second or more and end in resets)."""
 
 Handler = Callable[[Request, Reply], Awaitable[None]]
 Admit = Callable[[str, str, Mapping[str, str]], Refusal | None]
@@ -53,6 +56,7 @@ class HttpServer:
         self._servers: list[asyncio.base_events.Server] = []
         self._idle = asyncio.Event()
         self._idle.set()
+        self._busy = 0
 
     async def listen(self, host: str, port: int, reuse_port: bool = False) -> int:
         """Starts listening; returns the bound port (useful with port 0)."""
@@ -62,9 +66,10 @@ class HttpServer:
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(1024)
+        sock.listen(BACKLOG)
         sock.setblocking(False)
-        server = await loop.create_server(lambda: _Connection(self), sock=sock)
+        # create_server listens again, with its own backlog (100 unless told): tell it ours.
+        server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=BACKLOG)
         self._servers.append(server)
         bound: int = sock.getsockname()[1]
         return bound
@@ -74,9 +79,12 @@ class HttpServer:
         self._servers.append(await loop.create_unix_server(lambda: _Connection(self), path=path))
 
     def _track(self, conn: _Connection, busy: bool) -> None:
+        """Counts connections running a request (a count, not a scan: thousands of streams end
+        one by one)."""
+        self._busy += 1 if busy else -1
         if busy:
             self._idle.clear()
-        elif not any(c.busy for c in self.connections):
+        elif self._busy <= 0:
             self._idle.set()
 
     def make_room(self) -> bool:
@@ -115,6 +123,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.busy = False
+        self.resume: Callable[[], None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._queue: deque[tuple[Request, Refusal | None]] = deque()
@@ -155,16 +164,13 @@ class _Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        # uvloop's transports are not subclasses; both loops set TCP_NODELAY on TCP sockets themselves.
+        self.transport = cast(asyncio.Transport, transport)
         server = self.server
         cap = self.limits.max_connections
         if cap and len(server.connections) >= cap and not server.make_room():
             self._turn_away()
             return
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         server.connections[self] = None
         self._arm_idle()
 
@@ -181,6 +187,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.server.connections.pop(self, None)
+        self._done()
         for handle in (self._idle_handle, self._pace_handle):
             if handle is not None:
                 handle.cancel()
@@ -235,6 +242,9 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self._release_reading("writes")
         self._wake()
+        resume, self.resume = self.resume, None
+        if resume is not None:
+            resume()
 
     def _hold_reading(self, reason: str) -> None:
         if not self._holds and self.transport is not None and not self.transport.is_closing():
@@ -353,12 +363,16 @@ class _Connection(asyncio.Protocol):
             if not reply.keep_alive:
                 self.close()
                 break
-        self.busy = False
-        self.server._track(self, False)
+        self._done()
         if self.server.draining:
             self.close()
         else:
             self._arm_idle()
+
+    def _done(self) -> None:
+        if self.busy:
+            self.busy = False
+            self.server._track(self, False)
 
     def _arm_idle(self) -> None:
         if self.transport is not None and self.limits.idle_timeout > 0:
@@ -454,3 +468,10 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def on_writable(self, resume: Callable[[], None]) -> None:
+        """Calls ``resume`` once the client can take more (at once when it can already)."""
+        if self.paused:
+            self.resume = resume
+        else:
+            resume()

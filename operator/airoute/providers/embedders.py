@@ -28,7 +28,7 @@ from typing import Any
 from airoute.api.providers import Bedrock, VertexAI
 from airoute.providers.aws_auth import Keys
 from airoute.providers.bedrock import BedrockCaller
-from airoute.providers.caller import Caller
+from airoute.providers.caller import Caller, StreamSink
 from airoute.providers.embeddings import EmbeddingsRequest, embeddings_json, parse_embeddings, vector_sizes
 from airoute.providers.errors import BadRequest, Unavailable
 from airoute.providers.http_pool import Pools
@@ -99,6 +99,9 @@ class CheckedEmbeddings:
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
         raise _not_streamed(self.name)
         yield b""  # pragma: no cover
+
+    async def relay(self, body: bytes, sniffed: Sniffed, sink: StreamSink) -> None:
+        raise _not_streamed(self.name)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

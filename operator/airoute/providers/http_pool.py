@@ -27,7 +27,7 @@ import logging
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -58,8 +58,8 @@ class UpstreamError(Exception):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("_waiter", "body_bytes", "chunks", "complete", "error", "headers", "idle", "keep_alive", "parser",
-                 "pool", "received", "status", "transport")
+    __slots__ = ("_waiter", "body_bytes", "chunks", "complete", "delivered", "error", "headers", "idle", "keep_alive",
+                 "parser", "pool", "received", "sink", "status", "transport")
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -78,13 +78,12 @@ class _Conn(asyncio.Protocol):
         self.complete = False
         self.received = False
         self.keep_alive = True
+        self.sink: Callable[[bytes], None] | None = None
+        self.delivered: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # uvloop's transports are not subclasses; both loops set TCP_NODELAY on TCP sockets themselves.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -129,6 +128,15 @@ class _Conn(asyncio.Protocol):
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        sink = self.sink
+        if sink is not None:
+            try:
+                sink(body)
+            except Exception as exc:  # the receiver refused the stream (an in-band error …): stop reading
+                self.sink = None
+                self._deliver_failed(exc)
+                self.close()
+            return
         self.chunks.append(body)
         self.body_bytes += len(body)
         if len(self.chunks) > _HIGH_WATER and self.transport is not None:
@@ -143,6 +151,17 @@ class _Conn(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        delivered = self.delivered
+        if delivered is not None and not delivered.done():
+            if self.complete:
+                delivered.set_result(None)
+            elif self.error is not None:
+                delivered.set_exception(self.error)
+
+    def _deliver_failed(self, exc: BaseException) -> None:
+        delivered = self.delivered
+        if delivered is not None and not delivered.done():
+            delivered.set_exception(exc)
 
     async def wait(self) -> None:
         if self.error is not None:
@@ -196,8 +215,43 @@ class Response:
                 return
             await conn.wait()
 
+    def deliver(self, sink: Callable[[bytes], None]) -> asyncio.Future[None]:
+        """Hands every body chunk to ``sink`` as it arrives, called from the connection's own
+        callbacks (chunks already read first); the future is done when the body ended, or fails
+        with :class:`UpstreamError` — or with what ``sink`` raised, which also stops the reading
+        and drops the connection. :meth:`pause` and :meth:`resume` hold the chunks back meanwhile."""
+        conn = self._conn
+        while conn.chunks:
+            sink(conn.chunks.popleft())
+        done = conn.delivered = asyncio.get_running_loop().create_future()
+        if conn.complete:
+            done.set_result(None)
+        elif conn.error is not None:
+            done.set_exception(conn.error)
+        else:
+            conn.sink = sink
+            if conn.transport is not None:
+                conn.transport.resume_reading()
+        return done
+
+    def pause(self) -> None:
+        """Stops reading from the upstream (the receiver of a delivery is full)."""
+        if self._conn.transport is not None:
+            self._conn.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._conn.transport is not None and not self._conn.complete:
+            self._conn.transport.resume_reading()
+
     def release(self) -> None:
         conn = self._conn
+        conn.sink = None
+        delivered = conn.delivered
+        if delivered is not None:
+            if not delivered.done():
+                delivered.cancel()
+            elif not delivered.cancelled():
+                delivered.exception()  # retrieved: whoever awaited it has it already
         if conn.complete and conn.keep_alive and conn.transport is not None and not conn.transport.is_closing():
             conn.pool._put(conn)
         else:
@@ -342,6 +396,10 @@ class Pools:
 
     def __len__(self) -> int:
         return len(self._pools)
+
+    def open_connections(self) -> int:
+        """Connections open in every pool (each holds a file descriptor)."""
+        return sum(len(pool._all) for pool in self._pools.values())
 
     def acquire(self, origin: Origin) -> Pool:
         pool = self._pools.get(origin)

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from airoute.providers.caller import StreamSink
 from airoute.providers.errors import BadRequest, ProviderError, connection_failure
 from airoute.providers.http_pool import MAX_ANSWER, MAX_ERROR_BODY, Origin, Pool, Pools, Response, UpstreamError
 from airoute.providers.request import ChatRequest
 from airoute.providers.request_codec import parse_request
 from airoute.providers.sniff import Sniffed, parsed_body
+from airoute.providers.streaming import carries_output, push
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +59,6 @@ def chat_request(body: bytes, sniffed: Sniffed) -> ChatRequest:
         if isinstance(exc, BadRequest):
             raise
         raise BadRequest(str(exc)) from None
-
-
-def _carries_something(chunk: Mapping[str, Any]) -> bool:
-    if chunk.get("usage"):
-        return True
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        if choice.get("finish_reason") or delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
-            return True
-    return False
 
 
 def sse(chunks: list[dict[str, Any]]) -> bytes:
@@ -181,7 +173,7 @@ class TranslatingCaller(ABC):
                     continue
                 if not opened:
                     held += chunks
-                    if not any(_carries_something(c) for c in chunks):
+                    if not any(carries_output(c) for c in chunks):
                         continue
                     chunks, held, opened = held, [], True
                 yield sse(chunks)
@@ -191,6 +183,9 @@ class TranslatingCaller(ABC):
             raise self._unavailable(exc) from None
         finally:
             response.release()
+
+    async def relay(self, body: bytes, sniffed: Sniffed, sink: StreamSink) -> None:
+        await push(self.stream(body, sniffed), sink)
 
     async def aclose(self) -> None:
         """Lets go of the pool (the last caller of an origin closes it)."""

@@ -64,7 +64,7 @@ async def test_a_slow_provider_times_out_is_ejected_and_nothing_piles_up(gateway
 async def test_a_stream_that_stalls_midway_is_cut_at_the_backend_timeout(gateway_env: EnvFactory) -> None:
     env = await gateway_env(2, lambda e: [route(
         [emulated("stalls", 100, e[0], timeout="1s"), emulated("standby", 0, e[1])])])
-    await env.emulators[0].set_faults(chunk_delay=30.0)
+    await env.emulators[0].set_faults(stall_after=3, stall_for=30.0)  # the opening and two tokens, then silence
     started = time.monotonic()
     status, body = await post(env.session, env.url, chat_body(stream=True))
     took = time.monotonic() - started

@@ -116,6 +116,20 @@ def test_the_tally_judges_each_answer() -> None:
     assert tally.failed_between(1.5, 3.5) == 2
 
 
+WHOLE = b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n'
+
+
+@pytest.mark.parametrize(("body", "failure"), [
+    (WHOLE, None),
+    (b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n\n\ndata: {"error": {"message": "the answer was '
+     b'interrupted", "code": "stream_interrupted"}}\n\n', "stream ended with an error event"),
+    (b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n', "stream ended before data: [DONE]"),
+])
+def test_a_200_stream_that_ends_in_an_error_or_early_is_a_failure(body: bytes, failure: str | None) -> None:
+    assert judge(Answer(200, False, body), streamed=True).failure == failure
+    assert judge(Answer(200, False, WHOLE), streamed=False).good  # JSON answers are not read as streams
+
+
 def _finished(failed: int = 0) -> tuple[Findings, Tally]:
     findings = Findings(started=0.0, ended=60.0)
     findings.marks = [Mark(10.0 * n, p) for n, p in enumerate(PHASES)]

@@ -8,13 +8,18 @@ Policy, in order:
   (:mod:`~airoute.gateway.failover.narrowing`); none: a 400 naming the features and backends;
 * backends are tried in :class:`~airoute.gateway.failover.choice.Choice` order (weighted, then standby),
   skipping those ejected in this gateway (unless every backend left is ejected); each attempt gets
-  ``min(backend timeout, time left)``;
+  ``min(backend timeout, time left)``, and a stream also its ``firstTokenTimeout`` and
+  ``streamIdleTimeout`` (:mod:`~airoute.gateway.failover.watchdog`);
+* a stream is pushed to the client as it comes (:mod:`~airoute.gateway.failover.relay`); callers
+  hold its opening back until the first output, so an in-band error or a stall before the first
+  token has sent nothing and fails over like any failure before the first byte;
 * a failure before the first byte reached the client moves on to the next backend — except
   ``BadRequest`` (the client's request is wrong: answered at once, never retried), unless the
   backend only *may* take what the request needs and an untried backend surely takes it;
   ``AuthFailed`` (this backend's credentials) moves on too;
-* once bytes were sent, nothing is retried: a cut stream ends with an error event and no
-  ``[DONE]``, so the client knows the answer is incomplete (no silent duplicate);
+* once bytes were sent, nothing is retried: a stream cut, stalled or reporting an error ends with
+  an error event and no ``[DONE]``, so the client knows the answer is incomplete (no silent
+  duplicate), and counts as a failure the client saw (``backend=""``, ``error`` or ``timeout``);
 * when every backend failed: the route's degradedResponse (``x-airoute-degraded: true``) or a
   503 that names each backend and why it failed.
 """
@@ -22,7 +27,6 @@ Policy, in order:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -35,7 +39,9 @@ from airoute.gateway.failover.answers import degraded_completion, degraded_strea
 from airoute.gateway.failover.choice import Choice
 from airoute.gateway.failover.ejection import Ejector
 from airoute.gateway.failover.narrowing import Narrowing, narrowing, refusal
+from airoute.gateway.failover.relay import SSE_HEADERS, Relay
 from airoute.gateway.failover.route import LiveRoute, Target
+from airoute.gateway.failover.watchdog import Watchdog
 from airoute.gateway.http_server import Reply
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.providers.errors import AuthFailed, BadRequest, ProviderError, Throttled, Timeout
@@ -45,7 +51,6 @@ from airoute.providers.sniff import Sniffed, usage_tokens
 log = logging.getLogger(__name__)
 
 DEGRADED_HEADER = ("x-airoute-degraded", "true")
-_SSE_HEADERS = [("x-accel-buffering", "no")]
 _NONE: frozenset[str] = frozenset()
 CLIENT_ANSWERS = frozenset({"content_filter", "context_length_exceeded"})
 """Backend error codes that are the client's answer, not a missing feature: never a reason to
@@ -113,7 +118,7 @@ class Failover:
                 return
             except _Cut as cut:
                 self._failed(route, target, cut.error)
-                await self._end_cut_stream(reply, cut.error)
+                self._end_cut_stream(route, reply, cut.error)
                 return
             except ProviderError as error:
                 self._failed(route, target, error)
@@ -152,53 +157,39 @@ class Failover:
         self, route: LiveRoute, target: Target, body: bytes, sniffed: Sniffed, reply: Reply, budget: float
     ) -> None:
         started = self.clock()
+        loop = asyncio.get_running_loop()
+        relay: Relay | None = None
         try:
-            async with asyncio.timeout(budget):
-                if sniffed.stream:
-                    first, tail = await self._relay(target, body, sniffed, reply)
-                else:
+            if sniffed.stream:
+                watch = Watchdog(loop, budget, target.first_token, target.stream_idle, target.backend)
+                relay = Relay(reply, watch, loop, self.clock)
+                async with watch:
+                    await target.caller.relay(body, sniffed, relay)
+                relay.end()
+                first, tail = relay.first_at, relay.last_bytes
+            else:
+                async with Watchdog(loop, budget, provider=target.backend):
                     tail = await target.caller.complete(body, sniffed)
-                    first = self.clock()
-                    reply.send(200, tail)
-        except TimeoutError:
-            error = Timeout(f"no complete answer within {budget:.3g}s", provider=target.backend)
-            raise (_Cut(error) if reply.started else error) from None
-        self._succeeded(route, target, started, first, tail)
+                first = self.clock()
+                reply.send(200, tail)
+        except ProviderError as error:
+            if relay is not None and relay.started:
+                raise _Cut(error) from None
+            raise
+        self._succeeded(route, target, started, first, tail, sniffed.stream)
 
-    def _succeeded(self, route: LiveRoute, target: Target, started: float, first: float, tail: bytes) -> None:
+    def _succeeded(self, route: LiveRoute, target: Target, started: float, first: float, tail: bytes,
+                   streamed: bool) -> None:
         metrics = self.metrics
         metrics.requests.inc((*target.labels, "success"))
         metrics.duration.observe(target.labels, self.clock() - started)
-        metrics.ttft.observe(target.labels, first - started)
+        if streamed:
+            metrics.ttft.observe(target.labels, first - started)
         self.ejector.success(route.key, target.backend)
         tokens_in, tokens_out = usage_tokens(tail)
         if tokens_in or tokens_out:
             metrics.tokens.inc(target.token_labels[0], tokens_in)
             metrics.tokens.inc(target.token_labels[1], tokens_out)
-
-    async def _relay(self, target: Target, body: bytes, sniffed: Sniffed, reply: Reply) -> tuple[float, bytes]:
-        """Relays a stream; returns when the first bytes went out and the last chunk (for usage)."""
-        first = 0.0
-        tail = b""
-        chunks = target.caller.stream(body, sniffed)
-        try:
-            async for chunk in chunks:
-                if not reply.started:
-                    first = self.clock()
-                    reply.start(200, headers=_SSE_HEADERS)
-                await reply.write(chunk)
-                tail = chunk
-        except ProviderError as error:
-            if reply.started:
-                raise _Cut(error) from None
-            raise
-        finally:
-            await chunks.aclose()
-        if not reply.started:  # an empty stream: nothing to relay but a clean end
-            first = self.clock()
-            reply.start(200, headers=_SSE_HEADERS)
-        reply.end()
-        return first, tail
 
     def _failed(self, route: LiveRoute, target: Target, error: ProviderError) -> None:
         self.metrics.requests.inc((*target.labels, outcome_of(error)))
@@ -213,10 +204,12 @@ class Failover:
             log.warning("ejected backend %s of route %s for %gs after %d failures in a row (last: %s)",
                         target.backend, route.key, entry.eject_seconds, entry.consecutive_failures, error.detail)
 
-    async def _end_cut_stream(self, reply: Reply, error: ProviderError) -> None:
-        log.warning("stream cut after bytes were sent: %s", error)
-        with contextlib.suppress(ConnectionError):
-            await reply.write(stream_error_event(f"the answer was interrupted: {_reason(error)}"))
+    def _end_cut_stream(self, route: LiveRoute, reply: Reply, error: ProviderError) -> None:
+        """A stream that broke off after bytes reached the client: an error event and no
+        ``[DONE]``, so the client knows its answer is incomplete; a failure the client saw."""
+        log.warning("route %s: stream cut after bytes were sent: %s", route.key, error)
+        self.metrics.requests.inc(route.outcome("timeout" if isinstance(error, Timeout) else "error"))
+        reply.write_nowait(stream_error_event(f"the answer was interrupted: {_reason(error)}"))
         reply.end()
 
     def _all_failed(
@@ -236,7 +229,7 @@ class Failover:
         log.warning("route %s answered with its degradedResponse: %s", route.key,
                     "; ".join(f"{b}: {w}" for b, w in reasons) or "no backend usable")
         if sniffed.stream:
-            reply.start(200, headers=[DEGRADED_HEADER, *_SSE_HEADERS])
+            reply.start(200, headers=[DEGRADED_HEADER, *SSE_HEADERS])
             reply.write_nowait(degraded_stream(route.entry.model, text))
             reply.end()
         else:

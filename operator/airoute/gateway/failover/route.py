@@ -23,7 +23,8 @@ Labels5 = tuple[str, str, str, str, str]
 
 @dataclass(eq=False, slots=True)
 class Target:
-    """One backend variant, ready to call; ``labels`` = (namespace, route, backend, variant, provider)."""
+    """One backend variant, ready to call; ``labels`` = (namespace, route, backend, variant, provider);
+    ``first_token`` and ``stream_idle``: the backend's stream limits in seconds (None: unset)."""
 
     backend: str
     variant: str
@@ -33,6 +34,8 @@ class Target:
     labels: Labels5
     token_labels: tuple[tuple[str, str, str, str], tuple[str, str, str, str]]
     capabilities: Capabilities
+    first_token: float | None = None
+    stream_idle: float | None = None
 
 
 @dataclass(eq=False)
@@ -76,7 +79,8 @@ def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) 
             )
             target = Target(backend.name, variant.name, variant.provider_kind, backend.timeout_seconds,
                             callers[(backend.name, variant.name)], labels, tokens,
-                            capabilities_of(variant.provider_kind, variant.provider))
+                            capabilities_of(variant.provider_kind, variant.provider),
+                            backend.first_token_seconds, backend.stream_idle_seconds)
             picks.append(Pick(variant.weight, target))
         slots.append(Slot(backend.name, backend.weight, tuple(picks)))
     return LiveRoute(entry, Choice(tuple(slots)))
