@@ -1,0 +1,3 @@
+module airoute.dev/bench/streamload
+
+go 1.21
