@@ -245,6 +245,22 @@ class FailoverPolicy(ApiModel):
         le=100,
         description="Failed requests in a row after which a gateway ejects a backend locally, for ejectFor.",
     )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description=(
+            "Extra upstream attempts one request may make after a failure before its first byte "
+            "(0: never retried)."
+        ),
+    )
+    retry_budget: Percent = Field(
+        default=20,
+        description=(
+            "Retries in flight a gateway allows for this route, as a percentage of its requests in flight "
+            "(at least 3 at any time), so that an outage never multiplies the load on the other backends."
+        ),
+    )
 
     model_config = ApiModel.config_with_rules(
         {

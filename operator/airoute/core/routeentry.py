@@ -85,6 +85,8 @@ class RouteEntry:
     """What the route's embedding models return; None for a chat route."""
     distrusted: tuple[str, ...] = ()
     """Why stable blocks recorded in status were not served (they do not match the spec)."""
+    max_retries: int = 3
+    retry_budget_percent: int = 20
 
 
 def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
@@ -161,6 +163,8 @@ def _entry(
         from_last_good=from_last_good,
         embeddings=spec.embeddings,
         distrusted=tuple(distrusted),
+        max_retries=spec.failover.max_retries,
+        retry_budget_percent=spec.failover.retry_budget,
     )
 
 
@@ -325,6 +329,8 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
         "allowed_clients": list(e.allowed_clients),
         "consecutive_failures": e.consecutive_failures,
         "eject_seconds": e.eject_seconds,
+        "max_retries": e.max_retries,
+        "retry_budget_percent": e.retry_budget_percent,
         "generation": e.generation,
         "from_last_good": e.from_last_good,
         "embeddings": e.embeddings.to_wire() if e.embeddings is not None else None,

@@ -47,6 +47,12 @@ class GatewayMetrics:
             names.EJECTIONS_TOTAL, "Local ejections of a backend after consecutive failures in this gateway.",
             ("namespace", "route", "backend"),
         ))
+        self.hold_offs = r.add(Counter(
+            names.HOLD_OFFS_TOTAL,
+            "Backends held off after a 429 for as long as they asked (Retry-After, x-ratelimit-reset-*): "
+            "not an ejection.",
+            ("namespace", "route", "backend"),
+        ))
         self.degraded = r.add(Counter(
             names.DEGRADED_RESPONSES_TOTAL, "Requests answered with the route's degradedResponse.",
             ("namespace", "route"),

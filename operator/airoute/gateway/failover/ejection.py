@@ -1,15 +1,46 @@
 """Local outlier ejection: a backend that fails several requests in a row is skipped by this
 gateway for a while (like Envoy's outlier detection), without waiting for the controller.
 
+A backend that answered 429 is *held off* instead (:class:`Until`, kept by the failover policy):
+set aside for as long as it asked, without counting as a failure (``core.retries``).
+
 Time is a parameter (``clock``), so ejection is tested without sleeping.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-_NONE: frozenset[str] = frozenset()
+_EMPTY: Mapping[str, float] = {}
+
+
+class Until:
+    """Backends of each route set aside until a time (ejected, or held off after a 429); a
+    backend's time passed, it is back. Keys survive route-table reloads."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._until: dict[str, dict[str, float]] = {}
+
+    def current(self, route: str) -> Mapping[str, float]:
+        """Backends of ``route`` set aside right now, and until when."""
+        aside = self._until.get(route)
+        if not aside:
+            return _EMPTY
+        now = self.clock()
+        for name in [n for n, until in aside.items() if until <= now]:
+            del aside[name]
+        if not aside:
+            del self._until[route]
+            return _EMPTY
+        return aside
+
+    def set_aside(self, route: str, backend: str, seconds: float) -> None:
+        """Sets ``backend`` aside for ``seconds`` from now (a longer time already set stays)."""
+        until = self.clock() + seconds
+        aside = self._until.setdefault(route, {})
+        aside[backend] = max(aside.get(backend, until), until)
 
 
 class Ejector:
@@ -20,20 +51,11 @@ class Ejector:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._streaks: dict[tuple[str, str], int] = {}
-        self._until: dict[str, dict[str, float]] = {}
+        self._ejected = Until(clock)
 
-    def excluded(self, route: str) -> Container[str]:
-        """Backends of ``route`` ejected right now."""
-        ejected = self._until.get(route)
-        if not ejected:
-            return _NONE
-        now = self.clock()
-        for name in [n for n, until in ejected.items() if until <= now]:
-            del ejected[name]
-        if not ejected:
-            del self._until[route]
-            return _NONE
-        return ejected
+    def excluded(self, route: str) -> Mapping[str, float]:
+        """Backends of ``route`` ejected right now, and until when."""
+        return self._ejected.current(route)
 
     def success(self, route: str, backend: str) -> None:
         if self._streaks:
@@ -52,6 +74,6 @@ class Ejector:
             return False
         if not any(b != backend and b not in ejected for b in backends):
             return False
-        self._until.setdefault(route, {})[backend] = self.clock() + eject_for
+        self._ejected.set_aside(route, backend, eject_for)
         self._streaks.pop(key, None)
         return True

@@ -13,6 +13,12 @@ Policy, in order:
 * a stream is pushed to the client as it comes (:mod:`~airoute.gateway.failover.relay`); callers
   hold its opening back until the first output, so an in-band error or a stall before the first
   token has sent nothing and fails over like any failure before the first byte;
+* a backend that answered 429 is *held off* for as long as it asked (``Retry-After``,
+  ``retry-after-ms``, ``x-ratelimit-reset-*``: ``core.retries``) — skipped like an ejected one,
+  but never counted towards ejection; when every backend is held off or throttled the client gets
+  429 with the earliest ``Retry-After`` (or the degradedResponse);
+* a retry is made only within the route's retry budget: at most ``failover.maxRetries`` per
+  request and ``failover.retryBudget`` percent of the route's requests in flight (``core.retries``);
 * a failure before the first byte reached the client moves on to the next backend — except
   ``BadRequest`` (the client's request is wrong: answered at once, never retried), unless the
   backend only *may* take what the request needs and an untried backend surely takes it;
@@ -28,16 +34,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import replace
 
 from airoute.api.metrics import Outcome
+from airoute.core.retries import hold_off_seconds, retry_allowed
 from airoute.gateway import errors
 from airoute.gateway.failover.answers import degraded_completion, degraded_stream, stream_error_event
 from airoute.gateway.failover.choice import Choice
-from airoute.gateway.failover.ejection import Ejector
+from airoute.gateway.failover.ejection import Ejector, Until
 from airoute.gateway.failover.narrowing import Narrowing, narrowing, refusal
 from airoute.gateway.failover.relay import SSE_HEADERS, Relay
 from airoute.gateway.failover.route import LiveRoute, Target
@@ -95,38 +103,76 @@ class Failover:
     ) -> None:
         self.metrics = metrics
         self.ejector = ejector or Ejector(clock)
+        self.held = Until(clock)
+        """Backends held off after a 429, by route (``core.retries``)."""
         self.clock = clock
         self.rand = rand
+        self._in_flight: dict[str, int] = {}
+        self._retrying: dict[str, int] = {}
 
     async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> None:
         choice, narrowed = route.choice, None
         if route.reads_needs:
             choice, narrowed, sniffed = self._narrow(route, body, sniffed)
+        key = route.key
+        held = self.held.current(key)
         failures: list[tuple[str, ProviderError]] = []
         tried: set[str] = set()
         previous: Target | None = None
-        for backend, target in choice.order(self._excluded(route, choice), self.rand):
-            left = deadline - self.clock()
-            if left <= 0:
-                failures.append((backend, Timeout("not tried: the request's deadline passed")))
-                break
-            if previous is not None:
-                self.metrics.retries.inc(previous.labels[:3])
-            tried.add(backend)
-            try:
-                await self._attempt(route, target, body, sniffed, reply, min(target.timeout, left))
-                return
-            except _Cut as cut:
-                self._failed(route, target, cut.error)
-                self._end_cut_stream(route, reply, cut.error)
-                return
-            except ProviderError as error:
-                self._failed(route, target, error)
-                if not fails_over(error) and not _unsure(target, error, narrowed, tried):
-                    raise errors.refused_by_backend(backend, error) from None
-                failures.append((backend, error))
-                previous = target
-        self._all_failed(route, sniffed, reply, failures)
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            for backend, target in choice.order(self._excluded(route, choice, held), self.rand):
+                left = deadline - self.clock()
+                if left <= 0:
+                    failures.append((backend, Timeout("not tried: the request's deadline passed")))
+                    break
+                if previous is not None and not self._may_retry(route, len(tried) - 1):
+                    log.info("route %s: retry budget spent, %s not tried", key, backend)
+                    break
+                tried.add(backend)
+                try:
+                    await self._try(route, target, previous, body, sniffed, reply, min(target.timeout, left))
+                    return
+                except _Cut as cut:
+                    self._failed(route, target, cut.error)
+                    self._end_cut_stream(route, reply, cut.error)
+                    return
+                except ProviderError as error:
+                    self._failed(route, target, error)
+                    if not fails_over(error) and not _unsure(target, error, narrowed, tried):
+                        raise errors.refused_by_backend(backend, error) from None
+                    failures.append((backend, error))
+                    previous = target
+            failures += self._still_held(choice.names, held, tried)
+            self._all_failed(route, sniffed, reply, failures)
+        finally:
+            self._in_flight[key] -= 1
+
+    async def _try(self, route: LiveRoute, target: Target, previous: Target | None, body: bytes, sniffed: Sniffed,
+                   reply: Reply, budget: float) -> None:
+        """One attempt; a retry (``previous`` failed) counts in the route's retries in flight."""
+        if previous is None:
+            await self._attempt(route, target, body, sniffed, reply, budget)
+            return
+        self.metrics.retries.inc(previous.labels[:3])
+        self._retrying[route.key] = self._retrying.get(route.key, 0) + 1
+        try:
+            await self._attempt(route, target, body, sniffed, reply, budget)
+        finally:
+            self._retrying[route.key] -= 1
+
+    def _may_retry(self, route: LiveRoute, retries_so_far: int) -> bool:
+        entry, key = route.entry, route.key
+        return retry_allowed(retries_so_far, entry.max_retries, self._in_flight[key], self._retrying.get(key, 0),
+                             entry.retry_budget_percent)
+
+    def _still_held(self, names: Iterable[str], held: Mapping[str, float],
+                    tried: set[str]) -> list[tuple[str, ProviderError]]:
+        """The backends left out because they are held off after a 429, as the throttles they are."""
+        now = self.clock()
+        return [(name, Throttled(f"held off for {held[name] - now:.3g}s more after a 429",
+                                 retry_after=held[name] - now))
+                for name in names if name in held and name not in tried and held[name] > now]
 
     def _narrow(self, route: LiveRoute, body: bytes,
                 sniffed: Sniffed) -> tuple[Choice[Target], tuple[Narrowing, int] | None, Sniffed]:
@@ -145,13 +191,17 @@ class Failover:
             self.metrics.narrowed.inc(route.labels[:2])
         return found.choice, (found, needs.mask), sniffed
 
-    def _excluded(self, route: LiveRoute, choice: Choice[Target]) -> Container[str]:
-        """Backends ejected here; none when every backend of ``choice`` is (a narrowed choice may
-        hold only ejected backends: trying one beats refusing the request)."""
-        excluded = self.ejector.excluded(route.key)
-        if excluded and choice is not route.choice and all(name in excluded for name in choice.names):
+    def _excluded(self, route: LiveRoute, choice: Choice[Target], held: Mapping[str, float]) -> Container[str]:
+        """Backends held off after a 429 or ejected here. When every backend of ``choice`` not
+        held off is ejected (a narrowed choice may hold only ejected backends), the ejected ones
+        are tried: trying one beats refusing the request."""
+        ejected = self.ejector.excluded(route.key)
+        if not held and not ejected:
             return _NONE
-        return excluded
+        aside = {*held, *ejected}
+        if all(name in aside for name in choice.names) and (held or choice is not route.choice):
+            return held
+        return aside
 
     async def _attempt(
         self, route: LiveRoute, target: Target, body: bytes, sniffed: Sniffed, reply: Reply, budget: float
@@ -197,6 +247,12 @@ class Failover:
         log.info("backend %s of route %s: %s (%s)", target.backend, route.key, error.kind, error.detail)
         if isinstance(error, BadRequest):
             return
+        if isinstance(error, Throttled):  # full, not broken: held off, never ejected
+            seconds = hold_off_seconds(error.retry_after, error.resets)
+            if seconds > 0:
+                self.held.set_aside(route.key, target.backend, seconds)
+                self.metrics.hold_offs.inc(target.labels[:3])
+            return
         entry = route.entry
         if self.ejector.failure(route.key, target.backend, entry.consecutive_failures, entry.eject_seconds,
                                 route.choice.names):
@@ -222,7 +278,7 @@ class Failover:
             throttles = [e for _, e in failures if isinstance(e, Throttled)]
             if failures and len(throttles) == len(failures):
                 wait = min((t.retry_after for t in throttles if t.retry_after is not None), default=1.0)
-                raise errors.all_backends_throttled(route.key, reasons, max(1, round(wait)))
+                raise errors.all_backends_throttled(route.key, reasons, max(1, math.ceil(wait)))
             raise errors.all_backends_failed(route.key, reasons)
         self.metrics.requests.inc(route.outcome("degraded"))
         self.metrics.degraded.inc(route.labels[:2])
