@@ -33,6 +33,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Effective weight per backend.",
     },
     {
+        "name": "Spilled",
+        "type": "number",
+        "jsonPath": ".status.spilledShare",
+        "description": "Share of answered requests that spilled out of the lowest priority group.",
+        "priority": 1,
+    },
+    {
         "name": "Rollout",
         "type": "string",
         "jsonPath": ".status.rollouts[0].phase",

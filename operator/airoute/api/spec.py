@@ -84,6 +84,17 @@ class Backend(ApiModel):
             "0 makes a standby backend that takes traffic only when the weighted ones are down."
         ),
     )
+    priority: int = Field(
+        default=0,
+        ge=0,
+        le=9,
+        description=(
+            "Priority group, lowest first: traffic stays with the backends of the lowest group that has one "
+            "serving (weight above 0, not ejected, not held off after a 429) and spills to the next group "
+            "on 429s, hold-offs, ejection or failures (a PTU deployment at 0, pay-as-you-go at 1, another "
+            "cloud at 2, in-cluster at 3). Weights apply within a group."
+        ),
+    )
     timeout: Duration = Field(
         default="30s",
         description="Deadline for one request to this backend, including the whole stream.",

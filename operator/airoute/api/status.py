@@ -114,6 +114,15 @@ class AIRouteStatus(ApiModel):
         description="Percent of a backend's traffic that goes to its canary variant.",
     )
     backends: list[BackendStatus] = Field(default_factory=list, max_length=16, description="Per-backend health.")
+    spilled_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the requests answered in the health window that came from backends outside the lowest "
+            "priority group (spillover); unset for a route of one priority group or without traffic."
+        ),
+    )
     rollouts: list[RolloutStatus] = Field(default_factory=list, max_length=16, description="Canary rollouts.")
     drills: list[DrillStatus] = Field(default_factory=list, max_length=16, description="Recent drills.")
     conditions: list[Condition] = Field(default_factory=list, max_length=8, description="Standard conditions.")

@@ -22,6 +22,7 @@ from airoute.core.health import assess, step_backend, traffic_factor
 from airoute.core.report import condition_events, route_conditions, weight_events
 from airoute.core.rollout import FAILED, Gates, RolloutStep, backend_factor, canary_share, step_rollout
 from airoute.core.signals import Observations
+from airoute.core.spillover import spilled_share
 from airoute.core.weights import effective_weights
 
 
@@ -87,6 +88,7 @@ def evaluate(route: AIRoute, obs: Observations, now: float) -> Decision:
         weights_summary=clip(plan.summary(names), 1024),
         canary_weights={n: w for n, s in stepped.rollouts.items() if (w := canary_share(s.rollout)) > 0},
         backends=backends,
+        spilled_share=spilled_share(spec, backends),
         rollouts=rollouts,
         drills=drills,
         conditions=conditions,

@@ -58,11 +58,12 @@ class BackendEntry:
     variants: tuple[Variant, ...]
     first_token_seconds: float | None = None
     stream_idle_seconds: float | None = None
+    priority: int = 0
 
 
 def backend_entry(backend: Backend, weight: int, variants: tuple[Variant, ...]) -> BackendEntry:
     return BackendEntry(backend.name, weight, backend.timeout_seconds, variants, backend.first_token_seconds,
-                        backend.stream_idle_seconds)
+                        backend.stream_idle_seconds, backend.priority)
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,7 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
                 "timeout_seconds": b.timeout_seconds,
                 "first_token_seconds": b.first_token_seconds,
                 "stream_idle_seconds": b.stream_idle_seconds,
+                "priority": b.priority,
                 "variants": [_variant_wire(v) for v in b.variants],
             }
             for b in e.backends

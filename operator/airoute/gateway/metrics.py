@@ -53,6 +53,12 @@ class GatewayMetrics:
             "not an ejection.",
             ("namespace", "route", "backend"),
         ))
+        self.spilled = r.add(Counter(
+            names.SPILLED_REQUESTS_TOTAL,
+            "Requests answered by a backend outside the route's first priority group (spillover), by the "
+            "backend that answered.",
+            ("namespace", "route", "backend"),
+        ))
         self.degraded = r.add(Counter(
             names.DEGRADED_RESPONSES_TOTAL, "Requests answered with the route's degradedResponse.",
             ("namespace", "route"),

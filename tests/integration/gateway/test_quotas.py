@@ -11,20 +11,28 @@ from tests.support.gateway import EnvFactory, metric, route
 from tests.support.routes import emulated
 
 
-async def test_a_throttled_backend_is_held_off_and_traffic_spills_without_ejection(gateway_env: EnvFactory) -> None:
-    env = await gateway_env(2, lambda e: [route([emulated("ptu", 100, e[0]), emulated("paygo", 0, e[1])],
-                                                failover={"consecutiveFailures": 2})])
+async def test_a_ptu_quota_spills_to_the_next_priority_group_held_off_not_ejected(gateway_env: EnvFactory) -> None:
+    """A provisioned-throughput deployment first, pay-as-you-go next, both weighted: traffic stays
+    on the first group until its quota runs out, then spills for as long as the 429 asked."""
+    env = await gateway_env(2, lambda e: [route(
+        [{**emulated("ptu", 100, e[0]), "priority": 0}, {**emulated("paygo", 100, e[1]), "priority": 1}],
+        failover={"consecutiveFailures": 2})])
     ptu, paygo = env.emulators
+    for _ in range(4):
+        assert (await env.chat())[0] == 200
+    assert (ptu.stats.total, paygo.stats.total) == (4, 0), "equal weights, but the first group takes it all"
     await ptu.set_faults(throttle_rate=1.0, retry_after=30.0)
     for _ in range(6):
         status, headers, _ = await env.chat()
         assert status == 200 and "x-airoute-degraded" not in headers
-    assert ptu.stats.total == 1, "asked once; held off for the 30 s it asked for since"
+    assert ptu.stats.total == 5, "asked once more; held off for the 30 s it asked for since"
     assert paygo.stats.count(outcome="ok") == 6
     text = await env.metrics()
     assert metric(text, "airoute_hold_offs_total", backend="ptu") == 1
     assert metric(text, "airoute_requests_total", backend="ptu", outcome="throttled") == 1
     assert metric(text, "airoute_ejections_total", backend="ptu") == 0, "a hold-off is not an ejection"
+    assert metric(text, "airoute_spilled_requests_total", backend="paygo") == 6
+    assert metric(text, "airoute_spilled_requests_total", backend="ptu") == 0
 
 
 async def test_every_backend_throttled_answers_429_with_the_earliest_retry_after(gateway_env: EnvFactory) -> None:

@@ -82,7 +82,7 @@ def test_names_columns_and_subresources() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Model", "Tier", "Weights", "Rollout", "Ready", "Degraded", "Age"]
+    assert columns == ["Model", "Tier", "Weights", "Spilled", "Rollout", "Ready", "Degraded", "Age"]
 
 
 def test_defaults_in_the_crd_match_the_models() -> None:

@@ -81,3 +81,16 @@ def test_binomial_bound_on_two_backends(weights: tuple[int, int]) -> None:
     hits = sum(next(choice.order(rand=rng.random))[0] == "a" for _ in range(n))
     p = weights[0] / 100
     assert abs(hits - n * p) <= 4.5 * math.sqrt(n * p * (1 - p)) + 1
+
+
+def test_priority_groups_are_tried_lowest_first_weights_within_each() -> None:
+    ptu = Slot("ptu", 10, (Pick(100, "ptu"),), priority=0)
+    paygo_a = Slot("paygo-a", 60, (Pick(100, "paygo-a"),), priority=1)
+    paygo_b = Slot("paygo-b", 40, (Pick(100, "paygo-b"),), priority=1)
+    local = Slot("local", 0, (Pick(100, "local"),), priority=0)
+    choice = Choice((paygo_a, local, ptu, paygo_b))
+    assert [name for name, _ in choice.order(rand=lambda: 0.99)] == ["ptu", "paygo-b", "paygo-a", "local"]
+    assert [name for name, _ in choice.order(rand=lambda: 0.0)] == ["ptu", "paygo-a", "paygo-b", "local"]
+    assert next(name for name, _ in choice.order({"ptu"}, rand=lambda: 0.0)) == "paygo-a"  # spilled
+    narrowed = choice.restricted(lambda t: t != "paygo-a")
+    assert narrowed is not None and [s.priority for s in narrowed.groups[1]] == [1]

@@ -2,8 +2,10 @@
 
 A request picks a backend at random in proportion to its effective weight, then a variant
 (stable / canary) in proportion to the variant's share of that backend: the chance of a variant
-is backend weight x variant weight. After a failure the next backend is drawn the same way from
-those not tried yet; standby backends (weight 0) come last, in spec order. Backends ejected
+is backend weight x variant weight — among the backends of the lowest *priority* group that has
+one left (issue 16.4: a PTU deployment before pay-as-you-go before another cloud). After a failure
+the next backend is drawn the same way from those of its group not tried yet, then from the next
+group; standby backends (weight 0) come last, in spec order. Backends ejected
 locally (:mod:`~airoute.gateway.failover.ejection`) are skipped. A choice can be restricted to
 some variants (:meth:`Choice.restricted`, how :mod:`~airoute.gateway.failover.narrowing` keeps
 only the backends that can serve a request): the draw then renormalises the weights among those
@@ -37,6 +39,7 @@ class Slot(Generic[T]):
     name: str
     weight: int
     variants: tuple[Pick[T], ...]
+    priority: int = 0
 
     def pick(self, rand: Random) -> T:
         if len(self.variants) == 1:
@@ -67,11 +70,17 @@ class Choice(Generic[T]):
 
     slots: tuple[Slot[T], ...]
     weighted: tuple[Slot[T], ...] = field(init=False)
+    """Backends with a weight, by priority (spec order within one)."""
     standby: tuple[Slot[T], ...] = field(init=False)
+    groups: tuple[tuple[Slot[T], ...], ...] = field(init=False)
+    """The weighted backends by priority group, lowest first."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weighted", tuple(s for s in self.slots if s.weight > 0))
+        weighted = sorted((s for s in self.slots if s.weight > 0), key=lambda s: s.priority)
+        object.__setattr__(self, "weighted", tuple(weighted))
         object.__setattr__(self, "standby", tuple(s for s in self.slots if s.weight <= 0))
+        levels = sorted({s.priority for s in weighted})
+        object.__setattr__(self, "groups", tuple(tuple(s for s in weighted if s.priority == p) for p in levels))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -85,18 +94,22 @@ class Choice(Generic[T]):
         for slot in self.slots:
             variants = tuple(v for v in slot.variants if keep(v.target))
             if variants:
-                slots.append(slot if len(variants) == len(slot.variants) else Slot(slot.name, slot.weight, variants))
+                whole = len(variants) == len(slot.variants)
+                slots.append(slot if whole else Slot(slot.name, slot.weight, variants, slot.priority))
         return Choice(tuple(slots)) if slots else None
 
     def order(self, excluded: Container[str] = _NONE, rand: Random | None = None) -> Iterator[tuple[str, T]]:
-        """``(backend, target)`` in the order to try them: weighted draws without replacement,
-        then standby backends; backends in ``excluded`` (ejected) are skipped."""
+        """``(backend, target)`` in the order to try them: weighted draws without replacement
+        within each priority group, lowest group first, then standby backends; backends in
+        ``excluded`` (ejected, held off) are skipped."""
         rand = rand or random.random
-        pool = [s for s in self.weighted if s.name not in excluded]
-        while pool:
-            slot = _draw(pool, rand) if len(pool) > 1 else pool[0]
-            pool.remove(slot)
-            yield slot.name, slot.pick(rand)
+        for group in self.groups:
+            pool = [s for s in group if s.name not in excluded]
+            while pool:
+                slot = _draw(pool, rand) if len(pool) > 1 else pool[0]
+                pool.remove(slot)
+                yield slot.name, slot.pick(rand)
         for slot in self.standby:
             if slot.name not in excluded:
                 yield slot.name, slot.pick(rand)
+

@@ -232,6 +232,8 @@ class Failover:
                    streamed: bool) -> None:
         metrics = self.metrics
         metrics.requests.inc((*target.labels, "success"))
+        if target.backend not in route.first_group:
+            metrics.spilled.inc(target.labels[:3])
         metrics.duration.observe(target.labels, self.clock() - started)
         if streamed:
             metrics.ttft.observe(target.labels, first - started)

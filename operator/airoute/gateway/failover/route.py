@@ -50,10 +50,15 @@ class LiveRoute:
     choice: Choice[Target]
     labels: Labels5 = field(init=False)
     reads_needs: bool = field(init=False)
+    first_group: frozenset[str] = field(init=False)
+    """The backends of the route's lowest priority: an answer from any other backend is *spilled*
+    (whether the first group throttled, failed, was ejected or taken out by the controller)."""
     narrowings: dict[int, Narrowing] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = (self.entry.namespace, self.entry.name, "", "", "")
+        first = min((s.priority for s in self.choice.slots), default=0)
+        self.first_group = frozenset(s.name for s in self.choice.slots if s.priority == first)
         self.reads_needs = self.entry.embeddings is None and any(
             p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
 
@@ -82,5 +87,5 @@ def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) 
                             capabilities_of(variant.provider_kind, variant.provider),
                             backend.first_token_seconds, backend.stream_idle_seconds)
             picks.append(Pick(variant.weight, target))
-        slots.append(Slot(backend.name, backend.weight, tuple(picks)))
+        slots.append(Slot(backend.name, backend.weight, tuple(picks), backend.priority))
     return LiveRoute(entry, Choice(tuple(slots)))
