@@ -298,6 +298,21 @@ class FailoverPolicy(ApiModel):
         return parse_duration(self.recovery_interval)
 
 
+class TokenLimits(ApiModel):
+    """Tokens per minute a route serves (issue 16.5). A request is counted at its estimate before
+    it goes out (its body's length / 4, plus max_tokens or max_completion_tokens when given) and
+    corrected by the usage the backend reports; over the limit it gets 429 with Retry-After."""
+
+    tokens_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000_000,
+        description="Tokens per minute the route serves in all, per gateway process.",
+    )
+    tokens_per_minute_per_client: int | None = Field(
+        default=None, ge=1, le=1_000_000_000,
+        description="Tokens per minute one client key may use on this route, per gateway process.",
+    )
+
+
 class RolloutPolicy(ApiModel):
     """How a changed provider block (a new model version) or a new backend is rolled out."""
 
@@ -394,6 +409,10 @@ class AIRouteSpec(ApiModel):
         default_factory=list,
         max_length=64,
         description="Names of gateway client keys allowed to use this route; empty allows every client.",
+    )
+    limits: TokenLimits = Field(
+        default_factory=TokenLimits,
+        description="Tokens-per-minute limits of the route and of each client on it.",
     )
 
     model_config = ApiModel.config_with_rules(

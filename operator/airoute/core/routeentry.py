@@ -88,6 +88,8 @@ class RouteEntry:
     """Why stable blocks recorded in status were not served (they do not match the spec)."""
     max_retries: int = 3
     retry_budget_percent: int = 20
+    tokens_per_minute: int | None = None
+    tokens_per_minute_per_client: int | None = None
 
 
 def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
@@ -166,6 +168,8 @@ def _entry(
         distrusted=tuple(distrusted),
         max_retries=spec.failover.max_retries,
         retry_budget_percent=spec.failover.retry_budget,
+        tokens_per_minute=spec.limits.tokens_per_minute,
+        tokens_per_minute_per_client=spec.limits.tokens_per_minute_per_client,
     )
 
 
@@ -332,6 +336,8 @@ def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
         "eject_seconds": e.eject_seconds,
         "max_retries": e.max_retries,
         "retry_budget_percent": e.retry_budget_percent,
+        "tokens_per_minute": e.tokens_per_minute,
+        "tokens_per_minute_per_client": e.tokens_per_minute_per_client,
         "generation": e.generation,
         "from_last_good": e.from_last_good,
         "embeddings": e.embeddings.to_wire() if e.embeddings is not None else None,

@@ -20,6 +20,7 @@ from airoute.gateway.http_messages import Refusal, Reply, Request
 from airoute.gateway.metrics import GatewayMetrics
 from airoute.gateway.promtext import CONTENT_TYPE
 from airoute.gateway.routetable.build import TableBuilder
+from airoute.gateway.token_limits import TokenLimiter
 from airoute.providers.sniff import SniffError, sniff
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Endpoints:
         self.metrics_text = metrics_text
         self.metrics_here = metrics_here
         self.public = PUBLIC_PATHS if metrics_here else PUBLIC_PATHS - {"/metrics"}
+        self.token_limits = TokenLimiter(metrics)
         self.draining = False
 
     async def handle(self, request: Request, reply: Reply) -> None:
@@ -188,15 +190,18 @@ class Endpoints:
         if embeddings and sniffed.stream:
             self.metrics.requests.inc(route.outcome("bad_request"))
             raise errors.bad_request("embeddings are not streamed: leave stream out", "stream")
+        reservation = self.token_limits.reserve(route, client, request.body)
         tier = route.entry.tier
         refused = self.admission.admit(tier)
         if refused is not None:
             self.metrics.requests.inc(route.outcome("shed"))
             raise errors.shed(tier, 1, refused)
         try:
-            await self.failover.run(route, request.body, sniffed, reply, self._deadline(request))
+            used = await self.failover.run(route, request.body, sniffed, reply, self._deadline(request))
         finally:
             self.admission.release(tier)
+        if reservation is not None:
+            self.token_limits.settle(reservation, used)
 
     def _deadline(self, request: Request) -> float:
         seconds = self.request_timeout

@@ -86,6 +86,17 @@ def all_backends_throttled(route: str, failures: list[tuple[str, str]], retry_af
                        "backends_throttled", headers=[("retry-after", str(retry_after))])
 
 
+def tokens_exhausted(model: str, per_minute: int, scope: str, retry_after: int) -> ClientError:
+    whose = "your share of " if scope == "client" else ""
+    return ClientError(
+        429,
+        f"{whose}the model {model!r}'s limit of {per_minute} tokens per minute is used up; retry in {retry_after}s",
+        "rate_limit_error",
+        "tokens_per_minute_exceeded",
+        headers=[("retry-after", str(retry_after))],
+    )
+
+
 def all_backends_failed(route: str, failures: list[tuple[str, str]]) -> ClientError:
     detail = "; ".join(f"{name}: {why}" for name, why in failures) or "no backend is usable"
     return ClientError(503, f"every backend of route {route} failed: {detail}", "server_error", "backends_unavailable")

@@ -59,6 +59,12 @@ class GatewayMetrics:
             "backend that answered.",
             ("namespace", "route", "backend"),
         ))
+        self.token_limited = r.add(Counter(
+            names.TOKEN_LIMITED_TOTAL,
+            "Requests answered 429 because the route's (scope=route) or the client's (scope=client) tokens "
+            "per minute were used up.",
+            ("namespace", "route", "scope"),
+        ))
         self.degraded = r.add(Counter(
             names.DEGRADED_RESPONSES_TOTAL, "Requests answered with the route's degradedResponse.",
             ("namespace", "route"),

@@ -110,7 +110,8 @@ class Failover:
         self._in_flight: dict[str, int] = {}
         self._retrying: dict[str, int] = {}
 
-    async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> None:
+    async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> int:
+        """Answers one request; returns the tokens the answering backend reported (0: none)."""
         choice, narrowed = route.choice, None
         if route.reads_needs:
             choice, narrowed, sniffed = self._narrow(route, body, sniffed)
@@ -131,12 +132,11 @@ class Failover:
                     break
                 tried.add(backend)
                 try:
-                    await self._try(route, target, previous, body, sniffed, reply, min(target.timeout, left))
-                    return
+                    return await self._try(route, target, previous, body, sniffed, reply, min(target.timeout, left))
                 except _Cut as cut:
                     self._failed(route, target, cut.error)
                     self._end_cut_stream(route, reply, cut.error)
-                    return
+                    return 0
                 except ProviderError as error:
                     self._failed(route, target, error)
                     if not fails_over(error) and not _unsure(target, error, narrowed, tried):
@@ -145,19 +145,19 @@ class Failover:
                     previous = target
             failures += self._still_held(choice.names, held, tried)
             self._all_failed(route, sniffed, reply, failures)
+            return 0
         finally:
             self._in_flight[key] -= 1
 
     async def _try(self, route: LiveRoute, target: Target, previous: Target | None, body: bytes, sniffed: Sniffed,
-                   reply: Reply, budget: float) -> None:
+                   reply: Reply, budget: float) -> int:
         """One attempt; a retry (``previous`` failed) counts in the route's retries in flight."""
         if previous is None:
-            await self._attempt(route, target, body, sniffed, reply, budget)
-            return
+            return await self._attempt(route, target, body, sniffed, reply, budget)
         self.metrics.retries.inc(previous.labels[:3])
         self._retrying[route.key] = self._retrying.get(route.key, 0) + 1
         try:
-            await self._attempt(route, target, body, sniffed, reply, budget)
+            return await self._attempt(route, target, body, sniffed, reply, budget)
         finally:
             self._retrying[route.key] -= 1
 
@@ -205,7 +205,7 @@ class Failover:
 
     async def _attempt(
         self, route: LiveRoute, target: Target, body: bytes, sniffed: Sniffed, reply: Reply, budget: float
-    ) -> None:
+    ) -> int:
         started = self.clock()
         loop = asyncio.get_running_loop()
         relay: Relay | None = None
@@ -226,10 +226,11 @@ class Failover:
             if relay is not None and relay.started:
                 raise _Cut(error) from None
             raise
-        self._succeeded(route, target, started, first, tail, sniffed.stream)
+        return self._succeeded(route, target, started, first, tail, sniffed.stream)
 
     def _succeeded(self, route: LiveRoute, target: Target, started: float, first: float, tail: bytes,
-                   streamed: bool) -> None:
+                   streamed: bool) -> int:
+        """Counts a success; returns the tokens the backend reported (0: none)."""
         metrics = self.metrics
         metrics.requests.inc((*target.labels, "success"))
         if target.backend not in route.first_group:
@@ -242,6 +243,7 @@ class Failover:
         if tokens_in or tokens_out:
             metrics.tokens.inc(target.token_labels[0], tokens_in)
             metrics.tokens.inc(target.token_labels[1], tokens_out)
+        return tokens_in + tokens_out
 
     def _failed(self, route: LiveRoute, target: Target, error: ProviderError) -> None:
         self.metrics.requests.inc((*target.labels, outcome_of(error)))
