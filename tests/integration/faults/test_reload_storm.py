@@ -9,6 +9,7 @@ connection pools are retired, not leaked.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -57,6 +58,10 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         await emu.stop()
 
 
+def _refused_more_than(env: Env, count: float) -> bool:
+    return env.gateway.metrics.table_failures.get(()) > count
+
+
 async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
     tables = variants(env.emulators)
     statuses: list[int] = []
@@ -72,8 +77,10 @@ async def test_a_hundred_reloads_under_load_lose_no_request(env: Env) -> None:
             first = env.gateway.table.live.version
             for i, routes in zip(range(RELOADS), itertools.cycle(tables[1:] + tables[:1]), strict=False):
                 if i % 10 == 5:
+                    refused = env.gateway.metrics.table_failures.get(())
                     env.write_text("kind: [this file is broken")  # refused: the last good table stays
-                    await asyncio.sleep(0.03)
+                    await eventually(functools.partial(_refused_more_than, env, refused),
+                                     what="the broken file to be read and refused")
                 await env.reload(*routes)
             assert env.gateway.table.live.version - first >= RELOADS
         finally:
