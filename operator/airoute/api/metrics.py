@@ -14,7 +14,12 @@ from typing import Literal
 # Per backend attempt, labelled BACKEND_LABELS (+ outcome).
 REQUESTS_TOTAL = "airoute_requests_total"
 REQUEST_DURATION = "airoute_request_duration_seconds"
-TIME_TO_FIRST_TOKEN = "airoute_time_to_first_token_seconds"
+# OpenTelemetry GenAI semantic conventions, in their Prometheus form (issue 16.6), labelled
+# GEN_AI_LABELS: the backend's labels and the conventions' attributes.
+TIME_TO_FIRST_TOKEN = "gen_ai_server_time_to_first_token_seconds"
+TIME_PER_OUTPUT_TOKEN = "gen_ai_server_time_per_output_token_seconds"
+GEN_AI_REQUEST_DURATION = "gen_ai_server_request_duration_seconds"
+GEN_AI_TOKEN_USAGE = "gen_ai_client_token_usage"
 TOKENS_TOTAL = "airoute_tokens_total"
 RETRIES_TOTAL = "airoute_retries_total"
 EJECTIONS_TOTAL = "airoute_ejections_total"
@@ -40,6 +45,20 @@ OVERLOAD = "airoute_gateway_overload"
 EVENT_LOOP_LAG = "airoute_gateway_event_loop_lag_seconds"
 
 BACKEND_LABELS = ("namespace", "route", "backend", "variant", "provider")
+GEN_AI_LABELS = (*BACKEND_LABELS, "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model",
+                 "gen_ai_response_model")
+"""``gen_ai_request_model`` is the model the client asked for (the route's ``spec.model``);
+``gen_ai_response_model`` the model the backend variant is configured with (never read from an
+answer: a hostile endpoint must not choose label values)."""
+GEN_AI_PROVIDER_NAMES = {
+    "azureOpenAI": "azure.ai.openai",
+    "bedrock": "aws.bedrock",
+    "vertexAI": "gcp.vertex_ai",
+    "openAICompatible": "openai",
+    "inCluster": "in_cluster",
+}
+"""``gen_ai.provider.name`` by provider kind (the conventions' well-known values; ``in_cluster``
+for a model served in the cluster, which they do not name)."""
 """Labels of one backend attempt. Rows with ``backend=""`` are outcomes the gateway decided itself
 (shed, degraded, unknown model …): they say nothing about any backend's health."""
 

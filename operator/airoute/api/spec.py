@@ -213,6 +213,13 @@ class HealthPolicy(ApiModel):
         default="8s",
         description="Above this 95th-percentile latency a backend is degraded.",
     )
+    max_time_to_first_token_p95: Duration | None = Field(
+        default=None,
+        alias="maxTimeToFirstTokenP95",
+        description=(
+            "Above this 95th-percentile time to first token (streams) a backend is degraded; unset: not judged."
+        ),
+    )
     min_requests: int = Field(
         default=20,
         ge=0,
@@ -332,6 +339,14 @@ class RolloutPolicy(ApiModel):
     max_latency_p95: Duration = Field(
         default="6s",
         description="The canary fails a check above this 95th-percentile latency.",
+    )
+    max_time_to_first_token_p95: Duration | None = Field(
+        default=None,
+        alias="maxTimeToFirstTokenP95",
+        description=(
+            "The canary fails a check above this 95th-percentile time to first token (streams), so a canary "
+            "that answers correctly but slowly is rolled back; unset: not checked."
+        ),
     )
     min_requests: int = Field(
         default=10,

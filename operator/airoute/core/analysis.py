@@ -10,6 +10,7 @@ Inconclusive          canary requests < max(rollout.minRequests, 1); no series f
                       at its step: low traffic is not an outage)
 Failed                canary error rate > rollout.maxErrorRate
 Failed                canary p95 latency > rollout.maxLatencyP95
+Failed                canary p95 time to first token > rollout.maxTimeToFirstTokenP95
 Passed                otherwise
 ====================  ============================================================
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from airoute.api.base import parse_duration
 from airoute.api.spec import RolloutPolicy
 from airoute.api.status import Verdict
 from airoute.core.signals import Signals, format_count, format_rate, format_seconds
@@ -47,7 +49,14 @@ def _latency(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
     return "Failed", f"canary p95 latency {format_seconds(s.latency_p95)} > {policy.max_latency_p95}"
 
 
-CHECKS: tuple[Check, ...] = (_too_few, _error_rate, _latency)
+def _time_to_first_token(policy: RolloutPolicy, s: Signals) -> tuple[Verdict, str] | None:
+    limit = policy.max_time_to_first_token_p95
+    if limit is None or s.ttft_p95 is None or s.ttft_p95 <= parse_duration(limit):
+        return None
+    return "Failed", f"canary p95 time to first token {format_seconds(s.ttft_p95)} > {limit}"
+
+
+CHECKS: tuple[Check, ...] = (_too_few, _error_rate, _latency, _time_to_first_token)
 
 
 def _passed(policy: RolloutPolicy, s: Signals) -> str:

@@ -13,6 +13,8 @@ ErrorRateAbove        Unhealthy    errors/requests > maxErrorRate with requests 
                                    ``min(3, minRequests)`` of them (an ejected or ramping
                                    backend sees little traffic; 3 of 3 failing is evidence)
 LatencyAbove          Degraded     p95 latency > maxLatencyP95 with requests >= minRequests
+TimeToFirstTokenAbove Degraded     p95 time to first token > maxTimeToFirstTokenP95 (when set),
+                                   same minimum
 ThrottleRateAbove     Degraded     throttled/requests > maxThrottleRate, same minimum
 StatusPageDegraded    Degraded     the provider's status page reports degraded service
 NotEnoughData         Unknown      requests < max(minRequests, 1)
@@ -111,6 +113,17 @@ def _latency_words(policy: HealthPolicy, s: Signals) -> str:
     return f"p95 latency {shown} > {policy.max_latency_p95} over {policy.window}"
 
 
+def _first_token_above(policy: HealthPolicy, s: Signals) -> bool:
+    limit = policy.max_time_to_first_token_p95
+    return (limit is not None and s.ttft_p95 is not None and s.ttft_p95 > parse_duration(limit)
+            and _enough(policy, s))
+
+
+def _first_token_words(policy: HealthPolicy, s: Signals) -> str:
+    shown = format_seconds(s.ttft_p95 or 0.0)
+    return f"p95 time to first token {shown} > {policy.max_time_to_first_token_p95} over {policy.window}"
+
+
 def _throttle_above(policy: HealthPolicy, s: Signals) -> bool:
     rate = s.throttle_rate
     return rate is not None and rate > policy.max_throttle_rate and _enough(policy, s)
@@ -137,6 +150,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("Unhealthy", "ErrorRateAbove", _errors_above, _errors_words),
     Rule("Degraded", "LatencyAbove", _latency_above, _latency_words),
+    Rule("Degraded", "TimeToFirstTokenAbove", _first_token_above, _first_token_words),
     Rule("Degraded", "ThrottleRateAbove", _throttle_above, _throttle_words),
     Rule(
         "Degraded",

@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 from airoute.api import metrics as names
-from airoute.api.metrics import BACKEND_LABELS
+from airoute.api.metrics import BACKEND_LABELS, GEN_AI_LABELS
 from airoute.gateway.promtext import Counter, Gauge, Histogram, Registry
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# The OpenTelemetry GenAI conventions' advised bucket boundaries.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE,
                         names.OVERLOAD, names.EVENT_LOOP_LAG})
 """Gauges merged across worker processes by maximum instead of sum."""
@@ -31,8 +35,25 @@ class GatewayMetrics:
         ))
         self.ttft = r.add(Histogram(
             names.TIME_TO_FIRST_TOKEN,
-            "Time from the start of a backend attempt until its first answer bytes.",
-            BACKEND_LABELS, LATENCY_BUCKETS,
+            "Time from the start of a streamed backend attempt until its first output reached the client "
+            "(gen_ai.server.time_to_first_token).",
+            GEN_AI_LABELS, TTFT_BUCKETS,
+        ))
+        self.tpot = r.add(Histogram(
+            names.TIME_PER_OUTPUT_TOKEN,
+            "Time per output token after the first, of streams that reported usage "
+            "(gen_ai.server.time_per_output_token).",
+            GEN_AI_LABELS, TPOT_BUCKETS,
+        ))
+        self.gen_ai_duration = r.add(Histogram(
+            names.GEN_AI_REQUEST_DURATION,
+            "Duration of one backend attempt, failed ones with error_type (gen_ai.server.request.duration).",
+            (*GEN_AI_LABELS, "error_type"), LATENCY_BUCKETS,
+        ))
+        self.token_usage = r.add(Histogram(
+            names.GEN_AI_TOKEN_USAGE,
+            "Tokens of one answered request, by gen_ai_token_type input or output (gen_ai.client.token.usage).",
+            (*GEN_AI_LABELS, "gen_ai_token_type"), TOKEN_BUCKETS,
         ))
         self.tokens = r.add(Counter(
             names.TOKENS_TOTAL, "Tokens reported by backends, by direction (in = prompt, out = completion).",

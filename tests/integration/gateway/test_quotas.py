@@ -31,6 +31,7 @@ async def test_a_ptu_quota_spills_to_the_next_priority_group_held_off_not_ejecte
     assert metric(text, "airoute_hold_offs_total", backend="ptu") == 1
     assert metric(text, "airoute_requests_total", backend="ptu", outcome="throttled") == 1
     assert metric(text, "airoute_ejections_total", backend="ptu") == 0, "a hold-off is not an ejection"
+    assert metric(text, "gen_ai_server_request_duration_seconds_count", backend="ptu", error_type="throttled") == 1
     assert metric(text, "airoute_spilled_requests_total", backend="paygo") == 6
     assert metric(text, "airoute_spilled_requests_total", backend="ptu") == 0
 

@@ -98,7 +98,9 @@ async def test_metrics_are_valid_prometheus_text_with_the_documented_names(gatew
     await env.chat(stream=True, extra={"stream_options": {"include_usage": True}})
     names = {f.name for f in text_string_to_metric_families(await env.metrics())}
     assert {
-        "airoute_requests", "airoute_request_duration_seconds", "airoute_time_to_first_token_seconds",
+        "airoute_requests", "airoute_request_duration_seconds", "gen_ai_server_time_to_first_token_seconds",
+        "gen_ai_server_time_per_output_token_seconds", "gen_ai_server_request_duration_seconds",
+        "gen_ai_client_token_usage",
         "airoute_tokens", "airoute_retries", "airoute_ejections", "airoute_degraded_responses",
         "airoute_shed_requests", "airoute_gateway_route_table_version",
         "airoute_gateway_route_table_load_failures",
@@ -106,4 +108,9 @@ async def test_metrics_are_valid_prometheus_text_with_the_documented_names(gatew
     text = await env.metrics()
     assert metric(text, "airoute_tokens_total", backend="a", direction="out") > 0
     assert metric(text, "airoute_request_duration_seconds_count", backend="a") == 2
-    assert metric(text, "airoute_time_to_first_token_seconds_count", backend="a") == 1  # streams only
+    genai = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "chat",
+             "gen_ai_response_model": "a"}
+    assert metric(text, "gen_ai_server_time_to_first_token_seconds_count", backend="a", **genai) == 1  # streams only
+    assert metric(text, "gen_ai_server_request_duration_seconds_count", backend="a", error_type="", **genai) == 2
+    assert metric(text, "gen_ai_client_token_usage_count", backend="a", gen_ai_token_type="output") == 2
+    assert metric(text, "gen_ai_server_time_per_output_token_seconds_count", backend="a") == 1

@@ -105,3 +105,10 @@ def test_rounding_never_hides_the_side_of_the_limit() -> None:
 def test_request_counts_are_whole_requests(canary: Signals, expected: str) -> None:
     """Prometheus extrapolates ``increase()``: a count is shown as the whole requests it holds (issue 18.9)."""
     assert verdict(POLICY, canary, True)[1] == expected
+
+
+def test_a_canary_that_answers_correctly_but_slowly_fails_on_time_to_first_token() -> None:
+    policy = RolloutPolicy.model_validate({"maxTimeToFirstTokenP95": "2s"})
+    slow = Signals(requests=100, errors=0, throttled=0, latency_p95=3.0, ttft_p95=2.5)
+    assert verdict(policy, slow, True) == ("Failed", "canary p95 time to first token 2.5s > 2s")
+    assert verdict(RolloutPolicy(), slow, True)[0] == "Passed"  # not set: not checked

@@ -260,3 +260,11 @@ def test_first_evaluation_without_data_is_unknown() -> None:
     b = walk([BLIND])[0]
     assert (b.health, b.reason, b.since) == ("Unknown", "MetricsUnavailable", to_rfc3339(T0))
     assert factor(b) == 1.0
+
+
+def test_a_slow_first_token_degrades_a_backend_when_a_limit_is_set() -> None:
+    slow = Signals(requests=100, errors=0, throttled=0, latency_p95=3.0, ttft_p95=4.0)
+    policy = POLICY.model_copy(update={"max_time_to_first_token_p95": "2s"})
+    a = assess(policy, slow, True)
+    assert (a.health, a.reason) == ("Degraded", "TimeToFirstTokenAbove") and "time to first token 4s > 2s" in a.message
+    assert assess(POLICY, slow, True).health == "Healthy"

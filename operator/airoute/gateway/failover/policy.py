@@ -131,14 +131,15 @@ class Failover:
                     log.info("route %s: retry budget spent, %s not tried", key, backend)
                     break
                 tried.add(backend)
+                started = self.clock()
                 try:
                     return await self._try(route, target, previous, body, sniffed, reply, min(target.timeout, left))
                 except _Cut as cut:
-                    self._failed(route, target, cut.error)
+                    self._failed(route, target, cut.error, started)
                     self._end_cut_stream(route, reply, cut.error)
                     return 0
                 except ProviderError as error:
-                    self._failed(route, target, error)
+                    self._failed(route, target, error, started)
                     if not fails_over(error) and not _unsure(target, error, narrowed, tried):
                         raise errors.refused_by_backend(backend, error) from None
                     failures.append((backend, error))
@@ -235,18 +236,25 @@ class Failover:
         metrics.requests.inc((*target.labels, "success"))
         if target.backend not in route.first_group:
             metrics.spilled.inc(target.labels[:3])
-        metrics.duration.observe(target.labels, self.clock() - started)
+        ended = self.clock()
+        metrics.duration.observe(target.labels, ended - started)
+        metrics.gen_ai_duration.observe((*target.gen_ai, ""), ended - started)
         if streamed:
-            metrics.ttft.observe(target.labels, first - started)
+            metrics.ttft.observe(target.gen_ai, first - started)
         self.ejector.success(route.key, target.backend)
         tokens_in, tokens_out = usage_tokens(tail)
         if tokens_in or tokens_out:
             metrics.tokens.inc(target.token_labels[0], tokens_in)
             metrics.tokens.inc(target.token_labels[1], tokens_out)
+            metrics.token_usage.observe((*target.gen_ai, "input"), tokens_in)
+            metrics.token_usage.observe((*target.gen_ai, "output"), tokens_out)
+            if streamed and tokens_out > 1:
+                metrics.tpot.observe(target.gen_ai, (ended - first) / (tokens_out - 1))
         return tokens_in + tokens_out
 
-    def _failed(self, route: LiveRoute, target: Target, error: ProviderError) -> None:
+    def _failed(self, route: LiveRoute, target: Target, error: ProviderError, started: float) -> None:
         self.metrics.requests.inc((*target.labels, outcome_of(error)))
+        self.metrics.gen_ai_duration.observe((*target.gen_ai, error.kind), self.clock() - started)
         # The client reads the short message; the log keeps the detail (both scrubbed of secrets).
         log.info("backend %s of route %s: %s (%s)", target.backend, route.key, error.kind, error.detail)
         if isinstance(error, BadRequest):

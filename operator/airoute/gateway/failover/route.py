@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airoute.api.metrics import Outcome
+from airoute.api.metrics import GEN_AI_PROVIDER_NAMES, Outcome
 from airoute.core.routetable import RouteEntry
 from airoute.gateway.failover.choice import Choice, Pick, Slot
 from airoute.providers import Caller
@@ -36,6 +36,8 @@ class Target:
     capabilities: Capabilities
     first_token: float | None = None
     stream_idle: float | None = None
+    gen_ai: tuple[str, ...] = ()
+    """Values of ``GEN_AI_LABELS``: ``labels`` and the GenAI conventions' attributes."""
 
 
 @dataclass(eq=False)
@@ -71,9 +73,24 @@ class LiveRoute:
         return (*self.labels, outcome)
 
 
+def provider_name(kind: str) -> str:
+    """``gen_ai.provider.name`` of a provider kind."""
+    return GEN_AI_PROVIDER_NAMES.get(kind, kind)
+
+
+def configured_model(block: object) -> str:
+    """The model a provider block names: Azure's deployment, Bedrock's model ID, the model."""
+    for attribute in ("deployment", "model_id", "model"):
+        value = getattr(block, attribute, None)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
 def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> LiveRoute:
     """Binds every variant of ``entry`` to its caller from ``callers`` (keyed by backend, variant)."""
     slots = []
+    operation = "chat" if entry.embeddings is None else "embeddings"
     for backend in entry.backends:
         picks = []
         for variant in backend.variants:
@@ -85,7 +102,9 @@ def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) 
             target = Target(backend.name, variant.name, variant.provider_kind, backend.timeout_seconds,
                             callers[(backend.name, variant.name)], labels, tokens,
                             capabilities_of(variant.provider_kind, variant.provider),
-                            backend.first_token_seconds, backend.stream_idle_seconds)
+                            backend.first_token_seconds, backend.stream_idle_seconds,
+                            (*labels, operation, provider_name(variant.provider_kind), entry.model,
+                             configured_model(variant.provider)))
             picks.append(Pick(variant.weight, target))
         slots.append(Slot(backend.name, backend.weight, tuple(picks), backend.priority))
     return LiveRoute(entry, Choice(tuple(slots)))
