@@ -47,6 +47,8 @@ def _figures(grid: Table, findings: Findings, tally: Tally) -> None:
     )
     recovery = _seconds(findings.recovery_seconds)
     grid.add_row("recovery", f"Azure OpenAI back at full weight {recovery} after it recovered")
+    grid.add_row("quota spill", f"Azure OpenAI's quota spent: {findings.quota_throttled} requests got 429, "
+                                f"{findings.quota_client_errors} client errors (held off, spilled to the others)")
     rollback = _seconds(findings.rollback_seconds)
     grid.add_row("rollback", f"the bad Bedrock canary rolled back in {rollback}: {findings.rollback_message}")
     grid.add_row("drill", "—" if findings.drill is None else drill_result(findings.drill))

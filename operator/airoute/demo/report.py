@@ -116,6 +116,8 @@ def markdown(findings: Findings, tally: Tally, png: Path | None) -> str:
         f"| time to failover (Azure down → its weight at 0) | {_seconds(findings.failover_seconds)} |",
         f"| client errors during the Azure outage | {findings.outage_client_errors} |",
         f"| time to recover (Azure back → full weight) | {_seconds(findings.recovery_seconds)} |",
+        f"| Azure quota spent: 429s it answered / client errors | {findings.quota_throttled} / "
+        f"{findings.quota_client_errors} |",
         f"| time to roll back the bad canary | {_seconds(findings.rollback_seconds)} |",
         f"| canary share after the rollback | {findings.canary_weight_after}% |",
     ]

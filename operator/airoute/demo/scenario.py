@@ -56,6 +56,8 @@ class Findings:
     events: list[tuple[float, str, str]] = field(default_factory=list)
     failover_seconds: float | None = None
     outage_client_errors: int | None = None
+    quota_throttled: int | None = None
+    quota_client_errors: int | None = None
     recovery_seconds: float | None = None
     rollback_seconds: float | None = None
     rollback_message: str = ""
@@ -132,6 +134,20 @@ class Story:
         self.findings.recovery_seconds = full - self._began()
         return f"azure-eu back at full weight after {self.findings.recovery_seconds:.1f} s"
 
+    async def quota(self) -> str:
+        """Azure's quota runs out: every request gets 429 with Retry-After. The gateway holds it off
+        for that long each time and the requests spill to Bedrock and Vertex AI: no client sees it."""
+        f, began = self.findings, self._began()
+        before = self.world.azure.stats.count(outcome="throttled")
+        await self.world.azure.set_faults(Faults(throttle_rate=1.0, retry_after=1.0))
+        await asyncio.sleep(self.world.timing.hold)
+        await self.world.azure.set_faults()
+        f.quota_client_errors = self.load.tally.failed_between(began, time.time())
+        f.quota_throttled = self.world.azure.stats.count(outcome="throttled") - before
+        await self.until("azure-eu back at full weight", lambda s: s.weights.get("azure-eu") == 50, 60)
+        return (f"azure-eu answered 429 {f.quota_throttled} times, each followed by a 1 s hold-off; the rest "
+                f"spilled to the others; {f.quota_client_errors} client errors")
+
     async def bad_canary(self) -> str:
         f = self.findings
         await self.world.bedrock.set_faults(Faults(error_rate=0.6, model=BEDROCK_CANARY))
@@ -159,6 +175,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("steady", "steady traffic across Azure OpenAI, Bedrock and Vertex AI", "steady", Story.steady),
     Phase("outage", "Azure OpenAI fails hard (connections refused)", "Azure down", Story.outage),
     Phase("recovery", "Azure OpenAI recovers: the controller ramps it back in", "Azure back", Story.recovery),
+    Phase("quota", "Azure OpenAI's quota runs out (429, Retry-After: 1 s)", "Azure quota", Story.quota),
     Phase("canary", "a new Bedrock model version goes out as a canary, and misbehaves", "bad canary", Story.bad_canary),
     Phase("drill", "an outage drill takes Vertex AI out", "Vertex drill", Story.drill),
 )

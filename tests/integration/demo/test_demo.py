@@ -42,6 +42,8 @@ def test_demo_plays_the_whole_scenario(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (out / "report.md").read_text()
     assert "| client errors during the Azure outage | 0 |" in report
+    quota = next(line for line in report.splitlines() if line.startswith("| Azure quota spent"))
+    assert quota.endswith(" / 0 |") and "| 0 /" not in quota, quota  # 429s answered, none reached a client
     assert "| canary share after the rollback | 0% |" in report
     assert "| drill: client-visible errors | 0 |" in report
     assert " 0 failed, " in report, "no client request failed at any point"
@@ -99,7 +101,7 @@ def test_demo_in_a_terminal_is_one_region_then_one_screen_of_figures(tmp_path: P
     assert not seen.scrolled_off, f"nothing left behind above the screen: {seen.scrolled_off[:10]}"
     story = "\n".join("\n".join(s) for s in screens)
     assert "BackendEjected" in story and "CanaryRolledBack" in story, "decisions are readable as they happen"
-    assert "▶ 2/5 Azure OpenAI fails hard" in story
+    assert "▶ 2/6 Azure OpenAI fails hard" in story
 
     assert seen.final[0].startswith("✓ airoute demo passed"), final
     for figure in ("failover", "client errors", "recovery", "rollback", "drill", "passed: traffic away"):

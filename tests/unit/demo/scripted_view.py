@@ -33,6 +33,7 @@ STORY = (  # per phase: weights, the canary's share of bedrock-eu, azure-eu's he
     ({"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}, 0, "Healthy", None),
     ({"azure-eu": 0, "bedrock-eu": 60, "vertex-eu": 40, "local-llama": 0}, 0, "Unhealthy", "BackendEjected"),
     ({"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}, 0, "Healthy", "BackendRecovered"),
+    ({"azure-eu": 25, "bedrock-eu": 45, "vertex-eu": 30, "local-llama": 0}, 0, "Degraded", "BackendDegraded"),
     ({"azure-eu": 50, "bedrock-eu": 30, "vertex-eu": 20, "local-llama": 0}, 10, "Healthy", "CanaryRolledBack"),
     ({"azure-eu": 63, "bedrock-eu": 37, "vertex-eu": 0, "local-llama": 0}, 0, "Healthy", "DrillCompleted"),
 )

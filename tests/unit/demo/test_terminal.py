@@ -34,12 +34,12 @@ def test_one_region_redrawn_in_place_then_one_screen_of_ending(columns: int, lin
     assert "INFO" not in feed, "a decision is shown once, not also as the controller's log line"
     assert "rebalanced" not in feed, "weight rebalancing stays out of the decisions (the table shows it)"
     assert "▶ " in feed, "the running phase is marked"
-    assert "✓ 1/5" in feed, "and each one that ended"
+    assert "✓ 1/6" in feed, "and each one that ended"
 
     final = "\n".join(seen.final)
     assert "backend" not in final and "▶" not in final, "the live region is gone; the ending replaced it"
     assert seen.final[0].startswith("✓ airoute demo passed in 0:42")
-    for figure in ("failover", "in 4.5 s", "client errors", "0 of 800", "7.8 s", "drill", "passed"):
+    for figure in ("failover", "in 4.5 s", "client errors", "0 of 960", "7.8 s", "quota spill", "drill", "passed"):
         assert figure in final
     for where in ("demo-output/timeline.png", "demo-output/report.md", "airoute demo --simulate", "charts/airoute"):
         assert where in final

@@ -79,12 +79,12 @@ def test_columns_are_dropped_least_useful_first_and_the_canary_shows_while_it_ru
 def test_phases_show_done_running_and_to_come() -> None:
     lines = _screen(render(_frame(), 160, 48), 160, 48)
     marks = [line[:5] for line in lines[1 : 1 + len(PHASES)]]
-    assert marks == ["✓ 1/5", "✓ 2/5", "▶ 3/5", "· 4/5", "· 5/5"]
+    assert marks == ["✓ 1/6", "✓ 2/6", "▶ 3/6", "· 4/6", "· 5/6", "· 6/6"]
 
 
 def test_a_very_short_terminal_keeps_only_the_running_phase() -> None:
     lines = _screen(render(_frame(), 80, 12), 80, 12)
-    assert [line[:5] for line in lines if line[:1] in "✓▶·"] == ["▶ 3/5"]
+    assert [line[:5] for line in lines if line[:1] in "✓▶·"] == ["▶ 3/6"]
 
 
 def test_the_feed_keeps_a_decision_once_and_leaves_rebalancing_to_the_table() -> None:
