@@ -273,10 +273,13 @@ class FailoverPolicy(ApiModel):
         ),
     )
     retry_budget: Percent = Field(
-        default=20,
+        default=100,
         description=(
             "Retries in flight a gateway allows for this route, as a percentage of its requests in flight "
-            "(at least 3 at any time), so that an outage never multiplies the load on the other backends."
+            "(at least 3 at any time). 100, the default, puts failover first: every request may move on "
+            "(within maxRetries) while local ejection stops the retries after consecutiveFailures; lower "
+            "(20, like Envoy's retry budget) caps what an outage adds to the other backends, at the price of "
+            "client errors in the first moments of an outage that hits much of the traffic."
         ),
     )
 

@@ -9,8 +9,9 @@ controller sees ``outcome="throttled"``, never an error.
 
 **Retry budget** (like Envoy's ``retry_budget``). A request makes at most ``maxRetries`` extra
 upstream attempts, and a route's retries in flight are at most ``retryBudget`` percent of its
-requests in flight — never fewer than :data:`MIN_RETRY_CONCURRENCY` — so an outage of one backend
-adds a bounded share of load to the others instead of multiplying it.
+requests in flight — never fewer than :data:`MIN_RETRY_CONCURRENCY`. The default, 100 %, puts
+failover first (local ejection ends an outage's retries); a lower budget caps what an outage adds
+to the other backends, at the price of client errors in its first moments.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class RouteEntry:
     distrusted: tuple[str, ...] = ()
     """Why stable blocks recorded in status were not served (they do not match the spec)."""
     max_retries: int = 3
-    retry_budget_percent: int = 20
+    retry_budget_percent: int = 100
     tokens_per_minute: int | None = None
     tokens_per_minute_per_client: int | None = None
 
