@@ -35,6 +35,12 @@ ROUTE_TABLE_LOAD_FAILURES_TOTAL = "airoute_gateway_route_table_load_failures_tot
 ROUTES = "airoute_gateway_routes"
 IN_FLIGHT_REQUESTS = "airoute_gateway_in_flight_requests"
 READY = "airoute_gateway_ready"
+BACKEND_OUT = "airoute_gateway_backend_out"
+"""1 per backend a gateway keeps out of its choice right now, labelled namespace, route, backend,
+state: ``ejected`` (consecutive failures, for ``failover.ejectFor``) or ``held_off`` (a 429 hold-off).
+The controller treats ``ejected`` as Unhealthy; the failed attempts the gateway retried elsewhere
+are ``airoute_retries_total``."""
+BACKEND_OUT_STATES = ("ejected", "held_off")
 ROUTE_UNSERVABLE = "airoute_gateway_route_unservable"
 """1 per route this gateway leaves out of its table, labelled namespace, route, backend, reason."""
 UNSERVABLE_REASONS = ("SecretNotFound", "InvalidProviderConfig", "ClientBuildFailed")

@@ -8,7 +8,7 @@ names, and the controller removes a lever once it is spent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from airoute.api import AIRoute, Backend, RolloutStatus
 from airoute.api.levers import ABORT, DRILL_PREFIX, PROMOTE, RUNNING, names_rollout
@@ -48,7 +48,7 @@ def _with_page(signals: Signals | None, page: StatusPage | None) -> Signals | No
     if page is None:
         return signals
     base = signals or Signals(requests=0.0, errors=0.0, throttled=0.0)
-    return Signals(base.requests, base.errors, base.throttled, base.latency_p95, base.ttft_p95, page)
+    return replace(base, status_page=page)
 
 
 @dataclass

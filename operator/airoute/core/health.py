@@ -12,6 +12,9 @@ ErrorRateAbove        Unhealthy    errors/requests > maxErrorRate with requests 
                                    or *every* request failed and there were at least
                                    ``min(3, minRequests)`` of them (an ejected or ramping
                                    backend sees little traffic; 3 of 3 failing is evidence)
+EjectedByGateways     Unhealthy    some gateway ejected it after consecutive failures
+                                   (``airoute_gateway_backend_out{state="ejected"}``): its
+                                   traffic went elsewhere, so its error rate starves
 LatencyAbove          Degraded     p95 latency > maxLatencyP95 with requests >= minRequests
 TimeToFirstTokenAbove Degraded     p95 time to first token > maxTimeToFirstTokenP95 (when set),
                                    same minimum
@@ -149,6 +152,12 @@ RULES: tuple[Rule, ...] = (
         lambda _, s: "the provider's status page reports an outage",
     ),
     Rule("Unhealthy", "ErrorRateAbove", _errors_above, _errors_words),
+    Rule(
+        "Unhealthy",
+        "EjectedByGateways",
+        lambda _, s: s.gateway_ejected,
+        lambda _, s: "the gateways ejected it after consecutive failures and retry its requests elsewhere",
+    ),
     Rule("Degraded", "LatencyAbove", _latency_above, _latency_words),
     Rule("Degraded", "TimeToFirstTokenAbove", _first_token_above, _first_token_words),
     Rule("Degraded", "ThrottleRateAbove", _throttle_above, _throttle_words),

@@ -24,6 +24,9 @@ class Signals:
     latency_p95: float | None = None
     ttft_p95: float | None = None
     status_page: StatusPage | None = None
+    gateway_ejected: bool = False
+    """Some gateway keeps the backend out right now after consecutive failures (its requests go to
+    the other backends, so its error rate may show nothing: the gateway's own view is the signal)."""
 
     @property
     def error_rate(self) -> float | None:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from airoute.api import metrics as names
 from airoute.api.metrics import BACKEND_LABELS, GEN_AI_LABELS
 from airoute.gateway.promtext import Counter, Gauge, Histogram, Registry
@@ -14,7 +16,7 @@ TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75
 TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE,
-                        names.OVERLOAD, names.EVENT_LOOP_LAG})
+                        names.OVERLOAD, names.EVENT_LOOP_LAG, names.BACKEND_OUT})
 """Gauges merged across worker processes by maximum instead of sum."""
 
 
@@ -122,8 +124,22 @@ class GatewayMetrics:
         self.loop_lag = r.add(Gauge(
             names.EVENT_LOOP_LAG, "How late the event loop runs its timers, sustained (the least of the last samples).",
         ))
+        self.backend_out = r.add(Gauge(
+            names.BACKEND_OUT,
+            "1 for each backend this gateway keeps out of its choice right now: state ejected (consecutive "
+            "failures) or held_off (a 429 hold-off). The controller treats ejected as Unhealthy.",
+            ("namespace", "route", "backend", "state"),
+        ))
         self.table_version.set((), 0)
         self.ready.set((), 0)
+
+    def publish_out(self, state: str, by_route: Mapping[str, Iterable[str]]) -> None:
+        """Sets ``backend_out`` for one state from route key → backends (the others of that state go)."""
+        kept = {k: v for k, v in self.backend_out.values.items() if k[3] != state}
+        for key, backends in by_route.items():
+            namespace, _, route = key.partition("/")
+            kept.update({(namespace, route, backend, state): 1.0 for backend in backends})
+        self.backend_out.values = kept
 
     def render(self) -> bytes:
         return self.registry.render()

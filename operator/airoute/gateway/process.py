@@ -82,6 +82,7 @@ class Gateway:
         self.overload = Overload(config.max_loop_lag, _memory_limit(config.max_memory), self._open_connections)
         self.admission = Admission(config.max_in_flight, self.metrics, self.overload)
         self.metrics.registry.collectors.append(self._collect)
+        self.metrics.registry.collectors.append(self._publish_out)
         self.keyring = Keyring(required=not config.auth_disabled)
         metrics_dir = config.metrics_dir
         self.endpoints = Endpoints(self.table, self.failover, self.admission, self.metrics, self.keyring,
@@ -105,6 +106,11 @@ class Gateway:
         for resource, pressure in self.overload.pressures.items():
             self.metrics.overload.set((resource,), pressure)
         self.metrics.loop_lag.set((), self.overload.lag)
+
+    def _publish_out(self) -> None:
+        """Backends this process keeps out right now: ejected, held off after a 429 (issue 18.1)."""
+        self.metrics.publish_out("ejected", self.failover.ejector.ejected())
+        self.metrics.publish_out("held_off", self.failover.held.all())
 
     def _open_connections(self) -> int:
         metrics = len(self.metrics_http.connections) if self.metrics_http is not None else 0

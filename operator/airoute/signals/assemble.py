@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from math import isfinite
 
 from airoute.core.signals import Signals
@@ -34,6 +35,18 @@ def assemble(results: PerMetric) -> dict[SeriesKey, Signals]:
             latency_p95=p95 if p95 is None or isfinite(p95) else None,
             ttft_p95=first if first is None or isfinite(first) else None,
         )
+    return out
+
+
+def with_ejections(
+    series: Mapping[SeriesKey, Signals], ejected: Iterable[tuple[str, str, str]]
+) -> dict[SeriesKey, Signals]:
+    """``series`` with ``gateway_ejected`` set on the stable variant of every (namespace, route,
+    backend) some gateway ejected — a backend with no requests in the window included."""
+    out = dict(series)
+    for namespace, route, backend in ejected:
+        key = (namespace, route, backend, "stable")
+        out[key] = replace(out.get(key) or Signals(requests=0.0, errors=0.0, throttled=0.0), gateway_ejected=True)
     return out
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from airoute.api import format_duration
 from airoute.api.metrics import (
+    BACKEND_OUT,
     CLIENT_ERROR_OUTCOMES,
     ERROR_OUTCOMES,
     NOT_BACKEND_OUTCOMES,
@@ -91,6 +92,16 @@ cycle for all routes, whatever their windows; drills compare it with its value a
 UNSERVABLE = f"max by (namespace, route, backend, reason) ({ROUTE_UNSERVABLE})"
 """Routes some gateway left out of its table, with the backend at fault and why. One query per
 cycle for all routes; a series ends with the next scrape after the route is served again."""
+
+
+EJECTED = f'max by (namespace, route, backend) ({BACKEND_OUT}{{state="ejected"}})'
+"""Backends some gateway has ejected right now (consecutive failures): Unhealthy for the core,
+whatever their error rate, which starves while their traffic goes elsewhere."""
+
+
+def ejected_backends(rows: Sequence[Mapping[str, str]]) -> list[tuple[str, str, str]]:
+    """(namespace, route, backend) of each row of :data:`EJECTED`'s answer (or of the gateways' series)."""
+    return sorted({(m.get("namespace", ""), m.get("route", ""), m.get("backend", "")) for m in rows})
 
 
 def unservable_routes(rows: Sequence[Mapping[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:

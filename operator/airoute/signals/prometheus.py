@@ -13,8 +13,15 @@ from typing import Any
 import aiohttp
 
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
-from airoute.signals.assemble import assemble
-from airoute.signals.catalogue import CLIENT_ERRORS, UNSERVABLE, render_all, unservable_routes
+from airoute.signals.assemble import assemble, with_ejections
+from airoute.signals.catalogue import (
+    CLIENT_ERRORS,
+    EJECTED,
+    UNSERVABLE,
+    ejected_backends,
+    render_all,
+    unservable_routes,
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class PrometheusMetricsSource:
         jobs = [(window, name, promql) for window in windows for name, promql in render_all(window).items()]
         jobs.append((0.0, "client_errors", CLIENT_ERRORS))
         jobs.append((0.0, "unservable", UNSERVABLE))
+        jobs.append((0.0, "ejected", EJECTED))
         try:
             results = await asyncio.gather(*(self._query(q) for _, _, q in jobs))
         except Exception as exc:  # any failure to read means "could not measure"
@@ -85,16 +93,20 @@ class PrometheusMetricsSource:
         client_errors: dict[tuple[str, str], float] = dict.fromkeys(wanted, 0.0)
         per_metric: dict[str, dict[SeriesKey, float]] = defaultdict(dict)
         unservable: dict[tuple[str, str], tuple[str, str]] = {}
+        ejected: list[tuple[str, str, str]] = []
         for (window, name, _), rows in zip(jobs, results, strict=True):
             if name == "client_errors":
                 _route_values(rows, client_errors)
+            elif name == "ejected":
+                ejected = [b for b in ejected_backends([row.get("metric", {}) for row in rows]) if b[:2] in wanted]
             elif name == "unservable":
                 found = unservable_routes([row.get("metric", {}) for row in rows])
                 unservable = {route: why for route, why in found.items() if route in wanted}
             else:
                 per_metric[name].update(_series_values(rows, wanted, window if len(windows) > 1 else None))
         return MetricsSnapshot(
-            available=True, series=assemble(per_metric), queries=len(jobs), client_errors=client_errors,
+            available=True, series=with_ejections(assemble(per_metric), ejected), queries=len(jobs),
+            client_errors=client_errors,
             unservable=unservable,
         )
 

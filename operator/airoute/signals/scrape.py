@@ -17,6 +17,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from airoute.api.metrics import (
+    BACKEND_OUT,
     CLIENT_ERROR_OUTCOMES,
     ERROR_OUTCOMES,
     NOT_BACKEND_OUTCOMES,
@@ -27,8 +28,8 @@ from airoute.api.metrics import (
     TIME_TO_FIRST_TOKEN,
 )
 from airoute.ports import Clock, MetricsSnapshot, RouteQuery, SeriesKey
-from airoute.signals.assemble import assemble, histogram_quantile
-from airoute.signals.catalogue import unservable_routes
+from airoute.signals.assemble import assemble, histogram_quantile, with_ejections
+from airoute.signals.catalogue import ejected_backends, unservable_routes
 
 _ERRORS = frozenset(ERROR_OUTCOMES)
 _THROTTLED = frozenset(THROTTLED_OUTCOMES)
@@ -45,6 +46,7 @@ class Sample:
     buckets: dict[tuple[str, SeriesKey, float], float] = field(default_factory=dict)  # (metric, key, le)
     client_errors: dict[tuple[str, str], float] = field(default_factory=dict)  # (namespace, route)
     unservable: list[dict[str, str]] = field(default_factory=list)  # label sets of ROUTE_UNSERVABLE
+    ejected: list[dict[str, str]] = field(default_factory=list)  # label sets of BACKEND_OUT, state="ejected"
 
 
 def _key(labels: Mapping[str, str]) -> SeriesKey | None:
@@ -60,6 +62,10 @@ def parse_exposition(text: str, into: Sample) -> None:
         for s in family.samples:
             if s.name == ROUTE_UNSERVABLE and s.value > 0:
                 into.unservable.append(dict(s.labels))
+                continue
+            if s.name == BACKEND_OUT:
+                if s.value > 0 and s.labels.get("state") == "ejected":
+                    into.ejected.append(dict(s.labels))
                 continue
             key = _key(s.labels)
             if key is not None and not key[2] and s.name == REQUESTS_TOTAL:
@@ -153,7 +159,10 @@ class GatewayScrapeSource:
         windows = {(r.namespace, r.route): r.window_seconds for r in routes}
         return MetricsSnapshot(
             available=True,
-            series=assemble(window_signals(self._history, windows)),
+            series=with_ejections(
+                assemble(window_signals(self._history, windows)),
+                [b for b in ejected_backends(sample.ejected) if b[:2] in windows],
+            ),
             queries=len(texts),
             # No row means no failure yet: the gateway only creates the series on the first one.
             client_errors={

@@ -268,3 +268,10 @@ def test_a_slow_first_token_degrades_a_backend_when_a_limit_is_set() -> None:
     a = assess(policy, slow, True)
     assert (a.health, a.reason) == ("Degraded", "TimeToFirstTokenAbove") and "time to first token 4s > 2s" in a.message
     assert assess(POLICY, slow, True).health == "Healthy"
+
+
+def test_ejected_by_the_gateways_is_unhealthy_even_with_no_requests() -> None:
+    """Issue 18.1: the gateway's ejection starves the error rate; its own view is the signal."""
+    a = assess(POLICY, Signals(requests=0, errors=0, throttled=0, gateway_ejected=True), True)
+    assert (a.health, a.reason) == ("Unhealthy", "EjectedByGateways")
+    assert assess(POLICY, Signals(requests=0, errors=0, throttled=0), True).health == "Unknown"

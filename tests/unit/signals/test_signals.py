@@ -134,3 +134,25 @@ def test_the_scrape_reads_the_unservable_series() -> None:
     sample = Sample(at=0.0)
     parse_exposition(text, sample)
     assert sample.unservable == [{"namespace": "t", "route": "r", "backend": "b1", "reason": "SecretNotFound"}]
+
+
+def test_ejected_backends_are_marked_on_their_stable_series_even_without_requests() -> None:
+    """Issue 18.1: airoute_gateway_backend_out{state="ejected"} becomes gateway_ejected."""
+    from airoute.core.signals import Signals
+    from airoute.signals.assemble import with_ejections
+    from airoute.signals.catalogue import EJECTED, ejected_backends
+
+    assert EJECTED == 'max by (namespace, route, backend) (airoute_gateway_backend_out{state="ejected"})'
+    text = (
+        "# TYPE airoute_gateway_backend_out gauge\n"
+        'airoute_gateway_backend_out{namespace="t",route="r",backend="a",state="ejected"} 1\n'
+        'airoute_gateway_backend_out{namespace="t",route="r",backend="b",state="held_off"} 1\n'
+    )
+    sample = Sample(at=0.0)
+    parse_exposition(text, sample)
+    ejected = ejected_backends(sample.ejected)
+    assert ejected == [("t", "r", "a")]
+    busy = Signals(requests=5, errors=5, throttled=0)
+    series = with_ejections({("t", "r", "c", "stable"): busy}, ejected)
+    assert series[("t", "r", "a", "stable")].gateway_ejected and series[("t", "r", "a", "stable")].requests == 0
+    assert not series[("t", "r", "c", "stable")].gateway_ejected

@@ -36,6 +36,12 @@ class Until:
             return _EMPTY
         return aside
 
+    def all(self) -> dict[str, list[str]]:
+        """Route key → the backends set aside right now (for the metrics)."""
+        for route in list(self._until):
+            self.current(route)  # drops the times that have passed
+        return {route: sorted(aside) for route, aside in self._until.items()}
+
     def set_aside(self, route: str, backend: str, seconds: float) -> None:
         """Sets ``backend`` aside for ``seconds`` from now (a longer time already set stays)."""
         until = self.clock() + seconds
@@ -56,6 +62,10 @@ class Ejector:
     def excluded(self, route: str) -> Mapping[str, float]:
         """Backends of ``route`` ejected right now, and until when."""
         return self._ejected.current(route)
+
+    def ejected(self) -> dict[str, list[str]]:
+        """Route key → the backends ejected right now (for the metrics)."""
+        return self._ejected.all()
 
     def success(self, route: str, backend: str) -> None:
         if self._streaks:
