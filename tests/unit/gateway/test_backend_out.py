@@ -1,10 +1,14 @@
+"""What the gateway publishes of the backends it keeps out (issue 18.1): ejected and held off,
+set at scrape time, gone once their time has passed."""
+
+from __future__ import annotations
+
+from airoute.gateway.failover.ejection import Ejector, Until
+from airoute.gateway.metrics import GatewayMetrics
 
 
 def test_the_ejections_are_published_at_scrape_time() -> None:
     """Issue 18.1: airoute_gateway_backend_out{state="ejected"} from the ejector, ended ones gone."""
-    from airoute.gateway.failover.ejection import Ejector
-    from airoute.gateway.metrics import GatewayMetrics
-
     now = [0.0]
     ejector, metrics = Ejector(lambda: now[0]), GatewayMetrics()
     metrics.registry.collectors.append(lambda: metrics.publish_out("ejected", ejector.ejected()))
@@ -17,9 +21,6 @@ def test_the_ejections_are_published_at_scrape_time() -> None:
 
 def test_held_off_backends_are_published_as_their_own_state() -> None:
     """A 429 hold-off is not an ejection: state="held_off", which the controller does not judge."""
-    from airoute.gateway.failover.ejection import Until
-    from airoute.gateway.metrics import GatewayMetrics
-
     now = [0.0]
     held, metrics = Until(lambda: now[0]), GatewayMetrics()
     held.set_aside("team/chat", "b", 2.0)
