@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
+from tests.support.fakes import eventually
 from tests.support.gateway import CLIENT_KEYS, GatewayFactory, GatewayProcess, chat_body, post, route
 from tests.support.routes import emulated, yaml_text
 
@@ -158,24 +159,37 @@ async def test_a_body_is_never_read_before_the_key_is_checked(
     assert grown < 30, f"RSS grew by {grown:.1f} MiB"
 
 
+async def resting_fds(gateway: GatewayProcess) -> int:
+    """The gateway's open files at rest: the least of a few samples (its overload monitor opens
+    ``/proc/self/statm`` now and then)."""
+    samples = []
+    for _ in range(20):
+        samples.append(gateway.open_fds())
+        await asyncio.sleep(0.01)
+    return min(samples)
+
+
 async def test_connections_are_capped(
     tmp_path: Path, gateway_process: GatewayFactory, upstream: OpenAICompatibleEmulator
 ) -> None:
     """``--max-connections 50``: 200 idle connections leave at most 50 open; 50 half-sent requests turn
     the next connection away with a 503, and an honest client is served again once they are cut off."""
     gateway = await start(tmp_path, gateway_process, upstream, "--max-connections", "50", "--header-timeout", "2")
-    base = gateway.open_fds()
+    base = await resting_fds(gateway)
     idle = [await asyncio.open_connection("127.0.0.1", gateway.port) for _ in range(200)]
     await asyncio.sleep(0.3)
     assert gateway.open_fds() - base <= 50
     for _, w in idle:
         w.close()
+    # Until the gateway has seen them go, a closed idle connection would make room for a newcomer.
+    await eventually(lambda: gateway.open_fds() <= base, within=10, what="the idle connections closed")
     held = []
     for _ in range(50):
         r, w = await asyncio.open_connection("127.0.0.1", gateway.port)
         w.write(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n")  # a head that never ends
+        await w.drain()
         held.append((r, w))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: gateway.open_fds() - base >= 50, within=10, what="the 50 held connections accepted")
     reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
     writer.write(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
     refused = await answer(reader)
