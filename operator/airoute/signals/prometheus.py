@@ -15,6 +15,7 @@ import aiohttp
 from airoute.ports import MetricsSnapshot, RouteQuery, SeriesKey
 from airoute.signals.assemble import assemble, with_ejections
 from airoute.signals.catalogue import (
+    CATALOGUE,
     CLIENT_ERRORS,
     EJECTED,
     UNSERVABLE,
@@ -22,6 +23,15 @@ from airoute.signals.catalogue import (
     render_all,
     unservable_routes,
 )
+
+ONCE_PER_CYCLE: tuple[tuple[str, str], ...] = (
+    ("client_errors", CLIENT_ERRORS), ("unservable", UNSERVABLE), ("ejected", EJECTED))
+"""The queries read once per cycle whatever the health windows: every route at once."""
+
+
+def queries_per_cycle(windows: int) -> int:
+    """PromQL queries in one cycle: the catalogue once per distinct health window, and the rest once."""
+    return windows * len(CATALOGUE) + len(ONCE_PER_CYCLE)
 
 
 @dataclass(frozen=True)
@@ -81,9 +91,7 @@ class PrometheusMetricsSource:
         wanted = {(r.namespace, r.route): r.window_seconds for r in routes}
         windows = sorted(set(wanted.values()))
         jobs = [(window, name, promql) for window in windows for name, promql in render_all(window).items()]
-        jobs.append((0.0, "client_errors", CLIENT_ERRORS))
-        jobs.append((0.0, "unservable", UNSERVABLE))
-        jobs.append((0.0, "ejected", EJECTED))
+        jobs += [(0.0, name, promql) for name, promql in ONCE_PER_CYCLE]
         try:
             results = await asyncio.gather(*(self._query(q) for _, _, q in jobs))
         except Exception as exc:  # any failure to read means "could not measure"
