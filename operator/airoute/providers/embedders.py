@@ -69,6 +69,17 @@ def checked(answer: Mapping[str, Any], dimensions: int, provider: str, inputs: i
                           "this backend does not serve the route's embedding model", provider=provider)
 
 
+def _json_object(data: bytes, provider: str) -> dict[str, Any]:
+    """A cloud's answer decoded, or Unavailable when it is not a JSON object."""
+    try:
+        answer = json.loads(data)
+    except (ValueError, RecursionError):
+        answer = None
+    if not isinstance(answer, dict):
+        raise Unavailable("malformed answer: not a JSON object", provider=provider)
+    return answer
+
+
 def _not_streamed(name: str) -> BadRequest:
     return BadRequest("embeddings are not streamed", provider=name, status=400)
 
@@ -130,12 +141,7 @@ class BedrockEmbedder(BedrockCaller):
 
     async def _invoke(self, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
         headers, data = await self.fetch(self._invoke_path, json.dumps(payload).encode())
-        try:
-            answer = json.loads(data)
-        except (ValueError, RecursionError):
-            answer = None
-        if not isinstance(answer, dict):
-            raise Unavailable("malformed answer: not a JSON object", provider=self.name)
+        answer = _json_object(data, self.name)
         count = headers.get("x-amzn-bedrock-input-token-count", "0")
         return answer, int(count) if count.isdigit() else 0
 
@@ -164,12 +170,7 @@ class VertexEmbedder(VertexCaller):
 
     async def _call(self, method: str, payload: dict[str, Any]) -> tuple[list[list[float]], int]:
         _, data = await self.fetch(f"{self._path}:{method}", json.dumps(payload).encode())
-        try:
-            answer = json.loads(data)
-        except (ValueError, RecursionError):
-            answer = None
-        if not isinstance(answer, dict):
-            raise Unavailable("malformed answer: not a JSON object", provider=self.name)
+        answer = _json_object(data, self.name)
         return vertex_embeddings.vectors_of(method, answer)
 
     async def complete(self, body: bytes, sniffed: Sniffed) -> bytes:
