@@ -69,7 +69,9 @@ def test_an_outage_the_gateway_ejected_moves_the_weight_within_two_intervals(sta
             finally:
                 stack.emulators.set_faults(0)
             assert load.tally.failed == 0, f"clients saw errors during the outage: {load.tally.failures}"
-            out = next(v for v in history if (v[0].get("status") or {}).get("weights", {}).get("b0") == 0)
+            # The watch delivers that version a moment after a direct read sees it: wait for it there.
+            out = wait_for("the watch to deliver b0 at weight 0", lambda: next(
+                (v for v in history if (v[0].get("status") or {}).get("weights", {}).get("b0") == 0), None), 30)
             evaluations = out[1] - before
             print(f"b0 at weight 0 after {evaluations:g} evaluations; its reason: {_b0(out[0]).get('reason')}")
             assert evaluations <= FIRST_UNSEEN + 2, f"{evaluations:g} evaluations from the outage to weight 0"
