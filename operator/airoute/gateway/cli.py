@@ -89,6 +89,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     up.add_argument("--ambient-identity-overrides", action="store_true",
                     help="ambient identity also towards endpoints outside the provider's own domains")
     srv.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    otel = p.add_argument_group("OpenTelemetry (off by default)")
+    otel.add_argument("--otlp-endpoint", default=None, metavar="URL",
+                      help="send metrics and one span per upstream attempt over OTLP/HTTP to this receiver, "
+                           "e.g. http://otel-collector.monitoring:4318 (headers: $OTEL_EXPORTER_OTLP_HEADERS)")
+    otel.add_argument("--otlp-interval", type=float, default=15.0, metavar="S",
+                      help="seconds between two OTLP metrics exports (default 15)")
 
 
 def config_from(args: Any) -> GatewayConfig:
@@ -105,6 +111,7 @@ def config_from(args: Any) -> GatewayConfig:
         allow_internal_upstreams=args.allow_internal_upstreams, google_token_uris=tuple(args.google_token_uri),
         ambient_identity_namespaces=tuple(args.ambient_identity_namespace),
         ambient_identity_overrides=args.ambient_identity_overrides,
+        otlp_endpoint=args.otlp_endpoint, otlp_interval=args.otlp_interval,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from airoute.api.objects import split_key
 from airoute.providers.egress import UpstreamPolicy
@@ -56,6 +57,10 @@ class GatewayConfig:
     """Namespaces whose backends without credentialsSecretRef may use the gateway's own cloud identity."""
     ambient_identity_overrides: bool = False
     """Ambient identity also towards endpoints outside the provider's own domains."""
+    otlp_endpoint: str | None = None
+    """Base URL of an OTLP/HTTP receiver (``…:4318``) for metrics and spans; None: no export."""
+    otlp_interval: float = 15.0
+    """Seconds between two OTLP metrics exports."""
 
     def upstream_policy(self, kubernetes_api: frozenset[str] = frozenset()) -> UpstreamPolicy:
         """The limits on where backends connect and what credentials go there."""
@@ -89,6 +94,13 @@ class GatewayConfig:
             raise ValueError("--max-loop-lag must be a positive number of seconds")
         if self.max_memory is not None and self.max_memory < 0:
             raise ValueError("--max-memory must be 0 (not watched) or a size such as 2Gi")
+        if self.otlp_endpoint is not None:
+            url = urlsplit(self.otlp_endpoint)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError("--otlp-endpoint must be an http:// or https:// URL, such as "
+                                 "http://otel-collector.monitoring:4318")
+        if self.otlp_interval <= 0:
+            raise ValueError("--otlp-interval must be a positive number of seconds")
 
 
 def _is_key(text: str) -> bool:

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airoute.gateway.admission import Admission
@@ -33,6 +33,9 @@ from airoute.gateway.routetable.kubernetes import KubeSource
 from airoute.gateway.worker_metrics import pod_metrics, serve_worker_metrics
 from airoute.kube import KubeClient, KubeConfig, load_config
 from airoute.providers import Pools
+
+if TYPE_CHECKING:
+    from airoute.gateway.otlp import OtlpExport
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,15 @@ def _memory_limit(configured: int | None) -> int | None:
     return int(found * MEMORY_SHARE) if found else None
 
 
+def _otlp_export(config: GatewayConfig, metrics: GatewayMetrics, worker: int) -> OtlpExport | None:
+    """The OTLP export when ``--otlp-endpoint`` is set (imported only then: off, it costs nothing)."""
+    if config.otlp_endpoint is None:
+        return None
+    from airoute.gateway.otlp import OtlpExport
+
+    return OtlpExport(config.otlp_endpoint, metrics.registry, config.otlp_interval, worker)
+
+
 class Gateway:
     """A running gateway (one process, one event loop). In Kubernetes mode the kubeconfig is read
     here: the namespaces served default to its namespace."""
@@ -78,7 +90,8 @@ class Gateway:
         policy = config.upstream_policy(kubernetes_api_addresses(self._kube_config))
         self.pools = Pools(policy)
         self.table = TableBuilder(CallerCache(self.pools, config.service_hosts), self.metrics, namespaces)
-        self.failover = Failover(self.metrics)
+        self.otlp = _otlp_export(config, self.metrics, worker)
+        self.failover = Failover(self.metrics, spans=self.otlp.spans if self.otlp is not None else None)
         self.overload = Overload(config.max_loop_lag, _memory_limit(config.max_memory), self._open_connections)
         self.admission = Admission(config.max_in_flight, self.metrics, self.overload)
         self.metrics.registry.collectors.append(self._collect)
@@ -154,6 +167,8 @@ class Gateway:
                                                                reuse_port=config.reuse_port)
         self.port = await self.http.listen(config.host, config.port, reuse_port=config.reuse_port)
         self.overload.start()
+        if self.otlp is not None:
+            self._spawn(self.otlp.push_metrics(), "otlp-metrics")
         log.info("gateway worker %d listening on %s:%d (%s)%s", self.worker, config.host, self.port,
                  "kubernetes" if config.kubernetes else f"folder {config.routes_dir}",
                  f", /metrics on port {self.metrics_port}" if self.metrics_http is not None else "")
@@ -178,6 +193,8 @@ class Gateway:
         if self.metrics_http is not None:
             await self.metrics_http.drain(0)
         await self.table.close()
+        if self.otlp is not None:
+            await self.otlp.close()
         if self._kube is not None:
             await self._kube.close()
         log.info("gateway worker %d stopped%s", self.worker, "" if finished else " (grace period ran out)")

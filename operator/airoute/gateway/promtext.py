@@ -83,15 +83,21 @@ class Histogram(Metric):
     def __init__(self, name: str, help_: str, labels: Labels, buckets: Iterable[float]) -> None:
         super().__init__(name, help_, labels)
         self.bounds = sorted(buckets)
-        self.values: dict[Labels, list[float]] = {}  # per bucket counts, then sum, then count
+        self.values: dict[Labels, list[float]] = {}
+        """Per label values: the count of each bucket, then min, max, sum and count (min and max
+        for OTLP, :mod:`~airoute.gateway.otlp`; Prometheus has no place for them)."""
 
     def observe(self, labels: Labels, value: float) -> None:
         row = self.values.get(labels)
         if row is None:
-            row = self.values[labels] = [0.0] * (len(self.bounds) + 2)
+            row = self.values[labels] = [0.0] * len(self.bounds) + [math.inf, -math.inf, 0.0, 0.0]
         i = bisect.bisect_left(self.bounds, value)
         if i < len(self.bounds):
             row[i] += 1
+        if value < row[-4]:
+            row[-4] = value
+        if value > row[-3]:
+            row[-3] = value
         row[-2] += value
         row[-1] += 1
 

@@ -393,3 +393,18 @@ def test_values_schema_types_kubernetes_fields_with_kubernetes_schemas() -> None
     gateway = schema["properties"]["gateway"]["properties"]
     assert gateway["securityContext"]["$ref"] == "#/definitions/core.v1.SecurityContext"
     assert schema["definitions"]["core.v1.SecurityContext"]["additionalProperties"] is False
+
+
+def test_otlp_export_is_off_by_default_and_its_endpoint_reaches_the_gateway() -> None:
+    from airoute.cli import build_parser
+    from airoute.gateway.cli import config_from
+
+    (gateway,) = [c for name, _, c in _containers(render()) if name.endswith("gateway")]
+    assert not any(a.startswith("--otlp") for a in gateway["args"])
+    on = render_values({"gateway": {"otlp": {"endpoint": "http://otel-collector.monitoring:4318", "interval": 30}}})
+    (gateway,) = [c for name, _, c in _containers(on) if name.endswith("gateway")]
+    config = config_from(build_parser().parse_args(gateway["args"]))
+    assert (config.otlp_endpoint, config.otlp_interval) == ("http://otel-collector.monitoring:4318", 30.0)
+    config.check()
+    with pytest.raises(HelmError, match="otlp"):
+        render_values({"gateway": {"otlp": {"endpoint": "otel-collector:4318"}}})

@@ -152,3 +152,10 @@ def test_a_url_whose_port_cannot_be_told_refuses_to_render() -> None:
     with pytest.raises(HelmError, match="cannot tell the host and port"):
         policies({"networkPolicy.egress.restrict": "true", "controller.statusPages[0].name": "x",
                   "controller.statusPages[0].url": "http:///summary.json"})  # fmt: skip
+
+
+def test_the_gateway_reaches_its_otlp_receiver_when_egress_is_restricted() -> None:
+    found = policies({"networkPolicy.egress.restrict": "true",
+                      "gateway.otlp.endpoint": "http://otel-collector.observability.svc:4318"})
+    assert _egress(found["gateway"]) == [*FIXED, _in("observability", 4318)]
+    assert _egress(found["controller"]) == [*FIXED, _in("monitoring", 9090)], "the controller's egress unchanged"

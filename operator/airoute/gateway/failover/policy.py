@@ -38,7 +38,9 @@ import math
 import random
 import time
 from collections.abc import Callable, Container, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
+from typing import Protocol
 
 from airoute.api.metrics import Outcome
 from airoute.core.retries import hold_off_seconds, retry_allowed
@@ -83,6 +85,15 @@ def fails_over(error: ProviderError) -> bool:
     return not isinstance(error, BadRequest)
 
 
+class Spans(Protocol):
+    """Where requests and their attempts are traced (:class:`airoute.gateway.otlp.AttemptSpans`
+    when the OTLP export is on)."""
+
+    def request(self, route: LiveRoute) -> AbstractContextManager[None]: ...
+
+    def attempt(self, target: Target, seconds: float, error: str = "", tokens: tuple[int, int] = (0, 0)) -> None: ...
+
+
 class _Cut(Exception):
     """A stream failed after bytes reached the client."""
 
@@ -100,8 +111,11 @@ class Failover:
         ejector: Ejector | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        spans: Spans | None = None,
     ) -> None:
         self.metrics = metrics
+        self.spans = spans
+        """None: requests are not traced (the default: no OTLP export)."""
         self.ejector = ejector or Ejector(clock)
         self.held = Until(clock)
         """Backends held off after a 429, by route (``core.retries``)."""
@@ -112,6 +126,12 @@ class Failover:
 
     async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> int:
         """Answers one request; returns the tokens the answering backend reported (0: none)."""
+        if self.spans is None:
+            return await self._run(route, body, sniffed, reply, deadline)
+        with self.spans.request(route):
+            return await self._run(route, body, sniffed, reply, deadline)
+
+    async def _run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> int:
         choice, narrowed = route.choice, None
         if route.reads_needs:
             choice, narrowed, sniffed = self._narrow(route, body, sniffed)
@@ -250,11 +270,16 @@ class Failover:
             metrics.token_usage.observe((*target.gen_ai, "output"), tokens_out)
             if streamed and tokens_out > 1:
                 metrics.tpot.observe(target.gen_ai, (ended - first) / (tokens_out - 1))
+        if self.spans is not None:
+            self.spans.attempt(target, ended - started, tokens=(tokens_in, tokens_out))
         return tokens_in + tokens_out
 
     def _failed(self, route: LiveRoute, target: Target, error: ProviderError, started: float) -> None:
         self.metrics.requests.inc((*target.labels, outcome_of(error)))
-        self.metrics.gen_ai_duration.observe((*target.gen_ai, error.kind), self.clock() - started)
+        took = self.clock() - started
+        self.metrics.gen_ai_duration.observe((*target.gen_ai, error.kind), took)
+        if self.spans is not None:
+            self.spans.attempt(target, took, error=error.kind)
         # The client reads the short message; the log keeps the detail (both scrubbed of secrets).
         log.info("backend %s of route %s: %s (%s)", target.backend, route.key, error.kind, error.detail)
         if isinstance(error, BadRequest):
