@@ -10,7 +10,10 @@ with one worker each and their default settings (the gateway's route is of the d
 * errors: every stream that did not get a 200 with all 100 content events and ``[DONE]`` (a 429
   from load shedding is an error here), with the reasons;
 * time to first token (the first content event, from the moment the stream was due) p50 and p99,
-  and the gap between content events p99 — and what the proxy *added* to the direct figures;
+  and the gap between content events p99 — and what the proxy *added* to the direct figures; for
+  diagnosis also the time to the TCP connection (the kernel's handshake: an overflowing accept
+  queue shows here, a slow accept does not) and to the answer's first byte (a proxy that sends its
+  headers at once but relays late shows the difference in TTFT);
 * CPU-seconds of the proxy (its process and children, from /proc) during the run, and per relayed
   content event;
 * RSS per open stream: the proxy's highest resident memory during the run, less its memory just
@@ -167,7 +170,8 @@ def measure(name: str, load: Path, url: str, model: str, key: str | None, count:
     cpu_before = cpu_seconds(pids) if pids else None
     found, peak = run_clients(load, url, model, key, count, SPREAD, pids)
     found["seconds"] = round(found.pop("ended_unix") - found.pop("began_unix"), 2)
-    for k in ("ttft_p50_ms", "ttft_p99_ms", "gap_p50_ms", "gap_p99_ms"):
+    for k in ("ttft_p50_ms", "ttft_p99_ms", "gap_p50_ms", "gap_p99_ms", "connect_p50_ms", "connect_p99_ms",
+              "head_p50_ms", "head_p99_ms"):
         found[k] = None if found[k] is None else round(found[k], 2)
     if pids and cpu_before is not None and baseline is not None:
         cpu = cpu_seconds(pids) - cpu_before
@@ -178,7 +182,8 @@ def measure(name: str, load: Path, url: str, model: str, key: str | None, count:
         most = found["max_open_streams"]
         found["rss_kib_per_stream"] = round((peak - baseline) / most, 2) if most else None
     log(f"{name:8} n={count:<5} errors {found['errors']:<5} ttft p50 {found['ttft_p50_ms']} ms "
-        f"p99 {found['ttft_p99_ms']} ms  gap p99 {found['gap_p99_ms']} ms  cpu {found.get('cpu_seconds')} s "
+        f"p99 {found['ttft_p99_ms']} ms  gap p99 {found['gap_p99_ms']} ms  first byte p99 {found['head_p99_ms']} ms  "
+        f"cpu {found.get('cpu_seconds')} s "
         f"({found.get('cpu_us_per_chunk')} us/event)  rss/stream {found.get('rss_kib_per_stream')} KiB"
         + (f"  {found['error_reasons']}" if found["errors"] else ""))
     return found

@@ -22,6 +22,7 @@ import httptools
 
 from airoute.gateway.errors import error_body
 from airoute.gateway.http_limits import MAX_HEAD, MAX_PIPELINED, Limits
+from airoute.gateway.http_listener import Listener
 from airoute.gateway.http_messages import Refusal, Reply, Request, whole_response
 
 log = logging.getLogger(__name__)
@@ -54,24 +55,28 @@ class HttpServer:
         self.draining = False
         self.connections: dict[_Connection, None] = {}  # oldest first
         self._servers: list[asyncio.base_events.Server] = []
+        self._listeners: list[Listener] = []
         self._idle = asyncio.Event()
         self._idle.set()
         self._busy = 0
 
     async def listen(self, host: str, port: int, reuse_port: bool = False) -> int:
-        """Starts listening; returns the bound port (useful with port 0)."""
-        loop = asyncio.get_running_loop()
+        """Starts listening; returns the bound port (useful with port 0). Connections are accepted
+        by a :class:`~airoute.gateway.http_listener.Listener` (all that wait, at every turn of
+        the loop), not by ``create_server``."""
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-        # create_server listens again, with its own backlog (100 unless told): tell it ours.
-        server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=BACKLOG)
-        self._servers.append(server)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
         bound: int = sock.getsockname()[1]
+        self._listeners.append(Listener(sock, lambda: _Connection(self)))
         return bound
 
     async def listen_unix(self, path: str) -> None:
@@ -99,6 +104,8 @@ class HttpServer:
         """Stops accepting, closes idle connections, waits up to ``grace`` seconds for requests and
         streams in flight; returns True when everything finished in time."""
         self.draining = True
+        for listener in self._listeners:
+            listener.close()
         for server in self._servers:
             server.close()
         for conn in list(self.connections):

@@ -14,7 +14,8 @@
 //
 // The clients start -count streams evenly over -spread, each on its own connection, and print one
 // JSON object: per-stream errors by reason, time to the first content event (from the moment the
-// stream was due) and gaps between content events as quantiles, the number of content events, the
+// stream was due) and gaps between content events as quantiles, the time to the TCP connection and
+// to the first byte of the answer (from the moment the stream was due), the number of content events, the
 // most streams open at once, and the wall-clock times the run began and ended. A stream is an error
 // unless it got a 200, -expected content events and data: [DONE], and no error event.
 package main
@@ -28,6 +29,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strings"
@@ -137,11 +139,13 @@ func upstream(args []string) {
 // ----------------------------------------------------------------------------------- clients
 
 type stream struct {
-	first  time.Time
-	events int
-	gaps   []float64
-	err    string
-	ttft   float64
+	first   time.Time
+	events  int
+	gaps    []float64
+	err     string
+	ttft    float64
+	connect float64 // seconds from due to the TCP connection being established
+	head    float64 // seconds from due to the first byte of the response
 }
 
 var contentKey = []byte(`"content":"tok`)
@@ -150,6 +154,10 @@ var contentKeySpaced = []byte(`"content": "tok`)
 func run(client *http.Client, url, key string, body []byte, due time.Time, expected int) *stream {
 	s := &stream{}
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectDone:          func(string, string, error) { s.connect = time.Since(due).Seconds() },
+		GotFirstResponseByte: func() { s.head = time.Since(due).Seconds() },
+	}))
 	req.Header.Set("content-type", "application/json")
 	if key != "" {
 		req.Header.Set("authorization", "Bearer "+key)
@@ -277,7 +285,7 @@ func clients(args []string) {
 	}
 	wg.Wait()
 	ended := time.Now()
-	var ttfts, gaps []float64
+	var ttfts, gaps, connects, heads []float64
 	errors := map[string]int{}
 	events := 0
 	for _, s := range results {
@@ -288,10 +296,18 @@ func clients(args []string) {
 		if s.events > 0 {
 			ttfts = append(ttfts, s.ttft)
 		}
+		if s.connect > 0 {
+			connects = append(connects, s.connect)
+		}
+		if s.head > 0 {
+			heads = append(heads, s.head)
+		}
 		gaps = append(gaps, s.gaps...)
 	}
 	sort.Float64s(ttfts)
 	sort.Float64s(gaps)
+	sort.Float64s(connects)
+	sort.Float64s(heads)
 	failed := 0
 	for _, n := range errors {
 		failed += n
@@ -300,6 +316,8 @@ func clients(args []string) {
 		"streams": *count, "errors": failed, "error_reasons": errors, "content_events": events,
 		"ttft_p50_ms": quantile(ttfts, 0.5), "ttft_p99_ms": quantile(ttfts, 0.99),
 		"gap_p50_ms": quantile(gaps, 0.5), "gap_p99_ms": quantile(gaps, 0.99),
+		"connect_p50_ms": quantile(connects, 0.5), "connect_p99_ms": quantile(connects, 0.99),
+		"head_p50_ms": quantile(heads, 0.5), "head_p99_ms": quantile(heads, 0.99),
 		"max_open_streams": most.Load(), "began_unix": float64(began.UnixNano()) / 1e9,
 		"ended_unix": float64(ended.UnixNano()) / 1e9,
 	}

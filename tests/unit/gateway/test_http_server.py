@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -225,3 +226,55 @@ async def test_a_client_that_reads_nothing_stops_being_read(guarded: tuple[HttpS
     transport = conn.transport
     assert transport is not None and transport.get_write_buffer_size() < 20_000_000
     writer.close()
+
+
+def test_every_waiting_connection_is_accepted_at_once_on_uvloop() -> None:
+    """libuv (uvloop) accepts one connection per turn of the loop; a gateway busy relaying streams
+    turns it a few times a second, and new streams waited seconds in the kernel's accept queue.
+    The listener takes every connection waiting: 200 queued ones are in within a few turns."""
+    import uvloop
+
+    async def scenario() -> int:
+        srv = HttpServer(echo, Limits(idle_timeout=5))
+        port = await srv.listen("127.0.0.1", 0)
+        # Blocking connects: the kernel completes each handshake while the loop accepts nothing.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
+        try:
+            for _ in range(10):
+                await asyncio.sleep(0)
+            return len(srv.connections)
+        finally:
+            for client in clients:
+                client.close()
+            await srv.drain(1)
+
+    assert uvloop.run(scenario()) == 200
+
+
+async def test_out_of_file_descriptors_pauses_accepting_then_takes_the_waiting_clients(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMFILE stops accepting for a while (the clients wait in the backlog; the loop does not spin
+    on a socket it cannot accept from), then every waiting client is taken."""
+    import resource
+
+    from airoute.gateway import http_listener
+
+    monkeypatch.setattr(http_listener, "RETRY_SECONDS", 0.2)
+    srv = HttpServer(echo, Limits(idle_timeout=5))
+    port = await srv.listen("127.0.0.1", 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        lowest_free = os.dup(clients[0].fileno())  # the kernel hands out the lowest free descriptor
+        os.close(lowest_free)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))  # no new descriptor fits
+        try:
+            await eventually(lambda: srv._listeners[0]._retry is not None, what="accepting paused")
+            assert not srv.connections
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        await eventually(lambda: len(srv.connections) == 3, what="the waiting clients accepted")
+    finally:
+        for client in clients:
+            client.close()
+        await srv.drain(1)
