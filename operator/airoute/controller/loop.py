@@ -95,19 +95,21 @@ class EvaluationLoop:
 
     async def _apply(self, objs: Mapping[str, Mapping[str, Any]], pending: Iterator[Outcome]) -> None:
         """One of :data:`WRITERS`: writes the changed statuses, records the events and removes the
-        spent levers of the outcomes it takes (each route's in this order)."""
+        spent levers of the outcomes it takes (each route's in this order). A status not written
+        (409: the route changed meanwhile) records nothing: the route is decided again from what
+        is stored, and that decision's events are the ones that count (no Event twice)."""
         for outcome in pending:
             obj, decision = objs[outcome.key], outcome.decision
             assert decision is not None  # see pending
             stored = not outcome.changed or await self.store.write_status(obj, decision.status.to_wire())
             if not stored:
                 self.evaluator.retry(outcome.key)
+                continue
             before = (obj.get("status") or {}).get("weights") or {}
             for event in decision.events:
                 log_decision(outcome.key, event, before, decision.status.weights)
                 await self._record(obj, outcome.key, event)
-            if stored:  # a lever is removed only once what it did is in the stored status
-                await self._clear_spent(obj, decision.status)
+            await self._clear_spent(obj, decision.status)  # what it did is in the stored status
 
     async def _clear_spent(self, obj: Mapping[str, Any], status: AIRouteStatus) -> None:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ from airoute.api import parse_route
 from airoute.controller.evaluator import Evaluator
 from airoute.controller.folder_loop import FolderController
 from airoute.controller.kubestore import status_patch
+from airoute.controller.loop import EvaluationLoop
 from airoute.controller.observe import drills, observe
 from airoute.core.clock import to_rfc3339
+from airoute.core.events import Event
 from airoute.ports import MetricsSnapshot
 from tests.support.fakes import FakeClock, ScriptedMetrics
 from tests.support.paths import EXAMPLES
@@ -262,3 +265,50 @@ async def test_a_drill_counts_the_client_errors_seen_since_it_began(tmp_path: Pa
     drill = _status(tmp_path)["drills"][0]
     assert drill["phase"] == "Completed"
     assert drill["clientErrors"] == 3.0, "only the errors since the drill began"
+
+
+class _RefusingStore:
+    """A store whose status writes are refused (409) while ``refuse`` is set."""
+
+    def __init__(self, objs: list[dict[str, Any]]) -> None:
+        self.objs = objs
+        self.refuse = False
+        self.events: list[tuple[str, str, str]] = []
+
+    def acting(self) -> bool:
+        return True
+
+    def routes(self) -> list[dict[str, Any]]:
+        return self.objs
+
+    async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+        if self.refuse:
+            return False
+        next(o for o in self.objs if o["metadata"]["name"] == obj["metadata"]["name"])["status"] = dict(status)
+        return True
+
+    async def record(self, obj: Mapping[str, Any], event: Event) -> None:
+        self.events.append((obj["metadata"]["name"], event.reason, event.message))
+
+    async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
+        pass
+
+
+async def test_a_refused_status_write_posts_no_events_and_the_next_cycle_posts_them_once() -> None:
+    metrics, clock = ScriptedMetrics(), FakeClock(T0)
+    store = _RefusingStore(_routes(1))
+    loop = EvaluationLoop(Evaluator(metrics, clock), store, tick=15)
+    healthy(metrics)
+    await loop.once(force=True)
+    metrics.set(("support", "route-0", "azure-eu", "stable"), 500, 500)
+    store.events.clear()
+    store.refuse = True
+    for _ in range(2):  # the API server answers 409 twice: the route changed meanwhile
+        clock.t += 15
+        await loop.once(force=True)
+    assert store.events == [], "an event about a decision that was not stored"
+    store.refuse = False
+    clock.t += 15
+    await loop.once(force=True)
+    assert store.events and len(store.events) == len(set(store.events)), store.events
+    assert store.objs[0]["status"]["weights"]["azure-eu"] < 50
