@@ -321,3 +321,24 @@ class Stack:
             yield load
         finally:
             load.close()
+
+
+def running_stack(apiserver: Any, tmp_path_factory: Any, namespace: str, tail: int = 4000) -> Iterator[Stack]:
+    """A started :class:`Stack` in ``namespace`` for a module fixture (skips without Prometheus);
+    at the end it stops and prints the tail of the gateway's and the controller's logs."""
+    import pytest
+
+    from tests.support.prom_server import ensure_prometheus
+
+    if ensure_prometheus() is None:
+        pytest.skip("prometheus is not installed and hack/install-debian-tools.sh could not install it")
+    logs = tmp_path_factory.mktemp(f"{namespace}-logs")
+    stack = Stack(apiserver, namespace, logs).start()
+    try:
+        yield stack
+    finally:
+        stack.close()
+        for name in ("gateway", "controller"):
+            log = logs / f"{name}.log"
+            if log.exists():
+                print(f"--- {name} log (tail) ---\n{log.read_text(errors='replace')[-tail:]}")

@@ -19,7 +19,7 @@ import yaml
 from airoute.emulators import Faults
 from tests.support.fakes import wait_for
 from tests.support.paths import EXAMPLES
-from tests.support.stack import Stack
+from tests.support.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.slow]
 
@@ -31,20 +31,7 @@ ejection: it cannot see it. Then ``unhealthyAfter`` (2) evaluations, one per int
 
 @pytest.fixture(scope="module")
 def stack(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tests.support.prom_server import ensure_prometheus
-
-    if ensure_prometheus() is None:
-        pytest.skip("prometheus is not installed and hack/install-debian-tools.sh could not install it")
-    logs = tmp_path_factory.mktemp("ejection-logs")
-    s = Stack(apiserver, "ejection", logs).start()
-    try:
-        yield s
-    finally:
-        s.close()
-        for name in ("gateway", "controller"):
-            log = logs / f"{name}.log"
-            if log.exists():
-                print(f"--- {name} log (tail) ---\n{log.read_text(errors='replace')[-3000:]}")
+    yield from running_stack(apiserver, tmp_path_factory, "ejection", tail=3000)
 
 
 def _b0(version: dict[str, Any]) -> dict[str, Any]:

@@ -20,27 +20,14 @@ import yaml
 
 from airoute.emulators import Faults
 from tests.support.fakes import wait_for
-from tests.support.stack import Stack
+from tests.support.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def stack(apiserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from tests.support.prom_server import ensure_prometheus
-
-    if ensure_prometheus() is None:
-        pytest.skip("prometheus is not installed and hack/install-debian-tools.sh could not install it")
-    logs = tmp_path_factory.mktemp("stack-logs")
-    s = Stack(apiserver, "scenarios", logs).start()
-    try:
-        yield s
-    finally:
-        s.close()
-        for name in ("gateway", "controller"):
-            log = logs / f"{name}.log"
-            if log.exists():
-                print(f"--- {name} log (tail) ---\n{log.read_text(errors='replace')[-4000:]}")
+    yield from running_stack(apiserver, tmp_path_factory, "scenarios")
 
 
 ROLLOUT = {"steps": [30, 100], "interval": "3s", "minRequests": 3, "maxErrorRate": 0.1, "failureLimit": 2}
