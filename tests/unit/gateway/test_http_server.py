@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
+from airoute.gateway import http_server
 from airoute.gateway.http_server import LINGER, HttpServer, Limits, Refusal, Reply, Request
 from airoute.providers.egress import UpstreamPolicy
 from airoute.providers.http_pool import Pool, UpstreamError
@@ -172,6 +174,36 @@ async def test_a_refused_client_still_sending_gets_the_answer_not_a_reset(guarde
     pieces = int(LINGER * 2.5 / every)
     out = await asyncio.to_thread(_slow_unauthorised_upload, guarded[1], pieces, every)
     assert out.startswith(b"HTTP/1.1 401")
+
+
+def _endless_unauthorised_upload(port: int, most: int, every: float) -> tuple[bool, bool]:
+    """A client without a key that never stops sending (up to ``most`` pieces): whether the
+    server closed on it before it was done, and whether it was answered first."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 100000000\r\n\r\n")
+        sock.setblocking(False)
+        answer = b""
+        for _ in range(most):
+            time.sleep(every)
+            with contextlib.suppress(BlockingIOError):
+                answer += sock.recv(4096)
+            try:
+                sock.send(b"x")
+            except OSError:
+                return True, answer.startswith(b"HTTP/1.1 401")
+        return False, answer.startswith(b"HTTP/1.1 401")
+
+
+async def test_a_refused_client_that_never_pauses_is_closed_after_linger_max(
+    guarded: tuple[HttpServer, int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # LINGER keeps a refused connection open while its client sends; LINGER_MAX ends that, or a
+    # client trickling a byte now and then would hold a connection slot for as long as it likes.
+    monkeypatch.setattr(http_server, "LINGER_MAX", 3 * LINGER)
+    every, most = LINGER / 4, 200  # without LINGER_MAX: open for all 200 pieces (50 LINGERs)
+    closed, answered = await asyncio.to_thread(_endless_unauthorised_upload, guarded[1], most, every)
+    assert closed, "the connection stayed open for as long as the client trickled"
+    assert answered, "the client got its 401 before the connection closed"
 
 
 async def test_a_refusal_after_a_pipelined_request_waits_its_turn(guarded: tuple[HttpServer, int]) -> None:
