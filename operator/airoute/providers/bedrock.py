@@ -33,6 +33,7 @@ from airoute.providers.errors import (
     error_for_status,
 )
 from airoute.providers.eventstream import EventStreamDecoder, EventStreamError
+from airoute.providers.fastjson import loads
 from airoute.providers.http_pool import Pools
 from airoute.providers.request import ChatRequest
 from airoute.providers.tokens import Refreshing
@@ -116,7 +117,7 @@ class _ConverseStreamDecoder:
             kind = headers.get(":message-type")
             if kind == "event":
                 try:
-                    payload = json.loads(message.payload) if message.payload else {}
+                    payload = loads(message.payload) if message.payload else {}
                 except ValueError:
                     raise Unavailable("malformed event in the stream", provider=self._provider) from None
                 out += self._translator.feed({headers.get(":event-type", ""): payload})
@@ -162,7 +163,7 @@ class BedrockCaller(TranslatingCaller):
 
     def answer(self, data: bytes, request: ChatRequest) -> dict[str, Any]:
         try:
-            response = json.loads(data)
+            response = loads(data)
         except (ValueError, RecursionError):
             response = None
         if not isinstance(response, dict) or not isinstance((response.get("output") or {}).get("message"), Mapping):

@@ -17,7 +17,6 @@ so a hostile endpoint cannot make the gateway buffer without bound.
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Mapping
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 
 from airoute.providers.caller import StreamSink
 from airoute.providers.errors import BadRequest, ProviderError, connection_failure
+from airoute.providers.fastjson import dumps
 from airoute.providers.http_pool import MAX_ANSWER, MAX_ERROR_BODY, Origin, Pool, Pools, Response, UpstreamError
 from airoute.providers.request import ChatRequest
 from airoute.providers.request_codec import parse_request
@@ -36,7 +36,6 @@ from airoute.providers.streaming import carries_output, push
 log = logging.getLogger(__name__)
 
 _DONE = b"data: [DONE]\n\n"
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 class StreamDecoder(Protocol):
@@ -62,7 +61,7 @@ def chat_request(body: bytes, sniffed: Sniffed) -> ChatRequest:
 
 
 def sse(chunks: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + _COMPACT.encode(c).encode() + b"\n\n" for c in chunks)
+    return b"".join(b"data: " + dumps(c) + b"\n\n" for c in chunks)
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ class TranslatingCaller(ABC):
         request = chat_request(body, sniffed)
         response = await self._send(request, False)
         data = await self._read(response, MAX_ANSWER)
-        return _COMPACT.encode(self.answer(data, request)).encode()
+        return dumps(self.answer(data, request))
 
     async def stream(self, body: bytes, sniffed: Sniffed) -> AsyncGenerator[bytes, None]:
         request = chat_request(body, sniffed)

@@ -25,6 +25,7 @@ from typing import Any
 from airoute.api.providers import VertexAI
 from airoute.providers.credentials import GOOGLE_SCOPES
 from airoute.providers.errors import ProviderError, Unavailable, error_for_status
+from airoute.providers.fastjson import dumps, loads
 from airoute.providers.http_pool import Pools
 from airoute.providers.request import ChatRequest
 from airoute.providers.tokens import BearerHeader, Refreshing
@@ -111,7 +112,7 @@ class _SseDecoder:
 
     def _event(self, data: bytes) -> list[dict[str, Any]]:
         try:
-            response = json.loads(data)
+            response = loads(data)
         except (ValueError, RecursionError):
             raise Unavailable("malformed event in the stream", provider=self._provider) from None
         if not isinstance(response, dict):
@@ -153,14 +154,14 @@ class VertexCaller(TranslatingCaller):
 
     def wire(self, request: ChatRequest, stream: bool) -> tuple[str, bytes]:
         action = ":streamGenerateContent?alt=sse" if stream else ":generateContent"
-        return self._path + action, json.dumps(to_generate_content(request)).encode()
+        return self._path + action, dumps(to_generate_content(request))
 
     async def auth(self, path: str, body: bytes) -> str:
         return (await self._bearer.line()).decode("latin-1")
 
     def answer(self, data: bytes, request: ChatRequest) -> dict[str, Any]:
         try:
-            response = json.loads(data)
+            response = loads(data)
         except (ValueError, RecursionError):
             response = None
         if not isinstance(response, dict) or ("candidates" not in response and "promptFeedback" not in response):
