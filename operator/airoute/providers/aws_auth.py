@@ -119,7 +119,7 @@ class Signer:
                      f"{hashlib.sha256(body).hexdigest()}")
         scope = day + self._scope_suffix
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(keys.secret_key, day), to_sign.encode(), "sha256").hexdigest()
+        signature = hmac.digest(self._signing_key(keys.secret_key, day), to_sign.encode(), "sha256").hex()
         lines = f"x-amz-date: {stamp}\r\n"
         if keys.token:
             lines += f"x-amz-security-token: {keys.token}\r\n"

@@ -227,6 +227,16 @@ def parse_request(raw: Mapping[str, Any] | bytes | str) -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise _bad("messages", "must be a non-empty array")
     stream = bool(_boolean(body, "stream"))
+    if body.keys() <= _ESSENTIAL:  # no option to read: each would be its default
+        return ChatRequest(model, tuple(_message(m, i) for i, m in enumerate(messages)), stream)
+    return _with_options(body, model, messages, stream)
+
+
+_ESSENTIAL = frozenset({"model", "messages", "stream"})
+
+
+def _with_options(body: Mapping[str, Any], model: str, messages: list[Any], stream: bool) -> ChatRequest:
+    """The request with every option of ``body`` read (in the order their errors are reported)."""
     options = body.get("stream_options")
     if options is not None and (not stream or not isinstance(options, Mapping)):
         raise _bad("stream_options", "is only allowed with stream: true")

@@ -157,7 +157,8 @@ def _top_level_once(body: bytes) -> None:
             )
 
 
-def _slow(body: bytes) -> Sniffed:
+def _object(body: bytes) -> dict[str, Any]:
+    """The body parsed; raises :class:`SniffError` when it is not a JSON object."""
     try:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -166,6 +167,11 @@ def _slow(body: bytes) -> Sniffed:
         raise SniffError("the request body is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise SniffError("the request body must be a JSON object")
+    return parsed
+
+
+def _slow(body: bytes) -> Sniffed:
+    parsed = _object(body)
     _top_level_once(body)
     model = parsed.get("model")
     if not isinstance(model, str) or not model:
@@ -184,9 +190,13 @@ def sniff(body: bytes) -> Sniffed:
 
 
 def parsed_body(body: bytes, sniffed: Sniffed) -> dict[str, Any]:
-    """The whole body as a dict (parses it unless the slow path already did)."""
+    """The whole body as a dict (parses it unless the slow path already did). A body the fast
+    path read has ``model`` and ``stream`` once each at most, as plain keys, and its top-level
+    model is a string: what the slow path would check again is known, only the parse is left."""
     if sniffed.parsed is not None:
         return sniffed.parsed
+    if sniffed.span is not None:
+        return _object(body)
     return _slow(body).parsed or {}
 
 

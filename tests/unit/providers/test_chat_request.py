@@ -113,3 +113,30 @@ def test_simple_requests_round_trip(texts: list[str], temperature: float, stream
     if stream:
         body["stream"] = True
     assert request_to_openai(parse_request(body)) == body
+
+
+_ROLES = st.sampled_from(["system", "developer", "user", "assistant"])
+_ESSENTIAL_BODIES = st.fixed_dictionaries(
+    {"model": st.text(min_size=1, max_size=8),
+     "messages": st.lists(st.fixed_dictionaries({"role": _ROLES, "content": st.text(max_size=12)}),
+                          min_size=1, max_size=4)},
+    optional={"stream": st.booleans()},
+)
+
+
+@given(_ESSENTIAL_BODIES)
+def test_a_body_without_options_reads_as_the_full_reading_does(body: dict[str, Any]) -> None:
+    """parse_request skips reading the options of a body that has none: the request is the one
+    the full reading gives for it (every option at its default)."""
+    from airoute.providers.request_codec import _with_options
+
+    assert parse_request(body) == _with_options(body, body["model"], body["messages"], body.get("stream", False))
+    assert parse_request(body) == parse_request(body | {"user": None})  # a null option takes the full reading
+
+
+def test_any_other_key_takes_the_full_reading() -> None:
+    essential = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert parse_request(essential | {"metadata": {"a": 1}}).extra == {"metadata": {"a": 1}}
+    assert parse_request(essential | {"temperature": 0.5}).temperature == 0.5
+    with pytest.raises(BadRequest, match="stream_options"):
+        parse_request(essential | {"stream_options": {"include_usage": True}})

@@ -54,26 +54,35 @@ class Watchdog:
         self._handle: asyncio.TimerHandle | None = None
         self._cancelling = 0
 
-    def due(self) -> tuple[float, str]:
-        """When the attempt expires if nothing more happens, and what it will have missed."""
+    def due(self) -> float:
+        """When the attempt expires if nothing more happens (:meth:`missed` says what it missed)."""
         if not self.first:
             if self.first_token is not None and self.started + self.first_token < self.deadline:
-                return self.started + self.first_token, f"no first token within {self.first_token:g}s"
+                return self.started + self.first_token
         elif self.idle is not None and self.last + self.idle < self.deadline:
-            return self.last + self.idle, f"the stream stalled: no event for {self.idle:g}s"
-        return self.deadline, f"no complete answer within {self.deadline - self.started:.3g}s"
+            return self.last + self.idle
+        return self.deadline
+
+    def missed(self) -> str:
+        """What the attempt will have missed when it expires at :meth:`due`."""
+        at = self.due()
+        if at == self.deadline:
+            return f"no complete answer within {self.deadline - self.started:.3g}s"
+        if not self.first:
+            return f"no first token within {self.first_token:g}s"
+        return f"the stream stalled: no event for {self.idle:g}s"
 
     def _fire(self) -> None:
         self._handle = None
-        at, why = self.due()
+        at = self.due()
         now = self._loop.time()
         if now >= at and self.first and at != self.deadline and self.holding():
             self.last = now  # silent because the client reads slowly: the silence is not the backend's
-            at = self.due()[0]
+            at = self.due()
         if now < at:
             self._handle = self._loop.call_at(at, self._fire)
             return
-        self.expired = why
+        self.expired = self.missed()
         if self._task is not None:
             self._task.cancel()
 
@@ -91,7 +100,7 @@ class Watchdog:
             raise RuntimeError("Watchdog must be used inside a task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._handle = self._loop.call_at(self.due()[0], self._fire)
+        self._handle = self._loop.call_at(self.due(), self._fire)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
