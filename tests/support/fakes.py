@@ -115,8 +115,9 @@ class FakeReply:
     def send(self, status: int, body: bytes, content_type: str = "", headers: Any = None) -> None:
         self.started, self.status, self.body, self.headers = True, status, body, list(headers or [])
 
-    def start(self, status: int, content_type: str = "", headers: Any = None) -> None:
+    def start(self, status: int, content_type: str = "", headers: Any = None, first: bytes = b"") -> None:
         self.started, self.status, self.headers = True, status, list(headers or [])
+        self.body += first
 
     async def write(self, chunk: bytes) -> None:
         self.body += chunk

@@ -106,11 +106,13 @@ class Reply:
         self._conn.write(whole_response(status, body, content_type, headers, self.keep_alive))
 
     def start(self, status: int, content_type: str = "text/event-stream",
-              headers: list[tuple[str, str]] | None = None) -> None:
-        """Begins a chunked response; follow with :meth:`write` and :meth:`end`."""
+              headers: list[tuple[str, str]] | None = None, first: bytes = b"") -> None:
+        """Begins a chunked response; follow with :meth:`write` and :meth:`end`. A ``first``
+        chunk goes out in the same write as the head (one packet, not two)."""
         self._begin(status)
         extra = b"content-type: %s\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n" % content_type.encode()
-        self._conn.write(response_head(status, headers, extra, self.keep_alive))
+        head = response_head(status, headers, extra, self.keep_alive)
+        self._conn.write(head + b"%x\r\n%s\r\n" % (len(first), first) if first else head)
 
     def write_nowait(self, chunk: bytes) -> None:
         """Writes one chunk of a started stream without waiting for the client."""

@@ -43,9 +43,10 @@ class Relay:
 
     def send(self, piece: bytes) -> bool:
         self._watch.last = now = self._time()
-        if not self.started:
-            self._start(now)
         self.before, self.tail = self.tail, piece
+        if not self.started:
+            self._start(now, piece)  # the head and the first piece in one write
+            return not self._reply.paused
         return self._push(piece)
 
     def on_writable(self, resume: Callable[[], None]) -> None:
@@ -58,11 +59,11 @@ class Relay:
             self._start(self._loop.time())
         self._reply.end()
 
-    def _start(self, now: float) -> None:
+    def _start(self, now: float, first: bytes = b"") -> None:
         self.started = True
         self.first_at = self._clock()
         self._watch.begin(now)
-        self._reply.start(200, headers=SSE_HEADERS)
+        self._reply.start(200, headers=SSE_HEADERS, first=first)
 
     @property
     def last_bytes(self) -> bytes:
