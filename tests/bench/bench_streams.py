@@ -31,9 +31,13 @@ The upstream and the clients are one small Go program, ``tests/bench/streamload`
 machine's Go toolchain into ``~/.cache/airoute/bin``, keyed by its source), so that the load costs
 far less CPU than what it measures. Targets (issue 16): 0 errors at 1,000 and 3,000 streams; ≤ 20 µs
 of gateway CPU per relayed event; added TTFT p50 ≤ 5 ms and added gap p99 ≤ 20 ms at 1,000 streams;
-≤ 16 KiB per open stream. Any error fails the run (exit 1), and so does a LiteLLM that cannot be
-installed or started: the benchmark never skips its peer. The last line printed is one JSON object
-with every figure. Load, upstream and proxy share the machine's cores: compare within one run.
+≤ 16 KiB per open stream. An error of the gateway's or of the upstream's own streams fails the run
+(exit 1), and so does a LiteLLM that cannot be installed, started or measured: the benchmark never
+skips its peer. LiteLLM's failed streams are its result (on 2 cores it resets, drops or times out a
+large share of 3,000 streams after 10 minutes): they are counted, with their reasons, in
+``peer_errors`` and printed, but do not fail the gateway's benchmark. The last line printed is one
+JSON object with every figure. Load, upstream and proxy share the machine's cores: compare within
+one run.
 """
 
 from __future__ import annotations
@@ -281,7 +285,7 @@ def summary(results: dict[str, Any], counts: list[int]) -> dict[str, Any]:
             for key in ("ttft_p50_ms", "ttft_p99_ms", "gap_p99_ms"):
                 out[f"{target}_n{count}_added_{key}"] = _added(results, target, count, key)
     gateway = results.get("gateway", {})
-    errors = sum(r.get("errors", 0) for t in results.values() for r in t.values())
+    errors = sum(r.get("errors", 0) for t in ("direct", "gateway") for r in results.get(t, {}).values())
     first = counts[0]
     met: dict[str, bool | None] = {"zero_errors": errors == 0}
     met["cpu_us_per_chunk"] = all((gateway.get(f"n{c}", {}).get("cpu_us_per_chunk") or 1e9)
@@ -294,6 +298,8 @@ def summary(results: dict[str, Any], counts: list[int]) -> dict[str, Any]:
     met["rss_kib_per_stream"] = (all(r is not None and r <= GOALS["rss_kib_per_stream"] for r in rss)
                                  if gateway else None)
     out["errors_total"] = errors
+    out["peer_errors"] = {f"litellm_n{c}": r.get("errors") for c in counts
+                          if (r := results.get("litellm", {}).get(f"n{c}")) is not None}
     out["goals"] = GOALS
     out["targets_met"] = met
     waited = [gateway.get(f"n{c}", {}).get("run_queue_wait_share") or 0.0 for c in counts]
@@ -315,7 +321,9 @@ def main() -> int:
     out = summary(results, counts)
     left_out = [t for t in TARGETS if t not in targets]
     out["left_out"] = left_out
-    print(f"errors {out['errors_total']}; targets met: {out['targets_met']}")
+    print(f"errors {out['errors_total']} (direct and gateway); targets met: {out['targets_met']}")
+    if any(out["peer_errors"].values()):
+        print(f"LiteLLM's failed streams (its result, not a failure of the run): {out['peer_errors']}")
     if left_out:
         print(f"partial run: {', '.join(left_out)} left out (--targets); not a benchmark result")
     if out["machine_busy"]:
