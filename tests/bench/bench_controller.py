@@ -4,6 +4,7 @@ A child process serves a synthetic exposition (the gateway's metric names, 3 bac
 traffic on all of them) on several targets; the real Prometheus scrapes it. The controller's own
 :class:`EvaluationLoop` and :class:`Evaluator` — what Kopf and the folder loop drive — evaluate
 every route at every cycle with the real ``PrometheusMetricsSource``, over an in-memory store that
+keeps the routes as the controller keeps Kopf's index of them (``kubestore.stored_route``) and
 counts the status writes and Events.
 
 Per size, two phases:
@@ -31,7 +32,7 @@ import json
 import multiprocessing
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.synchronize import Event as EventFlag
 from pathlib import Path
@@ -42,7 +43,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from airoute.api.objects import object_key  # noqa: E402
 from airoute.controller.evaluator import Evaluator  # noqa: E402
+from airoute.controller.kubestore import stored_route  # noqa: E402
 from airoute.controller.loop import EvaluationLoop  # noqa: E402
 from airoute.controller.main import tune_gc  # noqa: E402
 from airoute.core.events import Event  # noqa: E402
@@ -111,11 +114,13 @@ def serve_exposition(routes: int, ports: Any, failing: EventFlag) -> None:
 
 
 class MemoryStore:
-    """A RouteStore over plain objects: a written status is stored back; writes and Events counted."""
+    """A RouteStore over routes kept as the controller keeps Kopf's index of them
+    (``kubestore.stored_route``): a written status is stored back with a new resourceVersion;
+    writes and Events counted."""
 
-    def __init__(self, objs: list[dict[str, Any]]) -> None:
-        self.objs = objs
-        self.version = len(objs)
+    def __init__(self, objs: Iterable[dict[str, Any]]) -> None:
+        self.objs = {object_key(o): stored_route(o) for o in objs}
+        self.version = len(self.objs)
         self.written: list[str] = []
         self.events: list[Event] = []
 
@@ -123,36 +128,33 @@ class MemoryStore:
         return True
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
-        return self.objs
+        return list(self.objs.values())
 
     async def clear_levers(self, obj: Mapping[str, Any], levers: Mapping[str, str]) -> None:
         raise AssertionError(f"no lever is set in the bench, yet {sorted(levers)} would be removed")
 
     async def write_status(self, obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
-        assert isinstance(obj, dict)
-        obj["status"] = dict(status)
         self.version += 1  # as the API server does: every write gives the object a new resourceVersion
-        obj["metadata"]["resourceVersion"] = str(self.version)
-        self.written.append(obj["metadata"]["name"])
+        meta = {**obj["metadata"], "resourceVersion": str(self.version)}
+        self.objs[object_key(obj)] = stored_route({**obj, "metadata": meta, "status": status})
+        self.written.append(meta["name"])
         return True
 
     async def record(self, obj: Mapping[str, Any], event: Event) -> None:
         self.events.append(event)
 
 
-def routes(n: int) -> list[dict[str, Any]]:
+def routes(n: int) -> Iterator[dict[str, Any]]:
     base = yaml.safe_load((EXAMPLES / "support-chat.yaml").read_text())
     base["metadata"]["namespace"] = "bench"
     base["metadata"]["generation"] = 1
     base["spec"]["health"]["window"] = "1m"
-    out = []
     for i in range(n):
         obj = copy.deepcopy(base)
         obj["metadata"]["name"] = f"r{i}"
         obj["metadata"]["resourceVersion"] = str(i + 1)
         obj["spec"]["model"] = f"model-{i}"  # a model has one owner: each route its own
-        out.append(obj)
-    return out
+        yield obj
 
 
 def rss_mib() -> float:
@@ -205,7 +207,8 @@ class Bench:
         finally:
             await self.source.close()
         failing = {f"r{i}" for i in range(0, len(self.store.objs), FAILING_EVERY)}
-        shifted = {o["metadata"]["name"] for o in self.store.objs if o["status"]["weights"]["azure-eu"] < 50}
+        objs = self.store.objs.values()
+        shifted = {o["metadata"]["name"] for o in objs if o["status"]["weights"]["azure-eu"] < 50}
         written = set(self.store.written)
         return {
             **result,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -81,6 +82,14 @@ class ApiModel(BaseModel):
         config = ConfigDict(**cls.model_config)
         config["json_schema_extra"] = {"x-kubernetes-validations": list(rules)}  # type: ignore[arg-type]
         return config
+
+    def updated(self, update: Mapping[str, Any]) -> Self:
+        """``model_copy(update=update)``, or this very object when nothing would change: models are
+        immutable, so sharing is safe, and a cycle that decides thousands of routes again then
+        allocates only what changed."""
+        if all(getattr(self, name) == value for name, value in update.items()):
+            return self
+        return self.model_copy(update=dict(update))
 
     def to_wire(self) -> dict[str, object]:
         """The JSON-ready dict as it appears in Kubernetes (camelCase, ``None`` left out)."""

@@ -26,21 +26,33 @@ def is_route_credential(secret: Mapping[str, Any]) -> bool:
     return isinstance(labels, Mapping) and labels.get(CREDENTIALS_LABEL) == "true"
 
 
-def namespace_of(obj: Mapping[str, Any]) -> str:
+def _metadata(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     meta = obj.get("metadata")
-    namespace = meta.get("namespace") if isinstance(meta, Mapping) else None
+    # A dict first: the check of the Mapping ABC costs more than the rest (every route, every cycle).
+    if type(meta) is dict:
+        return meta
+    return meta if isinstance(meta, Mapping) else None
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    meta = _metadata(obj)
+    namespace = meta.get("namespace") if meta is not None else None
     return str(namespace) if namespace else "default"
 
 
 def name_of(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata")
-    name = meta.get("name") if isinstance(meta, Mapping) else None
+    meta = _metadata(obj)
+    name = meta.get("name") if meta is not None else None
     return str(name) if name else ""
 
 
 def object_key(obj: Mapping[str, Any]) -> str:
     """``namespace/name`` of an object."""
-    return f"{namespace_of(obj)}/{name_of(obj)}"
+    meta = _metadata(obj)
+    if meta is None:
+        return "default/"
+    namespace, name = meta.get("namespace"), meta.get("name")
+    return f"{namespace if namespace else 'default'}/{name if name else ''}"
 
 
 def split_key(key: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from airoute.controller.parsing import ParseCache, try_parse
 from airoute.controller.resting import Resting, RestingRoutes
 from airoute.core.decide import Decision, evaluate, invalid_spec_status
 from airoute.core.events import Event
-from airoute.core.ownership import Ownership, conflict_decision, ownership, resolved
+from airoute.core.ownership import ClaimCache, Ownership, conflict_decision, resolved
 from airoute.core.signals import StatusPage
 from airoute.core.steady import at_rest, same_decision
 from airoute.ports import Clock, MetricsSnapshot, MetricsSource, RouteQuery, StatusPageSource
@@ -41,7 +41,6 @@ class Outcome:
 
     key: str
     decision: Decision | None
-    route: AIRoute | None = None
     changed: bool = False
 
     @property
@@ -69,6 +68,7 @@ class Evaluator:
     telemetry: ControllerMetrics | None = None
     cache: ParseCache = field(default_factory=ParseCache)
     drill_baselines: DrillBaselines = field(default_factory=DrillBaselines)
+    claims: ClaimCache = field(default_factory=ClaimCache)
     _seen: dict[str, _Seen] = field(default_factory=dict)
     resting: RestingRoutes = field(default_factory=RestingRoutes)
     _snapshot: MetricsSnapshot = field(default_factory=lambda: MetricsSnapshot(available=False, error="not yet read"))
@@ -82,10 +82,10 @@ class Evaluator:
     """Routes decided by the core so far; ``skipped``: routes at rest that needed no decision."""
     skipped: int = 0
 
-    def due(self, obj: Mapping[str, Any], now: float) -> bool:
+    def due(self, obj: Mapping[str, Any], now: float, key: str | None = None) -> bool:
         """Never evaluated here, changed since (spec or annotations), its status not about this spec,
-        or its ``health.interval`` has passed."""
-        seen = self._seen.get(object_key(obj))
+        or its ``health.interval`` has passed. ``key``: the object's, when known."""
+        seen = self._seen.get(key or object_key(obj))
         meta = obj.get("metadata") or {}
         if seen is None or seen.generation != meta.get("generation"):
             return True
@@ -113,10 +113,10 @@ class Evaluator:
         for key in list(self._seen):
             self.forget(key)
 
-    def _prune(self, objs: Sequence[Mapping[str, Any]]) -> None:
+    def _prune(self, keyed: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Forget the routes that are gone (deleted since the last cycle)."""
-        if len(self._seen) > len(objs):
-            present = {object_key(o) for o in objs}
+        if len(self._seen) > len(keyed):
+            present = {key for key, _ in keyed}
             for key in [k for k in self._seen if k not in present]:
                 self.forget(key)
 
@@ -187,7 +187,7 @@ class Evaluator:
         if self.telemetry is not None:
             self.telemetry.observe(route, decision.status, decision.events)
             self.telemetry.cycle.observe(time.perf_counter() - started)
-        return Outcome(key, decision, route, changed)
+        return Outcome(key, decision, changed)
 
     async def cycle(
         self, objs: Sequence[Mapping[str, Any]], force: bool = False, max_signal_age: float | None = None
@@ -198,13 +198,13 @@ class Evaluator:
         change between two ticks); ``None`` reads afresh whenever some route is due.
         """
         now = self._cycle_at = self.clock.now()
-        self._prune(objs)
-        owned = ownership(objs)
-        candidates = objs if force else [o for o in objs if self.due(o, now)]
+        keyed = [(object_key(o), o) for o in objs]
+        self._prune(keyed)
+        owned = self.claims.ownership(keyed)
+        candidates = keyed if force else [(k, o) for k, o in keyed if self.due(o, now, k)]
         resting: list[tuple[str, Mapping[str, Any], Resting]] = []
         parsed: list[tuple[str, Mapping[str, Any], AIRoute | None, InvalidRoute | None]] = []
-        for obj in candidates:
-            key = object_key(obj)
+        for key, obj in candidates:
             rest = self.resting.get(key, obj) if key in self._seen and key not in owned.lost else None
             if rest is not None:
                 resting.append((key, obj, rest))
@@ -238,13 +238,13 @@ class Evaluator:
             self.resting.forget(key)
             prev, _ = parse_status(obj.get("status") or {})
             decision = conflict_decision(prev, message, generation, now)
-            return Outcome(key, decision, route, changed=not same_decision(decision.status, prev))
+            return Outcome(key, decision, changed=not same_decision(decision.status, prev))
         outcome = self._decide(key, obj, route) if route is not None else self._invalid(key, obj, problem)
         assert outcome.decision is not None  # only the fast path decides nothing
         decision = resolved(outcome.decision, now, generation)
         if decision is outcome.decision:
             return outcome
-        return Outcome(key, decision, outcome.route, changed=True)
+        return Outcome(key, decision, changed=True)
 
 
 def _query(route: AIRoute) -> RouteQuery:

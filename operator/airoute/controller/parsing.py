@@ -14,6 +14,7 @@ from typing import Any
 
 from airoute.api import AIRoute, AIRouteSpec, AIRouteStatus, InvalidRoute, ObjectMeta, parse_route, parse_status
 from airoute.api.objects import object_key
+from airoute.controller.compact import JsonObject, plain
 
 _META_FIELDS = ("name", "namespace", "generation", "resourceVersion", "uid", "annotations", "labels")
 """What :class:`~airoute.api.ObjectMeta` reads of the metadata."""
@@ -36,7 +37,7 @@ class ParseCache:
         cached = self._specs.get(key)
         spec_doc = obj.get("spec")
         if cached is None or cached[0] != generation or (generation is None and cached[1] != spec_doc):
-            route = parse_route(obj)  # full validation: apiVersion, kind, metadata, spec
+            route = parse_route(_without_status(obj))  # full validation: apiVersion, kind, metadata, spec
             self._remember_spec(key, generation, spec_doc, route.spec)
             return route.model_copy(update={"status": self._status(key, obj.get("status"))})
         status = self._status(key, obj.get("status"))
@@ -70,7 +71,7 @@ class ParseCache:
         if last is not None and doc == last[0]:
             self._statuses[key] = (doc, last[1])  # the same next time is an identity check
             return last[1]
-        status, _ = parse_status(doc)
+        status, _ = parse_status(plain(doc))
         self._remember_status(key, doc, status)
         return status
 
@@ -80,13 +81,23 @@ class ParseCache:
         self._statuses[key] = (doc, status)
 
     def wrote(self, key: str, status: AIRouteStatus) -> None:
-        """Remember a status about to be written, so reading it back costs a comparison only."""
-        self._remember_status(key, status.to_wire(), status)
+        """Remember a status about to be written, so reading it back costs a comparison only (its
+        wire form kept compact); the route as parsed with the status before is of no more use."""
+        self._remember_status(key, JsonObject(status.to_wire()), status)
+        self._routes.pop(key, None)
 
     def forget(self, key: str) -> None:
         self._specs.pop(key, None)
         self._statuses.pop(key, None)
         self._routes.pop(key, None)
+
+
+def _without_status(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object to validate: its status is parsed apart (and cached), its spec decoded once."""
+    doc = {k: v for k, v in obj.items() if k != "status"}
+    if "spec" in doc:
+        doc["spec"] = plain(doc["spec"])
+    return doc
 
 
 def try_parse(cache: ParseCache, obj: Mapping[str, Any]) -> tuple[AIRoute | None, InvalidRoute | None]:

@@ -26,12 +26,20 @@ def set_condition(
     and the order are left alone (a new type is appended).
     """
     old = next((c for c in conditions if c.type == type_), None)
+    message = clip(message, 32768)
+    if old is not None and (old.status, old.reason, old.message, old.observed_generation) == (
+        status,
+        reason,
+        message,
+        generation,
+    ):
+        return list(conditions)  # the same condition object: nothing is allocated for what did not change
     stamp = old.last_transition_time if old is not None and old.status == status else to_rfc3339(now)
     new = Condition(
         type=type_,
         status=status,
         reason=reason,
-        message=clip(message, 32768),
+        message=message,
         last_transition_time=stamp,
         observed_generation=generation,
     )

@@ -56,8 +56,8 @@ def _step_backends(spec: AIRouteSpec, prev: AIRouteStatus, obs: Observations, no
         step = step_rollout(spec.rollout, b, before, prev.rollout(b.name), gates, first=first, now=now)
         seen = assess(spec.health, obs.backends.get(b.name), obs.metrics_available)
         status = step_backend(b.name, spec.health, spec.failover, before, seen, b.weight, now, obs.drills.get(b.name))
-        statuses[b.name] = status.model_copy(
-            update={"provider_hash": step.stable_hash, "provider": step.stable_provider},
+        statuses[b.name] = status.updated(
+            {"provider_hash": step.stable_hash, "provider": step.stable_provider},
         )
         rollouts[b.name] = step
         desired[b.name] = 0 if _withdrawn(step.rollout) else b.weight
@@ -77,7 +77,7 @@ def evaluate(route: AIRoute, obs: Observations, now: float) -> Decision:
     stepped = _step_backends(spec, prev, obs, now)
     plan = effective_weights(stepped.desired, stepped.factors)
     names = [b.name for b in spec.backends]
-    backends = [stepped.statuses[n].model_copy(update={"effective_weight": plan.weights[n]}) for n in names]
+    backends = [stepped.statuses[n].updated({"effective_weight": plan.weights[n]}) for n in names]
     rollouts = [s.rollout for s in stepped.rollouts.values() if s.rollout is not None]
     back = {n: s.ejected_until is None and s.ramp_step is None for n, s in stepped.statuses.items()}
     drills, drill_events = step_drills(prev.drills, obs.drills, plan.weights, back, obs.client_errors, now)

@@ -178,7 +178,10 @@ WITHIN = Rule(
 
 
 def _rule(policy: HealthPolicy, s: Signals) -> Rule:
-    return next((r for r in RULES if r.applies(policy, s)), WITHIN)
+    for rule in RULES:  # a loop, not next() over a generator: this runs for every backend at every cycle
+        if rule.applies(policy, s):
+            return rule
+    return WITHIN
 
 
 def health_of(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> tuple[Health, str]:
@@ -341,8 +344,8 @@ def step_backend(
         eject_now = unhealthy and streaks[0] >= policy.unhealthy_after
         track = _move(failover, track, unhealthy, eject_now, now)
         health, reason, message = _reported(policy, prev, assessment, track, streaks)
-    return base.model_copy(
-        update={
+    return base.updated(
+        {
             "health": health,
             "reason": reason,
             "message": clip(message, 1024),

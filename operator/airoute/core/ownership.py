@@ -14,7 +14,7 @@ owner.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airoute.api.status import AIRouteStatus
@@ -95,6 +95,39 @@ def ownership_of(claims: Iterable[Claim]) -> Ownership:
         if owner is not claim and owner.key != claim.key:
             lost[claim.key] = owner
     return Ownership(owners, lost)
+
+
+@dataclass
+class ClaimCache:
+    """:func:`ownership` of objects seen again and again (the controller's routes, every cycle):
+    each object's claim is kept by its ``resourceVersion`` and the ownership while no claim
+    changed, so a cycle where nothing changed costs a lookup per object instead of a timestamp
+    parse and a sort. Objects without a resourceVersion (files) are claimed afresh each time."""
+
+    _claims: dict[str, tuple[str, Claim | None]] = field(default_factory=dict)
+    _owned: tuple[list[Claim], Ownership] | None = None
+
+    def ownership(self, keyed: Iterable[tuple[str, Mapping[str, Any]]]) -> Ownership:
+        """:func:`ownership` of the objects, given with their ``namespace/name`` keys."""
+        keyed = list(keyed)
+        claims = [c for key, obj in keyed if (c := self._claim(key, obj)) is not None]
+        if len(self._claims) > len(keyed):  # some are gone
+            present = {key for key, _ in keyed}
+            for key in [k for k in self._claims if k not in present]:
+                del self._claims[key]
+        if self._owned is None or self._owned[0] != claims:  # the same claims compare by identity
+            self._owned = (claims, ownership_of(claims))
+        return self._owned[1]
+
+    def _claim(self, key: str, obj: Mapping[str, Any]) -> Claim | None:
+        meta = obj.get("metadata")
+        version = meta.get("resourceVersion") if isinstance(meta, Mapping) else None
+        if not isinstance(version, str) or not version:
+            return claim_of(obj)
+        cached = self._claims.get(key)
+        if cached is None or cached[0] != version:
+            cached = self._claims[key] = (version, claim_of(obj))
+        return cached[1]
 
 
 def conflict_decision(prev: AIRouteStatus, message: str, generation: int, now: float) -> Decision:

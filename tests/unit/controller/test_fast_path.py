@@ -4,6 +4,8 @@ Random routes live through random histories (traffic regimes held for a while wi
 numbers, outages, metrics gaps, drills, new provider blocks), evaluated at random intervals. One
 side is the controller's :class:`Evaluator` (which skips routes at rest, see ``core/steady``);
 the other calls the core's ``evaluate`` every time. Both store a status only when it changed.
+The evaluator reads each route as the controller holds it in a cluster
+(``kubestore.stored_route``: spec and status kept as compact JSON).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from airoute.api import parse_route, parse_status
 from airoute.controller.evaluator import Evaluator
+from airoute.controller.kubestore import stored_route
 from airoute.controller.observe import DrillBaselines, observe
 from airoute.core import Signals, evaluate, to_rfc3339
 from airoute.core.decide import Decision
@@ -141,7 +144,7 @@ def _check(spec: dict[str, Any], history: list[Step]) -> Evaluator:
         series = {(NS, NAME, b, "stable"): s for b, s in step.signals.items()}
         error = "" if step.available else "Prometheus unavailable"
         metrics.snapshot = MetricsSnapshot(available=step.available, error=error, series=series)
-        (outcome,) = asyncio.run(evaluator.cycle([fast], force=True))
+        (outcome,) = asyncio.run(evaluator.cycle([stored_route(fast)], force=True))
         decision, changed = reference.decide(full, metrics.snapshot, clock.t)
         where = f"step {n} at +{clock.t - T0:g}s"
         # A route at rest gets no decision: its stored status stands.
