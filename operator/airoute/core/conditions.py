@@ -11,6 +11,32 @@ from airoute.core.events import clip
 CONDITION_ORDER = ("Ready", "Degraded", "Progressing", "RolledBack", "MetricsAvailable", "Served")
 
 
+_SHARED: dict[tuple[str, ConditionStatus, str, str, str, int | None], Condition] = {}
+SHARED_MAX = 4096
+
+
+def _shared(
+    type_: str, status: ConditionStatus, reason: str, message: str, stamp: str, generation: int | None
+) -> Condition:
+    """The condition with these values, one object for every route that has it (conditions are
+    immutable; routes decided in the same cycle mostly share theirs: at 10,000 routes, 60,000
+    equal objects would be tens of MiB). Forgets them all once :data:`SHARED_MAX` are kept."""
+    key = (type_, status, reason, message, stamp, generation)
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[key] = Condition(
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=stamp,
+            observed_generation=generation,
+        )
+    return found
+
+
 def set_condition(
     conditions: Sequence[Condition],
     type_: str,
@@ -35,14 +61,7 @@ def set_condition(
     ):
         return list(conditions)  # the same condition object: nothing is allocated for what did not change
     stamp = old.last_transition_time if old is not None and old.status == status else to_rfc3339(now)
-    new = Condition(
-        type=type_,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=stamp,
-        observed_generation=generation,
-    )
+    new = _shared(type_, status, reason, message, stamp, generation)
     if old is None:
         return [*conditions, new]
     return [new if c.type == type_ else c for c in conditions]
