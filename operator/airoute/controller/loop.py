@@ -105,7 +105,7 @@ class EvaluationLoop:
             if not stored:
                 self.evaluator.retry(outcome.key)
                 continue
-            before = (obj.get("status") or {}).get("weights") or {}
+            before = (obj.get("status") or {}).get("weights") or {} if decision.events else {}
             for event in decision.events:
                 log_decision(outcome.key, event, before, decision.status.weights)
                 await self._record(obj, outcome.key, event)
