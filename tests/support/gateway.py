@@ -60,12 +60,12 @@ class Env:
     async def reload(self, *routes: Mapping[str, Any], name: str = "routes.yaml") -> None:
         """Writes routes and waits until the gateway serves a new table."""
         version = self.gateway.table.live.version
-        hash_ = self.gateway.table.live.table.hash
+        hash_ = self.gateway.table.live.hash
         self.write(*routes, name=name)
 
         def swapped() -> bool:
             live = self.gateway.table.live
-            return live.table.hash != hash_ or live.version != version
+            return live.hash != hash_ or live.version != version
 
         await eventually(swapped, what="a new route table")
 

@@ -139,8 +139,8 @@ class Backend(ApiModel):
             raise ValueError(f"exactly one provider block must be set: {', '.join(PROVIDER_FIELDS)} (found {count})")
         return self
 
-    @property
-    def provider(self) -> ProviderBlock:
+    @cached_property
+    def provider(self) -> ProviderBlock:  # the model is frozen: found once per parsed backend
         for attr in _PROVIDER_ATTRS:
             block = getattr(self, attr)
             if block is not None:

@@ -18,7 +18,6 @@ from airoute.core.routetable import (
     TableProblem,
     Variant,
     build_table,
-    content_hash,
     route_entry,
 )
 from airoute.core.shedding import SHED_ORDER, shed_by_pressure, shed_tier, tier_capacity
@@ -43,7 +42,6 @@ __all__ = [
     "WeightPlan",
     "assess",
     "build_table",
-    "content_hash",
     "effective_weights",
     "evaluate",
     "from_rfc3339",

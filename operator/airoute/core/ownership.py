@@ -24,7 +24,7 @@ from airoute.core.decide import Decision
 from airoute.core.events import Event, clip
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Claim:
     """One route's claim on a model; claims sort in the order of the rule (the owner first)."""
 

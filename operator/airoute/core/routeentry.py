@@ -19,6 +19,7 @@ Built from a raw AIRoute object (spec + status), with no Kubernetes in the resul
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,7 +37,7 @@ from airoute.core.weights import largest_remainder, normalized
 VariantName = Literal["stable", "canary"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variant:
     """One provider block of a backend and its share of the backend's traffic (percent)."""
 
@@ -48,7 +49,7 @@ class Variant:
     cloud: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackendEntry:
     """A backend as the gateway sees it: effective weight (0-100), deadlines, variants."""
 
@@ -66,7 +67,7 @@ def backend_entry(backend: Backend, weight: int, variants: tuple[Variant, ...]) 
                         backend.stream_idle_seconds, backend.priority)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteEntry:
     """One AIRoute, ready to serve."""
 
@@ -92,8 +93,15 @@ class RouteEntry:
     tokens_per_minute_per_client: int | None = None
 
 
+_BLOCKS: weakref.WeakValueDictionary[tuple[str, str], ProviderBlock] = weakref.WeakValueDictionary()
+"""Every provider block in use, by kind and content hash: routes that call the same deployment
+(or model, or Service) share one parsed block."""
+
+
 def _variant(name: VariantName, weight: int, backend: Backend) -> Variant:
-    return Variant(name, weight, backend.provider_kind, backend.provider, backend.provider_hash(), backend.cloud)
+    kind, digest = backend.provider_kind, backend.provider_hash()
+    block = _BLOCKS.setdefault((kind, digest), backend.provider)
+    return Variant(name, weight, kind, block, digest, backend.cloud)
 
 
 def _stored(status: BackendStatus | None) -> Backend | None:
@@ -309,48 +317,3 @@ def route_entry(obj: Mapping[str, Any]) -> RouteEntry:
         backend_entry(b, weights[b.name], _variants(b, status, distrusted)) for b in spec.backends
     )
     return _entry(meta, spec, weights, backends, False, distrusted)
-
-
-def _variant_wire(v: Variant) -> dict[str, Any]:
-    return {
-        "name": v.name,
-        "weight": v.weight,
-        "provider_kind": v.provider_kind,
-        "provider": v.provider.to_wire(),
-        "provider_hash": v.provider_hash,
-        "cloud": v.cloud,
-    }
-
-
-def entry_to_wire(e: RouteEntry) -> dict[str, Any]:
-    """The entry as plain JSON-ready data (provider blocks in their wire form)."""
-    return {
-        "key": e.key,
-        "namespace": e.namespace,
-        "name": e.name,
-        "model": e.model,
-        "tier": e.tier,
-        "degraded_response": e.degraded_response,
-        "allowed_clients": list(e.allowed_clients),
-        "consecutive_failures": e.consecutive_failures,
-        "eject_seconds": e.eject_seconds,
-        "max_retries": e.max_retries,
-        "retry_budget_percent": e.retry_budget_percent,
-        "tokens_per_minute": e.tokens_per_minute,
-        "tokens_per_minute_per_client": e.tokens_per_minute_per_client,
-        "generation": e.generation,
-        "from_last_good": e.from_last_good,
-        "embeddings": e.embeddings.to_wire() if e.embeddings is not None else None,
-        "backends": [
-            {
-                "name": b.name,
-                "weight": b.weight,
-                "timeout_seconds": b.timeout_seconds,
-                "first_token_seconds": b.first_token_seconds,
-                "stream_idle_seconds": b.stream_idle_seconds,
-                "priority": b.priority,
-                "variants": [_variant_wire(v) for v in b.variants],
-            }
-            for b in e.backends
-        ],
-    }

@@ -1,14 +1,15 @@
 """The callers of the live route table, cached: a variant whose provider block and Secret values
-did not change keeps its caller (and its connections) across reloads.
+did not change keeps its caller (and its connections) across changes, shared by every route
+bound to it.
 
 Callers are built by :func:`~airoute.providers.make_caller`; the cache only decides when to
-build one again and when one is no longer used (:meth:`CallerCache.retire`).
+build one again and when one is no longer used (:meth:`CallerCache.release`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from airoute.api.objects import CREDENTIALS_SELECTOR, SecretData
 from airoute.api.providers import OpenAICompatible, ProviderBlock
@@ -33,7 +34,8 @@ class BindError(ValueError):
         self.backend = backend
 
 
-def _referenced(block: ProviderBlock) -> list[str]:
+def secret_names(block: ProviderBlock) -> list[str]:
+    """The names of the Secrets ``block`` references (in its route's own namespace)."""
     names = []
     ref = getattr(block, "credentials_secret_ref", None)
     if ref is not None:
@@ -46,7 +48,7 @@ def _referenced(block: ProviderBlock) -> list[str]:
 def referenced_secrets(block: ProviderBlock, namespace: str, secrets: Mapping[str, SecretData]) -> dict[str, bytes]:
     """Every key of every Secret the block references, as ``"name/key"`` → value."""
     out: dict[str, bytes] = {}
-    for name in _referenced(block):
+    for name in secret_names(block):
         data = secrets.get(f"{namespace}/{name}")
         if data is None:
             raise BindError(
@@ -59,18 +61,21 @@ def referenced_secrets(block: ProviderBlock, namespace: str, secrets: Mapping[st
 
 
 class CallerCache:
-    """Callers by what they were built from; :meth:`bind` reuses, :meth:`retire` hands back the
-    ones no route uses any more."""
+    """Callers by what they were built from, counted by the routes bound to them: :meth:`bind`
+    reuses one or builds it, :meth:`release` hands back the ones no route uses any more."""
 
     def __init__(self, pools: Pools, service_hosts: Mapping[str, str] | None = None) -> None:
         self.pools = pools
         self.service_hosts = dict(service_hosts or {})
         self._callers: dict[CallerKey, Caller] = {}
-        self._keys: dict[int, CallerKey] = {}  # id of a caller -> its key (keep() in O(its callers))
-        self._used: set[CallerKey] = set()
+        self._keys: dict[int, CallerKey] = {}  # id of a caller -> its key
+        self._uses: dict[CallerKey, int] = {}
 
-    def caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData],
-               embeddings: Embeddings | None = None) -> Caller:
+    def __len__(self) -> int:
+        return len(self._callers)
+
+    def _caller(self, variant: Variant, backend: str, namespace: str, secrets: Mapping[str, SecretData],
+                embeddings: Embeddings | None = None) -> Caller:
         values = referenced_secrets(variant.provider, namespace, secrets)
         digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()
         serves = "chat" if embeddings is None else f"embeddings:{embeddings.family}:{embeddings.dimensions}"
@@ -80,43 +85,48 @@ class CallerCache:
                 backend, variant.provider_kind, variant.provider, lambda name, k: values.get(f"{name}/{k}"),
                 namespace, pools=self.pools, service_hosts=self.service_hosts, embeddings=embeddings)
             self._keys[id(made)] = key
-        self._used.add(key)
+        self._uses[key] = self._uses.get(key, 0) + 1
         return self._callers[key]
 
     def bind(self, entry: RouteEntry, secrets: Mapping[str, SecretData]) -> dict[tuple[str, str], Caller]:
-        """A caller for every variant of ``entry``; raises :class:`BindError` naming the backend."""
+        """A caller for every variant of ``entry``, each counted as used once more until
+        :meth:`release`; raises :class:`BindError` naming the backend (and counts nothing)."""
         out: dict[tuple[str, str], Caller] = {}
-        for backend in entry.backends:
-            for variant in backend.variants:
-                try:
-                    out[(backend.name, variant.name)] = self.caller(variant, backend.name, entry.namespace, secrets,
-                                                                    entry.embeddings)
-                except (BindError, ProviderConfigError) as exc:
-                    reason = exc.reason if isinstance(exc, BindError) else "InvalidProviderConfig"
-                    raise BindError(f"backend {backend.name}: {exc}", reason, backend.name) from None
-                except Exception as exc:  # a caller that cannot be built is this route's problem only
-                    raise BindError(f"backend {backend.name}: cannot build its {variant.provider_kind} client: "
-                                    f"{type(exc).__name__}: {exc}", "ClientBuildFailed", backend.name) from None
+        try:
+            for backend in entry.backends:
+                for variant in backend.variants:
+                    out[(backend.name, variant.name)] = self._bound(entry, backend.name, variant, secrets)
+        except BindError:
+            self.release(out.values())
+            raise
         return out
 
-    def begin(self) -> None:
-        """Starts a new binding round; callers not bound again until :meth:`retire` are retired."""
-        self._used = set()
+    def _bound(self, entry: RouteEntry, backend: str, variant: Variant, secrets: Mapping[str, SecretData]) -> Caller:
+        try:
+            return self._caller(variant, backend, entry.namespace, secrets, entry.embeddings)
+        except (BindError, ProviderConfigError) as exc:
+            reason = exc.reason if isinstance(exc, BindError) else "InvalidProviderConfig"
+            raise BindError(f"backend {backend}: {exc}", reason, backend) from None
+        except Exception as exc:  # a caller that cannot be built is this route's problem only
+            raise BindError(f"backend {backend}: cannot build its {variant.provider_kind} client: "
+                            f"{type(exc).__name__}: {exc}", "ClientBuildFailed", backend) from None
 
-    def keep(self, callers: Mapping[tuple[str, str], Caller]) -> None:
-        """Marks callers of a route kept from the previous table as still in use."""
-        self._used.update(k for c in callers.values() if (k := self._keys.get(id(c))) is not None)
-
-    def retire(self) -> list[Caller]:
-        """Removes and returns the callers no route uses any more (close them after a grace
-        period: requests may still be using them)."""
-        gone = [self._callers.pop(k) for k in [k for k in self._callers if k not in self._used]]
-        for caller in gone:
-            self._keys.pop(id(caller), None)
+    def release(self, callers: Iterable[Caller]) -> list[Caller]:
+        """Counts each of ``callers`` as used once less; removes and returns those no route uses
+        any more (close them after a grace period: requests may still be using them)."""
+        gone = []
+        for caller in callers:
+            key = self._keys.get(id(caller))
+            if key is None:
+                continue
+            self._uses[key] -= 1
+            if self._uses[key] <= 0:
+                del self._uses[key], self._keys[id(caller)], self._callers[key]
+                gone.append(caller)
         return gone
 
     async def close(self) -> None:
-        callers, self._callers, self._keys = list(self._callers.values()), {}, {}
+        callers, self._callers, self._keys, self._uses = list(self._callers.values()), {}, {}, {}
         for caller in callers:
             await caller.aclose()
         await self.pools.aclose()

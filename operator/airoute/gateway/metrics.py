@@ -15,6 +15,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+CHANGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 MAX_GAUGES = frozenset({names.ROUTE_TABLE_VERSION, names.ROUTES, names.READY, names.ROUTE_UNSERVABLE,
                         names.OVERLOAD, names.EVENT_LOOP_LAG, names.BACKEND_OUT})
 """Gauges merged across worker processes by maximum instead of sum."""
@@ -108,6 +109,11 @@ class GatewayMetrics:
             "Route tables (or single routes) refused; the last good one stays in use.",
         ))
         self.routes = r.add(Gauge(names.ROUTES, "Routes in the route table in use."))
+        self.change_cpu = r.add(Histogram(
+            names.ROUTE_CHANGE_CPU,
+            "CPU seconds the event loop spent on one slice of route changes (a few routes built and bound).",
+            (), CHANGE_BUCKETS,
+        ))
         self.in_flight = r.add(Gauge(names.IN_FLIGHT_REQUESTS, "Chat requests in flight.", ("tier",)))
         self.ready = r.add(Gauge(names.READY, "1 when the gateway serves (a route table is loaded)."))
         self.unservable = r.add(Gauge(

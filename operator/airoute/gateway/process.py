@@ -151,7 +151,7 @@ class Gateway:
         else:
             assert config.routes_dir is not None
             folder = FolderSource(config.routes_dir, config.poll_interval)
-            self._spawn(folder.run(self.table.apply, self.table.refuse), "route-source")
+            self._spawn(folder.run(self.table.submit, self.table.refuse), "route-source")
         if config.api_keys_file:
             self.keyring.load_file(config.api_keys_file)
             self._spawn(self.keyring.poll_file(config.api_keys_file, config.poll_interval), "client-keys")

@@ -118,13 +118,24 @@ class KubeClient:
     async def list(self, path: str, params: Mapping[str, str] | None = None) -> tuple[list[KubeObject], str]:
         """All objects of a collection (following ``continue``) and the list's resourceVersion."""
         items: list[KubeObject] = []
-        query = {"limit": "500", **(params or {})}
+        version = ""
+        async for page, at in self.list_pages(path, params):
+            items.extend(page)
+            version = at
+        return items, version
+
+    async def list_pages(
+        self, path: str, params: Mapping[str, str] | None = None, limit: int = 500
+    ) -> AsyncIterator[tuple[Sequence[KubeObject], str]]:
+        """The objects of a collection a page at a time (``limit`` each, following ``continue``),
+        each with the list's resourceVersion (the last page's is the one to watch from)."""
+        query = {"limit": str(limit), **(params or {})}
         while True:
             body = await self.get(path, query)
-            items.extend(body.get("items") or [])
             meta = body.get("metadata") or {}
+            yield body.get("items") or [], str(meta.get("resourceVersion", ""))
             if not meta.get("continue"):
-                return items, str(meta.get("resourceVersion", ""))
+                return
             query["continue"] = meta["continue"]
 
     async def watch(

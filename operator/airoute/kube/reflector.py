@@ -1,9 +1,12 @@
 """Keeps a local copy of one collection in sync with list + watch (client-go's "reflector").
 
-The store maps ``namespace/name`` to the object. After the first list and after every change the
-``on_change`` callback gets the whole store; it should be cheap (the gateway debounces it).
-Watches resume from the last resourceVersion (bookmarks keep it fresh); ``410 Gone`` relists;
-other errors back off and retry, keeping the last store.
+Two ways to follow it, as client-go's informers offer: ``on_change`` gets the whole store
+(``namespace/name`` → object) after the first list and after every change — it should be cheap;
+``on_delta`` gets only what changed (``namespace/name`` → object, None when deleted), page by page
+while listing, and keeps no store at all (``transform`` may shrink each object first). Watches
+resume from the last resourceVersion (bookmarks keep it fresh); ``410 Gone`` relists (the delta
+of a relist names every object listed, and None for those gone meanwhile); other errors back off
+and retry, keeping what was known.
 """
 
 from __future__ import annotations
@@ -21,27 +24,34 @@ from airoute.kube.client import Gone, KubeClient, KubeError, KubeObject
 log = logging.getLogger(__name__)
 
 Store = dict[str, KubeObject]
+Delta = dict[str, KubeObject | None]
 
 
 class Reflector:
-    """List + watch of ``path`` (a collection URL path) into :attr:`store`."""
+    """List + watch of ``path`` (a collection URL path) into :attr:`store` (with ``on_change``)
+    or into ``on_delta`` (:attr:`keys` only)."""
 
     def __init__(
         self,
         client: KubeClient,
         path: str,
-        on_change: Callable[[Store], None],
+        on_change: Callable[[Store], None] | None = None,
         watch_timeout: int = 300,
         backoff: tuple[float, float] = (0.5, 30.0),
         params: Mapping[str, str] | None = None,
+        on_delta: Callable[[Delta], None] | None = None,
+        transform: Callable[[KubeObject], KubeObject] | None = None,
     ) -> None:
         self.client = client
         self.path = path
         self.params = dict(params or {})
         self.on_change = on_change
+        self.on_delta = on_delta
+        self.transform = transform
         self.watch_timeout = watch_timeout
         self.backoff = backoff
         self.store: Store = {}
+        self.keys: set[str] = set()
         self.resource_version = ""
         self.synced = asyncio.Event()
         self.relists = 0
@@ -65,25 +75,53 @@ class Reflector:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self.backoff[1])
 
+    def _kept(self, obj: KubeObject) -> KubeObject:
+        return self.transform(obj) if self.transform is not None else obj
+
     async def _list(self) -> None:
-        items, version = await self.client.list(self.path, self.params)
-        self.store = {object_key(o): o for o in items}
-        self.resource_version = version
+        listed: set[str] = set()
+        store: Store = {}
+        version = ""
+        async for items, at in self.client.list_pages(self.path, self.params):
+            version = at
+            page: Delta = {}
+            for obj in items:
+                key = object_key(obj)
+                listed.add(key)
+                page[key] = kept = self._kept(obj)
+                if self.on_change is not None:
+                    store[key] = kept
+            if self.on_delta is not None and page:
+                self.on_delta(page)
+        gone = self.keys - listed
+        self.keys, self.store, self.resource_version = listed, store, version
         self.relists += 1
         self.last_error = None
+        if self.on_delta is not None and gone:
+            self.on_delta(dict.fromkeys(gone))
         self.synced.set()
-        self.on_change(self.store)
+        if self.on_change is not None:
+            self.on_change(self.store)
 
     async def _watch(self) -> None:
         async for event in self.client.watch(self.path, self.resource_version, self.watch_timeout, self.params):
             obj = event.get("object") or {}
             version = (obj.get("metadata") or {}).get("resourceVersion")
             kind = event.get("type")
+            key = object_key(obj)
             if kind in ("ADDED", "MODIFIED"):
-                self.store[object_key(obj)] = obj
+                self.keys.add(key)
+                kept = self._kept(obj)
+                if self.on_change is not None:
+                    self.store[key] = kept
+                if self.on_delta is not None:
+                    self.on_delta({key: kept})
             elif kind == "DELETED":
-                self.store.pop(object_key(obj), None)
+                self.keys.discard(key)
+                self.store.pop(key, None)
+                if self.on_delta is not None:
+                    self.on_delta({key: None})
             if version:
                 self.resource_version = str(version)
-            if kind != "BOOKMARK":
+            if kind != "BOOKMARK" and self.on_change is not None:
                 self.on_change(self.store)

@@ -4,10 +4,20 @@ from airoute.store.folder import (
     FolderContents,
     FolderRoutes,
     LoadedRoute,
+    ParsedFiles,
     fingerprint,
     read_folder,
     status_path,
     unreadable,
 )
 
-__all__ = ["FolderContents", "FolderRoutes", "LoadedRoute", "fingerprint", "read_folder", "status_path", "unreadable"]
+__all__ = [
+    "FolderContents",
+    "FolderRoutes",
+    "LoadedRoute",
+    "ParsedFiles",
+    "fingerprint",
+    "read_folder",
+    "status_path",
+    "unreadable",
+]

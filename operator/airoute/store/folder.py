@@ -100,18 +100,43 @@ def fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def read_folder(folder: Path) -> FolderContents:
-    """One read of the folder (blocking file I/O); a missing folder is a problem too."""
+class ParsedFiles:
+    """What earlier reads parsed of each file, used again while the file's inode, size and
+    modification time are the same: a read after one file changed parses that file only."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[Path, tuple[tuple[int, int, int], list[Any]]] = {}
+
+    def documents(self, path: Path) -> list[Any]:
+        """The YAML documents of ``path`` (raises what reading or parsing it raises)."""
+        stat = path.stat()
+        mark = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        cached = self._parsed.get(path)
+        if cached is None or cached[0] != mark:
+            cached = (mark, list(yaml.safe_load_all(path.read_text())))
+            self._parsed[path] = cached
+        return cached[1]
+
+    def keep_only(self, paths: set[Path]) -> None:
+        for gone in [p for p in self._parsed if p not in paths]:
+            del self._parsed[gone]
+
+
+def read_folder(folder: Path, cache: ParsedFiles | None = None) -> FolderContents:
+    """One read of the folder (blocking file I/O); a missing folder is a problem too. ``cache``:
+    what an earlier read parsed (see :class:`ParsedFiles`)."""
+    cache = cache if cache is not None else ParsedFiles()
     found = FolderContents()
     if not folder.is_dir():
         found.problems.append(f"route folder {folder} does not exist")
         return found
-    for path in yaml_files(folder):
-        if not path.name.endswith(STATUS_SUFFIX):
-            _read_file(folder, path, found)
+    read = {path for path in yaml_files(folder) if not path.name.endswith(STATUS_SUFFIX)}
+    for path in sorted(read):
+        _read_file(folder, path, found, cache)
     for i, loaded in enumerate(found.routes):
         if loaded.obj is not None:
-            found.routes[i] = _with_status(folder, loaded, found.problems)
+            found.routes[i] = _with_status(folder, loaded, found.problems, cache, read)
+    cache.keep_only(read)
     return found
 
 
@@ -119,14 +144,10 @@ def _where(folder: Path, path: Path) -> str:
     return str(path.relative_to(folder))
 
 
-def _documents(path: Path) -> list[Any]:
-    return list(yaml.safe_load_all(path.read_text()))
-
-
-def _read_file(folder: Path, path: Path, found: FolderContents) -> None:
+def _read_file(folder: Path, path: Path, found: FolderContents, cache: ParsedFiles) -> None:
     where = _where(folder, path)
     try:
-        docs = _documents(path)
+        docs = cache.documents(path)
     except _UNREADABLE as exc:
         found.problems.append(f"{where}: cannot read YAML: {unreadable(exc)}")
         return
@@ -154,7 +175,8 @@ def _read_object(where: str, loaded: LoadedRoute, found: FolderContents) -> None
             found.problems.append(f"{where}: Secret {name_of(obj)}: {exc}")
 
 
-def _with_status(folder: Path, loaded: LoadedRoute, problems: list[str]) -> LoadedRoute:
+def _with_status(folder: Path, loaded: LoadedRoute, problems: list[str], cache: ParsedFiles,
+                 read: set[Path]) -> LoadedRoute:
     doc = dict(loaded.obj or {})
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
     assert isinstance(meta, Mapping)
@@ -165,8 +187,12 @@ def _with_status(folder: Path, loaded: LoadedRoute, problems: list[str]) -> Load
     except ValueError:
         return LoadedRoute(loaded.source, loaded.index, doc, item=loaded.item)
     if spath.is_file():
+        read.add(spath)
         try:
-            status = yaml.safe_load(spath.read_text())
+            docs = cache.documents(spath)
+            if len(docs) > 1:
+                raise yaml.YAMLError("expected a single document in the stream")
+            status = docs[0] if docs else None
         except _UNREADABLE as exc:
             status = None
             problems.append(f"{spath.name}: cannot read YAML: {unreadable(exc)}")

@@ -23,7 +23,7 @@ import pytest
 
 from airoute.emulators.openai_compatible import OpenAICompatibleEmulator
 from airoute.gateway.routetable.kubernetes import KubeSource
-from airoute.gateway.routetable.snapshot import Snapshot
+from airoute.gateway.routetable.snapshot import Change
 from airoute.kube import KubeClient, load_config
 from tests.support.fakes import eventually
 from tests.support.gateway import chat_body, gateway_rbac
@@ -86,14 +86,14 @@ async def test_a_route_cannot_borrow_a_secret_that_is_not_a_route_credential(api
         assert CLIENT_KEY not in gateway.output() and DB_PASSWORD not in gateway.output()
 
         # What the gateway holds: only the labelled Secrets, and never its client keys.
-        snapshots: list[Snapshot] = []
+        changes: list[Change] = []
         client = KubeClient(load_config(str(kubeconfig)))
         source = KubeSource(client, (ns,), withheld=frozenset({f"{ns}/clients"}))
-        watching = asyncio.create_task(source.run(snapshots.append, lambda reason: None))
+        watching = asyncio.create_task(source.run(changes.append, lambda reason: None))
         try:
-            await eventually(lambda: snapshots, within=10, what="a snapshot")
-            assert set(snapshots[-1].secrets) == {f"{ns}/vendor"}
-            held = {key for r in source._reflectors if r.path.endswith("/secrets") for key in r.store}
+            await eventually(lambda: any(c.synced for c in changes), within=10, what="the first lists")
+            assert {key for c in changes for key, data in c.secrets.items() if data is not None} == {f"{ns}/vendor"}
+            held = {key for r in source._reflectors if r.path.endswith("/secrets") for key in r.keys}
             assert held == {f"{ns}/clients", f"{ns}/vendor"}, "an unlabelled Secret is never even listed"
         finally:
             watching.cancel()

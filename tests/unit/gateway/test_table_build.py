@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 
 from airoute.gateway.callers import CallerCache
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.routetable.build import RETIRE_AFTER, TableBuilder
-from airoute.gateway.routetable.snapshot import Snapshot
+from airoute.gateway.routetable.build import RETIRE_AFTER, SLICE, TableBuilder
+from airoute.gateway.routetable.snapshot import Change, Snapshot
 from airoute.providers import Pools
 from tests.support.routes import airoute, unreachable
 
@@ -118,32 +119,54 @@ def _stored(obj: dict[str, Any], version: int) -> dict[str, Any]:
     return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(version)}}
 
 
-async def test_one_route_changed_among_many_is_the_only_one_parsed_and_bound(
+async def test_one_route_changed_among_many_is_the_only_one_built_and_bound(
     table: TableBuilder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import airoute.core.routetable as core_table
-
-    parsed: list[str] = []
-    real_entry = core_table.route_entry
-    def spied_entry(obj: dict[str, Any]) -> Any:
-        parsed.append(obj["metadata"]["name"])
-        return real_entry(obj)
-
-    monkeypatch.setattr(core_table, "route_entry", spied_entry)
     bound = _spy_on_bind(table, monkeypatch)
     routes = [_stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(300)]
     table.apply(snap(*routes))
-    assert len(parsed) == len(bound) == 300
-    before = dict(table.live.routes)
-    parsed.clear(), bound.clear()
+    assert table.state.built == len(bound) == 300
+    before, version = dict(table.live.routes), table.live.version
+    bound.clear()
     routes[7] = _stored(airoute(unreachable(), "r7", status={"weights": {"b0": 0, "b1": 100}}), 1000)
     table.apply(snap(*routes))
-    assert parsed == ["r7"] and bound == ["r7"], "only the changed route is parsed and bound again"
+    assert table.state.built == 301 and bound == ["r7"], "only the changed route is built and bound again"
     assert [s.weight for s in table.live.routes["r7"].choice.slots] == [0, 100]
     assert all(table.live.routes[m] is before[m] for m in before if m != "r7"), "the others are reused as they were"
-    assert table.live.version == 2
+    assert table.live.version == version + 1
     table.apply(snap(*routes[:-1]))  # one deleted
-    assert "r299" not in table.live.routes and parsed == ["r7"]
+    assert "r299" not in table.live.routes and table.state.built == 301 and bound == ["r7"]
+
+
+async def test_a_change_names_only_what_changed_and_costs_only_that(
+    table: TableBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The way the Kubernetes source reports a watch event: one object, nothing about the rest."""
+    bound = _spy_on_bind(table, monkeypatch)
+    table.apply(Change({f"team/r{i}": airoute(unreachable(), f"r{i}") for i in range(50)}, synced=True))
+    first = table.live.routes["r3"]
+    version, built, bound[:] = table.live.version, table.state.built, []
+    table.apply(Change({"team/r3": airoute(unreachable(), "r3", status={"weights": {"b0": 20, "b1": 80}})}))
+    assert (table.state.built - built, bound, len(table.live.routes)) == (1, ["r3"], 50)
+    assert table.live.routes["r3"] is not first and table.live.version == version + 1
+    table.apply(Change({"team/r4": None}))
+    assert "r4" not in table.live.routes and len(table.live.routes) == 49 and table.state.built - built == 1
+
+
+async def test_a_status_write_that_moves_no_weight_builds_nothing(
+    table: TableBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The controller writes conditions and health figures; the table reads weights and stable blocks."""
+    bound = _spy_on_bind(table, monkeypatch)
+    status = {"weights": {"b0": 40, "b1": 60}, "conditions": [{"type": "Ready", "status": "True"}],
+              "backends": [{"name": "b0", "health": "Healthy", "errorRate": 0.0}]}
+    table.apply(Change({"team/chat": _stored(airoute(unreachable(), status=status), 1)}, synced=True))
+    live, version, built, bound[:] = table.live.routes["chat"], table.live.version, table.state.built, []
+    status = {**status, "conditions": [{"type": "Ready", "status": "False"}],
+              "backends": [{"name": "b0", "health": "Degraded", "errorRate": 0.2}]}
+    table.apply(Change({"team/chat": _stored(airoute(unreachable(), status=status), 2)}))
+    assert (table.state.built, bound, table.live.version) == (built, [], version)
+    assert table.live.routes["chat"] is live
 
 
 async def test_a_changed_secret_rebinds_the_routes_of_its_namespace_only(
@@ -161,8 +184,12 @@ async def test_a_changed_secret_rebinds_the_routes_of_its_namespace_only(
     assert table.live.routes["here"].choice.slots[0].variants[0].target.caller is not old, "bound to the new key"
 
 
-async def test_a_submitted_snapshot_is_built_while_the_event_loop_keeps_serving(table: TableBuilder) -> None:
+async def test_requests_are_never_stalled_by_a_build(table: TableBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 routes at start, then changes streaming in: every turn of the loop the builder takes
+    builds at most SLICE route entries, and other work (standing for requests) runs between any
+    two of its turns — counted, not timed."""
     ticks = 0
+    turns: list[tuple[int, int]] = []  # (ticks when a slice began, entries it built)
 
     async def ticker() -> None:  # stands for requests: it runs only when the loop is free
         nonlocal ticks
@@ -170,17 +197,32 @@ async def test_a_submitted_snapshot_is_built_while_the_event_loop_keeps_serving(
             ticks += 1
             await asyncio.sleep(0)
 
-    routes = [_stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(2000)]
+    real_slice = table._slice
+
+    def counted_slice() -> None:
+        built = table.state.built
+        real_slice()
+        turns.append((ticks, table.state.built - built))
+
+    monkeypatch.setattr(table, "_slice", counted_slice)
+    routes = {f"team/r{i}": _stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(2000)}
     task = asyncio.get_running_loop().create_task(ticker())
     try:
-        table.submit(snap(*routes))
-        assert not table.loaded.is_set(), "nothing is built on the caller's turn of the loop"
+        table.submit(Change(routes, synced=True))
+        assert not table.loaded.is_set() and turns == [], "nothing is built on the caller's turn of the loop"
         await table.loaded.wait()
-        during = ticks
+        for i in range(0, 200, 2):  # changes stream in while the builder works
+            table.submit(Change({f"team/r{i}": _stored(airoute(unreachable(), f"r{i}", status={
+                "weights": {"b0": 10, "b1": 90}}), 5000 + i)}))
+            await asyncio.sleep(0)
+        assert table._working is not None
+        await table._working
     finally:
         task.cancel()
-    assert during > 0, "the loop ran other work while the table was built"
-    assert len(table.live.routes) == 2000
+    assert len(table.live.routes) == 2000 and table.state.built == 2100
+    assert max(built for _, built in turns) <= SLICE, "no turn of the loop builds more than a slice"
+    assert all(b[0] > a[0] for a, b in itertools.pairwise(turns)), "requests ran between every two slices"
+    assert [s.weight for s in table.live.routes["r198"].choice.slots] == [10, 90]
 
 
 async def test_snapshots_submitted_during_a_build_are_coalesced_to_the_newest(table: TableBuilder) -> None:

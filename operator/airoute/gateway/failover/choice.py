@@ -64,7 +64,7 @@ def _draw(pool: list[Slot[T]], rand: Random) -> Slot[T]:
     return pool[-1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Choice(Generic[T]):
     """The backends of one route, ready for :meth:`order`."""
 

@@ -40,7 +40,7 @@ class Target:
     """Values of ``GEN_AI_LABELS``: ``labels`` and the GenAI conventions' attributes."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LiveRoute:
     """One route as served: its entry, its compiled choice and its label tuples.
 
@@ -52,7 +52,7 @@ class LiveRoute:
     choice: Choice[Target]
     labels: Labels5 = field(init=False)
     reads_needs: bool = field(init=False)
-    first_group: frozenset[str] = field(init=False)
+    first_group: tuple[str, ...] = field(init=False)
     """The backends of the route's lowest priority: an answer from any other backend is *spilled*
     (whether the first group throttled, failed, was ejected or taken out by the controller)."""
     narrowings: dict[int, Narrowing] = field(init=False, default_factory=dict)
@@ -60,7 +60,7 @@ class LiveRoute:
     def __post_init__(self) -> None:
         self.labels = (self.entry.namespace, self.entry.name, "", "", "")
         first = min((s.priority for s in self.choice.slots), default=0)
-        self.first_group = frozenset(s.name for s in self.choice.slots if s.priority == first)
+        self.first_group = tuple(s.name for s in self.choice.slots if s.priority == first)
         self.reads_needs = self.entry.embeddings is None and any(
             p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
 
@@ -80,8 +80,9 @@ def provider_name(kind: str) -> str:
 
 def configured_model(block: object) -> str:
     """The model a provider block names: Azure's deployment, Bedrock's model ID, the model."""
+    fields = getattr(type(block), "model_fields", {})
     for attribute in ("deployment", "model_id", "model"):
-        value = getattr(block, attribute, None)
+        value = getattr(block, attribute, None) if attribute in fields else None
         if isinstance(value, str):
             return value
     return ""

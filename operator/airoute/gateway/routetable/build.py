@@ -1,187 +1,261 @@
-"""How the live route table is built: a new one from each snapshot a route source reports
-(:mod:`~airoute.gateway.routetable.folder`, :mod:`~airoute.gateway.routetable.kubernetes`),
-swapped in whole.
+"""How the live route table is kept: route sources (:mod:`~airoute.gateway.routetable.folder`,
+:mod:`~airoute.gateway.routetable.kubernetes`) report what changed, and each changed route is
+built and bound on its own — a change costs the work of the routes it touched, whatever the size
+of the table.
 
-* routes outside the served namespaces are left out;
-* core's :func:`build_table` validates every route (a broken route keeps its previous entry);
-* every variant is bound to a caller; a route whose Secrets are missing keeps its previous live
-  route when it had one, and is left out otherwise — its clients get a 503 naming it, and
+* routes and Secrets outside the served namespaces are left out;
+* core's :class:`~airoute.core.tablestate.TableState` builds the entry of each changed route (an
+  object whose input did not change builds nothing; a broken route keeps its previous entry; the
+  model's first claimant owns it);
+* every variant of a changed entry is bound to a caller (:class:`CallerCache`, counted by the
+  routes using it); a route whose Secrets are missing keeps its previous live route when it had
+  one, and is left out otherwise — its clients get a 503 naming it, and
   ``airoute_gateway_route_unservable`` tells the controller (the route's ``Served`` condition);
-* what did not change is reused: an object of the same ``resourceVersion`` is not parsed again
-  (core's :class:`EntryCache`), and a route whose entry and namespace Secrets are the same keeps
-  its live route and callers — a change costs the parsing and binding of the routes it touched,
-  and a lookup for each of the others;
-* a snapshot that cannot be read or built at all is refused: the last good table stays, a log
-  line and ``airoute_gateway_route_table_load_failures_total`` say so.
+* a changed Secret rebinds the routes that reference it, and only those;
+* :meth:`TableBuilder.submit` works through changes on the event loop in slices of at most
+  :data:`SLICE` routes, each applied in one synchronous step, with the loop free to serve requests
+  between slices; changes that arrive meanwhile are merged (the newest object of each route);
+* a source that cannot be read at all is refused: the table stays as it is, a log line and
+  ``airoute_gateway_route_table_load_failures_total`` say so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import time
 from collections.abc import Mapping
+from typing import Any
 
-from airoute.api.objects import SecretData, namespace_of
-from airoute.core.routetable import EntryCache, RouteEntry, RouteTable, TableProblem, build_table
-from airoute.gateway.callers import BindError, CallerCache
-from airoute.gateway.failover.route import LiveRoute, Target, compile_route
+from airoute.api.objects import SecretData, object_key
+from airoute.core.routeentry import RouteEntry
+from airoute.core.tablestate import TableState
+from airoute.gateway.callers import BindError, CallerCache, secret_names
+from airoute.gateway.failover.route import LiveRoute, compile_route
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.routetable.live import EMPTY, LiveTable
-from airoute.gateway.routetable.snapshot import Snapshot
+from airoute.gateway.routetable.live import LiveTable
+from airoute.gateway.routetable.snapshot import Change, Snapshot
 from airoute.providers import Caller
 
 log = logging.getLogger(__name__)
 
 RETIRE_AFTER = 300.0
 """Seconds a caller that no route uses any more stays open for requests still using it."""
+SLICE = 8
+"""Routes built and bound in one turn of the event loop (a fraction of a millisecond each)."""
+
+
+class _Rebind:
+    """A route whose Secrets changed: bind its entry again."""
+
+
+REBIND = _Rebind()
+Pending = Mapping[str, Any] | None | _Rebind
+
+
+def _namespace(key: str) -> str:
+    return key.partition("/")[0]
 
 
 class TableBuilder:
-    """Holds the live table; :meth:`apply` builds a new one and swaps it in, :meth:`refuse`
-    records a snapshot that could not be read. ``namespaces``: the ones served (all when empty)."""
+    """Holds the live table and keeps it; ``namespaces``: the ones served (all when empty)."""
 
     def __init__(self, callers: CallerCache, metrics: GatewayMetrics, namespaces: tuple[str, ...] = ()) -> None:
         self.callers = callers
         self.metrics = metrics
         self.namespaces = frozenset(namespaces)
-        self.live: LiveTable = EMPTY
+        self.live = LiveTable()
         self.loaded = asyncio.Event()
-        self.problems: list[str] = []
+        self.state = TableState()
+        self.slices = 0
+        """Slices applied so far (each at most :data:`SLICE` routes)."""
+        self._secrets: dict[str, SecretData] = {}
+        self._pending: dict[str, Pending] = {}
+        self._rebind: set[str] = set()  # pending routes whose Secrets changed
+        self._synced = False
+        self._working: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
-        self._entries = EntryCache()
-        self._next: Snapshot | None = None
-        self._building: asyncio.Task[None] | None = None
-        self._secrets: dict[str, dict[str, SecretData]] = {}
+        self._bind_problems: dict[str, str] = {}
+        self._unservable: dict[str, tuple[RouteEntry, BindError]] = {}
+        self._users: dict[str, set[str]] = {}  # Secret key -> keys of the routes bound to it
+        self._uses: dict[str, tuple[str, ...]] = {}  # route key -> the Secret keys it was bound to
+
+    @property
+    def problems(self) -> list[str]:
+        return [*(str(p) for p in self.state.problems.values()),
+                *(f"{key}: {message}" for key, message in self._bind_problems.items())]
 
     def serves(self, namespace: str) -> bool:
         return not self.namespaces or namespace in self.namespaces
 
     def refuse(self, reason: str) -> None:
         self.metrics.table_failures.inc()
-        log.error("route table refused, keeping version %d: %s", self.live.version, reason)
+        log.error("route source refused, keeping version %d: %s", self.live.version, reason)
 
-    def apply(self, snapshot: Snapshot) -> None:
-        """Builds the table for ``snapshot`` and makes it the live one (or refuses it), at once."""
-        try:
-            live = self._bind_all(self._core(snapshot), snapshot)
-        except Exception as exc:  # a bug or a surprise in the input must not take the gateway down
-            self._failed(snapshot, exc)
-            return
-        self._swap(live)
+    def apply(self, update: Change | Snapshot) -> None:
+        """Takes ``update`` in at once (a snapshot is everything: what is not in it is gone)."""
+        self._queue(update)
+        while self._pending:
+            self._slice()
+        self._loaded()
 
-    def submit(self, snapshot: Snapshot) -> None:
-        """Like :meth:`apply`, with core's part (parsing, ownership, hashing) in a worker thread so
-        that requests keep being served meanwhile; the binding, cheap for what did not change,
-        stays on the event loop. A snapshot that arrives during a build waits; only the newest
-        one is built next."""
-        self._next = snapshot
-        if self._building is None or self._building.done():
-            self._building = asyncio.get_running_loop().create_task(self._build_submitted())
+    def submit(self, update: Change | Snapshot) -> None:
+        """Like :meth:`apply`, worked through in slices on the event loop, starting on a later turn."""
+        self._queue(update)
+        if self._working is None or self._working.done():
+            self._working = asyncio.get_running_loop().create_task(self._work())
 
-    async def _build_submitted(self) -> None:
-        while self._next is not None:
-            snapshot, self._next = self._next, None
-            try:
-                built = await asyncio.to_thread(self._core, snapshot)
-                live = self._bind_all(built, snapshot)
-            except Exception as exc:
-                self._failed(snapshot, exc)
-                continue
-            self._swap(live)
+    async def _work(self) -> None:
+        while self._pending:
+            self._slice()
+            await asyncio.sleep(0)
+        self._loaded()
 
-    def _failed(self, snapshot: Snapshot, exc: Exception) -> None:
-        log.error("building the route table from %s failed", snapshot.origin, exc_info=exc)
-        self.refuse(f"{type(exc).__name__}: {exc}")
-
-    def _swap(self, live: LiveTable) -> None:
-        changed = live.table.hash != self.live.table.hash or not self.loaded.is_set()
-        self.live = live
-        self.metrics.table_version.set((), live.version)
-        self.metrics.routes.set((), len(live.routes))
-        self.metrics.ready.set((), 1)
-        self.loaded.set()
-        if changed:
-            log.info("route table version %d in use: %d route(s)%s", live.version, len(live.routes),
+    def _loaded(self) -> None:
+        if self._synced and not self.loaded.is_set():
+            self.loaded.set()
+            log.info("route table version %d in use: %d route(s)%s", self.live.version, len(self.live.routes),
                      f", {len(self.problems)} problem(s)" if self.problems else "")
-        self._retire()
 
-    def _core(self, snapshot: Snapshot) -> tuple[RouteTable, list[TableProblem]]:
-        """Core's table for ``snapshot`` (pure: safe in a worker thread, one build at a time)."""
-        objs = [o for o in snapshot.routes if self.serves(namespace_of(o))]
-        previous = self.live.table if self.live is not EMPTY else None
-        return build_table(objs, previous, self._entries)
+    def _whole(self, snapshot: Snapshot) -> Change:
+        """The change from what is known to ``snapshot``."""
+        routes: dict[str, Mapping[str, Any] | None] = {
+            k: None for k in itertools.chain(self.state.records, self._pending)}
+        routes.update((object_key(o), o) for o in snapshot.routes)
+        secrets: dict[str, SecretData | None] = {k: None for k in self._secrets}
+        secrets.update(snapshot.secrets)
+        return Change(routes, secrets, True, snapshot.origin)
 
-    def _bind_all(self, built: tuple[RouteTable, list[TableProblem]], snapshot: Snapshot) -> LiveTable:
-        table, table_problems = built
-        problems = [str(p) for p in table_problems]
-        self.callers.begin()
-        routes: dict[str, LiveRoute] = {}
-        entries: dict[str, RouteEntry] = {}
-        unservable: dict[str, tuple[RouteEntry, BindError]] = {}
-        before = {route.key: route for route in self.live.routes.values()}
-        secrets = _by_namespace(snapshot.secrets)
-        same = {ns for ns in {e.namespace for e in table.routes.values()} if secrets.get(ns) == self._secrets.get(ns)}
-        self._secrets = secrets
-        for model, entry in table.routes.items():
-            kept = before.get(entry.key)
-            if kept is not None and kept.entry is entry and entry.namespace in same:
-                self.callers.keep({(t.backend, t.variant): t.caller for t in _targets(kept)})
-                live: LiveRoute | None = kept
+    def _queue(self, update: Change | Snapshot) -> None:
+        change = self._whole(update) if isinstance(update, Snapshot) else update
+        for key, data in change.secrets.items():
+            if not self.serves(_namespace(key)) or self._secrets.get(key) == data:
+                continue
+            if data is None:
+                del self._secrets[key]
             else:
-                live = self._bind(entry, snapshot.secrets, problems, kept, unservable)
-            if live is not None:
-                routes[model] = live
-                entries[model] = live.entry
-        if problems != self.problems:
-            for problem in problems:
-                log.warning("route problem: %s", problem)
-            self.metrics.table_failures.inc(amount=len([p for p in problems if p not in self.problems]))
-        self.problems = problems
-        self.metrics.unservable.values = {
-            (e.namespace, e.name, exc.backend, exc.reason): 1.0 for e, exc in unservable.values()
-        }
-        final = type(table)(table.version, table.hash, entries) if entries.keys() != table.routes.keys() else table
-        return LiveTable(final, routes, {model: e for model, (e, _) in unservable.items()})
+                self._secrets[key] = data
+            for route in self._users.get(key, ()):
+                self._pending.setdefault(route, REBIND)
+                self._rebind.add(route)
+        for key, obj in change.routes.items():
+            if self.serves(_namespace(key)):
+                self._pending[key] = obj
+        self._synced = self._synced or change.synced
 
-    def _bind(
-        self, entry: RouteEntry, secrets: Mapping[str, SecretData], problems: list[str], previous: LiveRoute | None,
-        unservable: dict[str, tuple[RouteEntry, BindError]],
-    ) -> LiveRoute | None:
+    def _slice(self) -> None:
+        """Builds and binds up to :data:`SLICE` pending routes, in one step (its CPU time observed)."""
+        started = time.thread_time()
         try:
-            return compile_route(entry, self.callers.bind(entry, secrets))
-        except BindError as exc:
-            if previous is not None:
-                problems.append(f"{entry.key}: {exc}; previous routing kept")
-                self.callers.keep({(t.backend, t.variant): t.caller for t in _targets(previous)})
-                return previous
-            problems.append(f"{entry.key}: {exc}; left out")
-            unservable[entry.model] = (entry, exc)
-            return None
+            self._apply_slice()
+        finally:
+            self.metrics.change_cpu.observe((), time.thread_time() - started)
 
-    def _retire(self) -> None:
-        for caller in self.callers.retire():
+    def _apply_slice(self) -> None:
+        items = [(key, self._pending.pop(key)) for key in list(itertools.islice(self._pending, SLICE))]
+        self.slices += 1
+        try:
+            change = self.state.update({k: o for k, o in items if not isinstance(o, _Rebind)})
+            for model, entry in change.models.items():
+                self._serve(model, entry)
+            for key, _ in items:
+                served = self.state.serving(key) if key in self._rebind else None
+                self._rebind.discard(key)
+                if served is not None and served not in change.models:
+                    self._serve(served, self.state.routes[served])
+        except Exception as exc:  # a bug or a surprise in one route must not take the gateway down
+            log.error("applying changes to routes %s failed", ", ".join(k for k, _ in items), exc_info=exc)
+            self.metrics.table_failures.inc()
+            return
+        for problem in change.problems.values():
+            if problem is not None:
+                log.warning("route problem: %s", problem)
+                self.metrics.table_failures.inc()
+        self._commit()
+
+    def _commit(self) -> None:
+        self.live.version, self.live.hash = self.state.version, self.state.hash
+        self.metrics.table_version.set((), self.live.version)
+        self.metrics.routes.set((), len(self.live.routes))
+        self.metrics.ready.set((), 1)
+        self.metrics.unservable.values = {
+            (e.namespace, e.name, exc.backend, exc.reason): 1.0 for e, exc in self._unservable.values()
+        }
+
+    def _serve(self, model: str, entry: RouteEntry | None) -> None:
+        """Makes ``entry`` the live route of ``model`` (None: no route serves it any more)."""
+        old = self.live.routes.get(model)
+        if entry is None:
+            self._drop(model)
+            return
+        self._index(entry)
+        try:
+            callers = self.callers.bind(entry, self._secrets)
+        except BindError as exc:
+            if old is not None and old.key == entry.key:
+                self._problem(entry.key, f"{exc}; previous routing kept")
+                return
+            self._drop(model)
+            self.live.unavailable[model] = entry
+            self._unservable[model] = (entry, exc)
+            self._problem(entry.key, f"{exc}; left out")
+            return
+        if old is not None:
+            self._retire(old)
+        self.live.routes[model] = compile_route(entry, callers)
+        self.live.unavailable.pop(model, None)
+        self._unservable.pop(model, None)
+        self._problem(entry.key, None)
+
+    def _drop(self, model: str) -> None:
+        old = self.live.routes.pop(model, None)
+        left_out = self.live.unavailable.pop(model, None)
+        self._unservable.pop(model, None)
+        if old is not None:
+            self._retire(old)
+        for key in {r.key for r in (old, left_out) if r is not None}:
+            if self.state.serving(key) is None:
+                self._problem(key, None)
+                self._index(None, key)
+
+    def _problem(self, key: str, message: str | None) -> None:
+        if message is None:
+            self._bind_problems.pop(key, None)
+        elif self._bind_problems.get(key) != message:
+            self._bind_problems[key] = message
+            log.warning("route problem: %s: %s", key, message)
+            self.metrics.table_failures.inc()
+
+    def _index(self, entry: RouteEntry | None, key: str = "") -> None:
+        """Records which Secrets the route uses (``entry``; None: none any more, for ``key``)."""
+        key = entry.key if entry is not None else key
+        uses = tuple(sorted({f"{entry.namespace}/{name}" for b in entry.backends for v in b.variants
+                             for name in secret_names(v.provider)})) if entry is not None else ()
+        for secret in self._uses.pop(key, ()):
+            users = self._users.get(secret, set())
+            users.discard(key)
+            if not users:
+                self._users.pop(secret, None)
+        if uses:
+            self._uses[key] = uses
+            for secret in uses:
+                self._users.setdefault(secret, set()).add(key)
+
+    def _retire(self, route: LiveRoute) -> None:
+        """Releases the callers of a route no longer live; those no route uses close later."""
+        targets = [p.target.caller for s in route.choice.slots for p in s.variants]
+        for caller in self.callers.release(targets):
             task = asyncio.get_running_loop().create_task(_close_later(caller, RETIRE_AFTER))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 
     async def close(self) -> None:
-        if self._building is not None:
-            self._building.cancel()
+        if self._working is not None:
+            self._working.cancel()
         for task in list(self._retiring):
             task.cancel()
         await self.callers.close()
-
-
-def _by_namespace(secrets: Mapping[str, SecretData]) -> dict[str, dict[str, SecretData]]:
-    """``namespace/name`` → data, grouped by namespace (a route reads its own namespace's only)."""
-    out: dict[str, dict[str, SecretData]] = {}
-    for key, data in secrets.items():
-        out.setdefault(key.partition("/")[0], {})[key] = data
-    return out
-
-
-def _targets(route: LiveRoute) -> list[Target]:
-    return [p.target for s in route.choice.slots for p in s.variants]
 
 
 async def _close_later(caller: Caller, delay: float) -> None:

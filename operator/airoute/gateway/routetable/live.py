@@ -1,32 +1,27 @@
 """The route table the gateway serves from: routes by model name, each ready for the failover
-policy, and core's :class:`RouteTable` they were compiled from.
+policy, and the routes left out because they cannot be served.
 
-A :class:`LiveTable` is immutable; the gateway swaps the whole object in one assignment, so a
-request sees either the old table or the new one, never a mix.
+A :class:`LiveTable` is changed in place by its builder only, on the event loop, one slice of
+changed routes at a time (each in one synchronous step): a request sees a route as it was before
+a change or after it, never half of one, and the routes a change did not touch stay the very
+same objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airoute.core.routeentry import RouteEntry
-from airoute.core.routetable import RouteTable
 from airoute.gateway.failover.route import LiveRoute
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class LiveTable:
-    """Routes by model name, plus the core table they came from; ``unavailable``: the routes by
-    model name that were left out because they cannot be served (a 503, not "no such model")."""
+    """Routes by model name; ``unavailable``: the routes by model name that were left out because
+    they cannot be served (a 503, not "no such model"); ``version`` and ``hash``: core's
+    (:class:`~airoute.core.tablestate.TableState`)."""
 
-    table: RouteTable
-    routes: Mapping[str, LiveRoute]
-    unavailable: Mapping[str, RouteEntry] = field(default_factory=dict)
-
-    @property
-    def version(self) -> int:
-        return self.table.version
-
-
-EMPTY = LiveTable(RouteTable(0, "", {}), {})
+    routes: dict[str, LiveRoute] = field(default_factory=dict)
+    unavailable: dict[str, RouteEntry] = field(default_factory=dict)
+    version: int = 0
+    hash: str = ""
