@@ -11,7 +11,7 @@ import pytest
 
 from airoute.gateway.callers import CallerCache
 from airoute.gateway.metrics import GatewayMetrics
-from airoute.gateway.routetable.build import RETIRE_AFTER, SLICE, TableBuilder
+from airoute.gateway.routetable.build import BACKLOG, RETIRE_AFTER, SLICE, TableBuilder
 from airoute.gateway.routetable.snapshot import Change, Snapshot
 from airoute.providers import Pools
 from tests.support.routes import airoute, unreachable
@@ -185,7 +185,7 @@ async def test_a_changed_secret_rebinds_the_routes_of_its_namespace_only(
 
 
 async def test_requests_are_never_stalled_by_a_build(table: TableBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
-    """2,000 routes at start, then changes streaming in: every turn of the loop the builder takes
+    """2,000 routes served, then changes streaming in: every turn of the loop the builder takes
     builds at most SLICE route entries, and other work (standing for requests) runs between any
     two of its turns — counted, not timed."""
     ticks = 0
@@ -197,6 +197,8 @@ async def test_requests_are_never_stalled_by_a_build(table: TableBuilder, monkey
             ticks += 1
             await asyncio.sleep(0)
 
+    table.apply(Change({f"team/r{i}": _stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(2000)},
+                       synced=True))
     real_slice = table._slice
 
     def counted_slice() -> None:
@@ -205,24 +207,42 @@ async def test_requests_are_never_stalled_by_a_build(table: TableBuilder, monkey
         turns.append((ticks, table.state.built - built))
 
     monkeypatch.setattr(table, "_slice", counted_slice)
-    routes = {f"team/r{i}": _stored(airoute(unreachable(), f"r{i}"), i + 1) for i in range(2000)}
     task = asyncio.get_running_loop().create_task(ticker())
     try:
-        table.submit(Change(routes, synced=True))
-        assert not table.loaded.is_set() and turns == [], "nothing is built on the caller's turn of the loop"
-        await table.loaded.wait()
-        for i in range(0, 200, 2):  # changes stream in while the builder works
-            table.submit(Change({f"team/r{i}": _stored(airoute(unreachable(), f"r{i}", status={
-                "weights": {"b0": 10, "b1": 90}}), 5000 + i)}))
+        changes = {f"team/r{i}": _stored(airoute(unreachable(), f"r{i}", status={"weights": {"b0": 10, "b1": 90}}),
+                                         5000 + i) for i in range(0, 300, 3)}
+        table.submit(Change(changes))
+        assert turns == [], "nothing is built on the caller's turn of the loop"
+        for i in range(1, 300, 3):  # more changes stream in while the builder works
+            table.submit(Change({f"team/r{i}": None}))
             await asyncio.sleep(0)
         assert table._working is not None
         await table._working
     finally:
         task.cancel()
-    assert len(table.live.routes) == 2000 and table.state.built == 2100
+    assert len(table.live.routes) == 1900 and table.state.built == 2100
     assert max(built for _, built in turns) <= SLICE, "no turn of the loop builds more than a slice"
     assert all(b[0] > a[0] for a, b in itertools.pairwise(turns)), "requests ran between every two slices"
-    assert [s.weight for s in table.live.routes["r198"].choice.slots] == [10, 90]
+    assert [s.weight for s in table.live.routes["r297"].choice.slots] == [10, 90]
+
+
+async def test_until_loaded_the_backlog_stays_small(table: TableBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source listing routes faster than they are built does not make the gateway hold them all:
+    before the table is loaded (no request can be routed yet) the work is done as it arrives."""
+    backlog: list[int] = []
+    real_queue = table._queue
+
+    def counted_queue(update: Any) -> None:
+        real_queue(update)
+        backlog.append(len(table._pending))
+
+    monkeypatch.setattr(table, "_queue", counted_queue)
+    for start in range(0, 1000, 100):  # pages of a list
+        table.submit(Change({f"team/r{i}": airoute(unreachable(), f"r{i}") for i in range(start, start + 100)}))
+        assert len(table._pending) <= BACKLOG
+    table.submit(Change(synced=True))
+    await table.loaded.wait()
+    assert len(table.live.routes) == 1000 and max(backlog) > BACKLOG, "the pages did arrive faster than built"
 
 
 async def test_snapshots_submitted_during_a_build_are_coalesced_to_the_newest(table: TableBuilder) -> None:

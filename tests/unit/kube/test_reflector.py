@@ -24,8 +24,21 @@ class FakeApi:
         self.lists = 0
         self.watch_versions: list[str] = []
         self.auth: list[str | None] = []
+        self.minor = ""  # the API server's minor version; "" answers /version with 404
+        self.watch_list = True  # whether a watch with sendInitialEvents is served (else 422)
         self.app = web.Application()
         self.app.router.add_get("/api/v1/namespaces/ns/secrets", self.handle)
+        self.app.router.add_get("/version", self.version_info)
+
+    async def version_info(self, request: web.Request) -> web.StreamResponse:
+        if not self.minor:
+            return web.json_response({"kind": "Status", "code": 404}, status=404)
+        return web.json_response({"major": "1", "minor": self.minor})
+
+    def initial_events(self) -> list[dict[str, Any]]:
+        end = {"resourceVersion": str(self.version), "annotations": {"k8s.io/initial-events-end": "true"}}
+        return [*({"type": "ADDED", "object": item} for item in self.items),
+                {"type": "BOOKMARK", "object": {"metadata": end}}]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.auth.append(request.headers.get("Authorization"))
@@ -33,7 +46,11 @@ class FakeApi:
             self.lists += 1
             return web.json_response({"items": self.items, "metadata": {"resourceVersion": str(self.version)}})
         self.watch_versions.append(request.query["resourceVersion"])
+        if request.query.get("sendInitialEvents") == "true" and not self.watch_list:
+            return web.json_response({"kind": "Status", "code": 422, "reason": "Invalid"}, status=422)
         step = self.watch_plan.pop(0) if self.watch_plan else []
+        if request.query.get("sendInitialEvents") == "true" and isinstance(step, list):
+            step = [*self.initial_events(), *step]
         if isinstance(step, int):
             return web.json_response({"kind": "Status", "code": step, "reason": "Expired"}, status=step)
         response = web.StreamResponse()
@@ -119,3 +136,46 @@ async def test_errors_back_off_and_keep_the_store(api: tuple[FakeApi, str]) -> N
     fake.watch_plan = [500, 403, [{"type": "ADDED", "object": obj("b", 30)}]]
     _, seen = await follow(url, lambda r, s: r.resource_version == "30")
     assert fake.lists == 1 and set(seen[-1]) == {"ns/a", "ns/b"}
+
+
+async def follow_deltas(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, list[dict[str, Any]]]:
+    seen: list[dict[str, Any]] = []
+    client = KubeClient(KubeConfig(url, token="t0ken"))
+    reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", on_delta=lambda d: seen.append(dict(d)),
+                          backoff=(0.01, 0.05))
+    task = asyncio.create_task(reflector.run())
+    try:
+        for _ in range(int(within / 0.01)):
+            if until(reflector, seen):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(f"the reflector did not get there within {within}s")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+    return reflector, seen
+
+
+async def test_deltas_come_from_a_watch_list_where_the_server_offers_one(api: tuple[FakeApi, str]) -> None:
+    """The first state streams in one watch (no list at all), then the changes on the same watch."""
+    fake, url = api
+    fake.minor, fake.items = "34", [obj("a", 5), obj("b", 6)]
+    fake.watch_plan = [[{"type": "DELETED", "object": obj("a", 12)}]]
+    reflector, seen = await follow_deltas(url, lambda r, s: r.resource_version == "12")
+    assert fake.lists == 0 and reflector.watch_list and reflector.synced.is_set()
+    assert seen == [{"ns/a": obj("a", 5), "ns/b": obj("b", 6)}, {"ns/a": None}]
+    assert reflector.keys == {"ns/b"}
+
+
+@pytest.mark.parametrize(("minor", "offered"), [("34", False), ("26", True), ("", True)])
+async def test_deltas_come_from_a_list_where_the_server_refuses_a_watch_list_or_is_older(
+    api: tuple[FakeApi, str], minor: str, offered: bool
+) -> None:
+    fake, url = api
+    fake.minor, fake.watch_list, fake.items = minor, offered, [obj("a", 5)]
+    fake.watch_plan = [[{"type": "ADDED", "object": obj("b", 13)}]]
+    reflector, seen = await follow_deltas(url, lambda r, s: r.resource_version == "13")
+    assert fake.lists == 1 and reflector.watch_list is False
+    assert seen == [{"ns/a": obj("a", 5)}, {"ns/b": obj("b", 13)}]

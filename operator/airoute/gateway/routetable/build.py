@@ -44,6 +44,8 @@ RETIRE_AFTER = 300.0
 """Seconds a caller that no route uses any more stays open for requests still using it."""
 SLICE = 8
 """Routes built and bound in one turn of the event loop (a fraction of a millisecond each)."""
+BACKLOG = 64
+"""Routes waiting to be built, at most, before the table is first loaded."""
 
 
 class _Rebind:
@@ -101,8 +103,13 @@ class TableBuilder:
         self._loaded()
 
     def submit(self, update: Change | Snapshot) -> None:
-        """Like :meth:`apply`, worked through in slices on the event loop, starting on a later turn."""
+        """Like :meth:`apply`, worked through in slices on the event loop, starting on a later turn.
+        Until the table is loaded (no request can be routed yet) the backlog is kept under
+        :data:`BACKLOG` routes by building right away: a source listing thousands of routes
+        faster than they are built does not hold them all meanwhile."""
         self._queue(update)
+        while not self.loaded.is_set() and len(self._pending) > BACKLOG:
+            self._slice()
         if self._working is None or self._working.done():
             self._working = asyncio.get_running_loop().create_task(self._work())
 
