@@ -8,7 +8,9 @@ library gives, the standard library where it does not.
   keeps it exact: a text with 19 digits in a row or more (an integer that may not fit) goes to
   ``json`` directly. A valid answer is parsed once, at ``orjson``'s speed.
 * :func:`dumps` writes compact JSON (no spaces) as UTF-8 bytes. ``orjson`` writes non-ASCII
-  characters as themselves where ``json.dumps`` would escape them (both are the same JSON text);
+  characters as themselves where ``json.dumps`` would escape them (both are the same JSON text),
+  and spells some floats otherwise (``1e16``, ``5.96e-8`` for ``1e+16``, ``5.96e-08``: the same
+  numbers);
   what ``orjson`` cannot write (an integer beyond 64 bits, a key that is not a string) is written
   by ``json.dumps(…, separators=(",", ":"), ensure_ascii=False)``, which gives the same text for
   everything else. A float NaN or infinity, which JSON has no word for, becomes ``null``.
