@@ -44,6 +44,8 @@ def _unknown_model(model: str) -> errors.ClientError:
 
 
 MetricsText = Callable[[], Awaitable[bytes]]
+MODELS_CACHED = 16
+"""Clients whose ``/v1/models`` answer is kept (per table version)."""
 
 
 class Endpoints:
@@ -75,6 +77,9 @@ class Endpoints:
         self.public = PUBLIC_PATHS if metrics_here else PUBLIC_PATHS - {"/metrics"}
         self.token_limits = TokenLimiter(metrics)
         self.draining = False
+        self._models: dict[str | None, bytes] = {}
+        """``/v1/models`` answers by client, for table version ``_models_version``."""
+        self._models_version = -1
 
     async def handle(self, request: Request, reply: Reply) -> None:
         path, method = request.path, request.method
@@ -214,11 +219,23 @@ class Endpoints:
         return self.failover.clock() + seconds
 
     def models(self, request: Request, reply: Reply) -> None:
+        """The models this client may use. The list is O(routes) to build (10,000 routes: ~10 ms on
+        the event loop), so it is built once per table version and client, and kept for a few clients."""
         client = self._client(request.headers)
-        data = [
-            {"id": model, "object": "model", "created": 0, "owned_by": f"airoute:{route.key}",
-             "tier": route.entry.tier}
-            for model, route in sorted(self.table.live.routes.items())
-            if self._allowed(route.entry, client)
-        ]
-        reply.send(200, json.dumps({"object": "list", "data": data}).encode())
+        live = self.table.live
+        if self._models_version != live.version:
+            self._models.clear()
+            self._models_version = live.version
+        body = self._models.get(client)
+        if body is None:
+            data = [
+                {"id": model, "object": "model", "created": 0, "owned_by": f"airoute:{route.key}",
+                 "tier": route.entry.tier}
+                for model, route in sorted(live.routes.items())
+                if self._allowed(route.entry, client)
+            ]
+            body = json.dumps({"object": "list", "data": data}).encode()
+            if len(self._models) >= MODELS_CACHED:
+                del self._models[next(iter(self._models))]
+            self._models[client] = body
+        reply.send(200, body)

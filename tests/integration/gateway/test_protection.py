@@ -33,8 +33,9 @@ async def test_client_keys_and_allow_lists(gateway_env: EnvFactory) -> None:
     assert (status, body) == (unknown_status, unknown.replace(b"chaz", b"chat")) == (404, body), (
         "a model the key may not use is answered exactly like one that does not exist")
     assert (await env.chat(model="open", key=CLIENT_KEYS["marketing"]))[0] == 200
-    async with env.session.get(f"{env.url}/v1/models", headers=env.headers(CLIENT_KEYS["marketing"])) as r:
-        assert [m["id"] for m in (await r.json())["data"]] == ["open"]
+    for key, models in (("marketing", ["open"]), ("support-bot", ["chat", "open"]), ("marketing", ["open"])):
+        async with env.session.get(f"{env.url}/v1/models", headers=env.headers(CLIENT_KEYS[key])) as r:
+            assert [m["id"] for m in (await r.json())["data"]] == models, f"{key} sees its own list"
     async with env.session.post(f"{env.url}/v1/chat/completions", json={"model": "open"},
                                 headers={"api-key": CLIENT_KEYS["marketing"]}) as r:
         assert r.status != 401

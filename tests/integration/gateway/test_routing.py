@@ -64,6 +64,9 @@ async def test_models_lists_routes_and_probes_answer(gateway_env: EnvFactory) ->
             assert r.status == status, path
     async with env.session.get(env.url + "/readyz") as r:
         assert (await r.json())["routeTableVersion"] == 1
+    await env.reload(route([emulated("a", 100, env.emulators[0])], name="fresh"))
+    async with env.session.get(f"{env.url}/v1/models") as r:
+        assert [m["id"] for m in (await r.json())["data"]] == ["fresh"], "the list follows the table"
 
 
 async def test_unknown_model_and_invalid_body_answer_in_openai_shape(gateway_env: EnvFactory) -> None:
