@@ -79,8 +79,8 @@ class Signer:
         self._key_for: tuple[str, str] = ("", "")
         self._key = b""
         self._paths: dict[str, str] = {}
-        self._second = -1
-        self._stamp = ""
+        self._fixed_for: tuple[int, str | None] = (-1, None)
+        self._fixed_parts = ("", "", "", "", "")
 
     def _canonical_path(self, path: str) -> str:
         found = self._paths.get(path)
@@ -90,11 +90,27 @@ class Signer:
             found = self._paths[path] = quote(path, safe="/~")
         return found
 
-    def _timestamp(self, now: float) -> str:
+    def _fixed(self, now: float, token: str | None) -> tuple[str, str, str, str, str]:
+        """What every request signed within one second with one session token shares: the day,
+        the canonical request between the path and the body's hash, the start of the string to
+        sign, the header lines before ``authorization``, and its text after the access key."""
         second = int(now)
-        if second != self._second:
-            self._stamp, self._second = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second)), second
-        return self._stamp
+        if (second, token) != self._fixed_for:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+            scope = stamp[:8] + self._scope_suffix
+            signed = "content-type;host;x-amz-date"
+            canonical_headers = f"content-type:application/json\nhost:{self.host}\nx-amz-date:{stamp}\n"
+            lines = f"x-amz-date: {stamp}\r\n"
+            if token:
+                signed += ";x-amz-security-token"
+                canonical_headers += f"x-amz-security-token:{token}\n"
+                lines += f"x-amz-security-token: {token}\r\n"
+            self._fixed_parts = (stamp[:8], f"\n\n{canonical_headers}\n{signed}\n",
+                                 f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n",
+                                 lines + "authorization: AWS4-HMAC-SHA256 Credential=",
+                                 f"/{scope}, SignedHeaders={signed}, Signature=")
+            self._fixed_for = (second, token)
+        return self._fixed_parts
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         if self._key_for != (secret, day):
@@ -108,20 +124,8 @@ class Signer:
         """The header lines (``x-amz-date``, ``x-amz-security-token``, ``authorization``) of a
         ``POST path`` with a JSON ``body``, ``\\r\\n``-terminated. ``path`` is as sent (already
         percent-encoded once)."""
-        stamp = self._timestamp(time.time() if now is None else now)
-        day = stamp[:8]
-        signed = "content-type;host;x-amz-date"
-        canonical_headers = f"content-type:application/json\nhost:{self.host}\nx-amz-date:{stamp}\n"
-        if keys.token:
-            signed += ";x-amz-security-token"
-            canonical_headers += f"x-amz-security-token:{keys.token}\n"
-        canonical = (f"POST\n{self._canonical_path(path)}\n\n{canonical_headers}\n{signed}\n"
-                     f"{hashlib.sha256(body).hexdigest()}")
-        scope = day + self._scope_suffix
-        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        day, headers, sign_start, lines, credential_end = self._fixed(time.time() if now is None else now, keys.token)
+        canonical = f"POST\n{self._canonical_path(path)}{headers}{hashlib.sha256(body).hexdigest()}"
+        to_sign = sign_start + hashlib.sha256(canonical.encode()).hexdigest()
         signature = hmac.digest(self._signing_key(keys.secret_key, day), to_sign.encode(), "sha256").hex()
-        lines = f"x-amz-date: {stamp}\r\n"
-        if keys.token:
-            lines += f"x-amz-security-token: {keys.token}\r\n"
-        return (lines + f"authorization: AWS4-HMAC-SHA256 Credential={keys.access_key}/{scope}, "
-                f"SignedHeaders={signed}, Signature={signature}\r\n")
+        return f"{lines}{keys.access_key}{credential_end}{signature}\r\n"

@@ -75,3 +75,17 @@ async def test_static_keys_never_expire_and_refuse_line_breaks() -> None:
     assert keys.expires == math.inf
     with pytest.raises(ProviderConfigError, match="line break"):
         static_keys("AKIA0000000000000000", "secret\r\nx-amz-evil: 1", None, "bedrock-eu")
+
+
+def test_one_signer_signs_as_a_fresh_one_across_seconds_and_session_tokens() -> None:
+    """What the signer keeps from one request to the next (per second and session token) never
+    leaks into another second's or another token's signature."""
+    host = "bedrock-runtime.eu-central-1.amazonaws.com"
+    signer = Signer("eu-central-1", host)
+    calls = [(token, second) for second in (1_700_000_000, 1_700_000_001, 1_700_000_000 + 86400)
+             for token in (None, "token-a", "token-b", None)]
+    for token, second in calls + calls[::-1]:
+        keys = Keys("AKIA0000000000000000", "secret", token)
+        for path in ("/model/m/converse", "/model/m/converse-stream"):
+            assert signer.headers(keys, path, b'{"x": 1}', second) == Signer("eu-central-1", host).headers(
+                keys, path, b'{"x": 1}', second)

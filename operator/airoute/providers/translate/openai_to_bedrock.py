@@ -54,6 +54,8 @@ def _image_block(part: Mapping[str, Any], path: str) -> dict[str, Any]:
 
 def _content_blocks(message: Message, path: str, images: bool = True) -> list[dict[str, Any]]:
     """Text and image blocks in the order of the content parts (blank text left out)."""
+    if isinstance(message.content, str):  # one text block, or none when blank
+        return [{"text": message.content}] if message.content.strip() else []
     blocks: list[dict[str, Any]] = []
     for index, part in enumerate(message.parts):
         where = f"{path}.content[{index}]"

@@ -75,6 +75,8 @@ def _media_part(part: Mapping[str, Any], path: str) -> dict[str, Any]:
 
 def _text_parts(message: Message, path: str, media: bool = False) -> list[dict[str, Any]]:
     """Text (and, with ``media``, image and audio) parts in the order of the content parts."""
+    if isinstance(message.content, str):  # one text part, or none when empty
+        return [{"text": message.content}] if message.content else []
     parts: list[dict[str, Any]] = []
     for index, part in enumerate(message.parts):
         where = f"{path}.content[{index}]"
