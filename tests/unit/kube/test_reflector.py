@@ -78,15 +78,14 @@ async def api() -> AsyncIterator[tuple[FakeApi, str]]:
     await runner.cleanup()
 
 
-async def follow(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, list[Store]]:
-    seen: list[Store] = []
+async def _run_until(url: str, until: Any, within: float, **callbacks: Any) -> Reflector:
+    """Runs a reflector over the fake API until ``until(reflector)`` holds."""
     client = KubeClient(KubeConfig(url, token="t0ken"))
-    reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", lambda s: seen.append(dict(s)),
-                          backoff=(0.01, 0.05))
+    reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", backoff=(0.01, 0.05), **callbacks)
     task = asyncio.create_task(reflector.run())
     try:
         for _ in range(int(within / 0.01)):
-            if until(reflector, seen):
+            if until(reflector):
                 break
             await asyncio.sleep(0.01)
         else:
@@ -95,6 +94,13 @@ async def follow(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, 
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
+    return reflector
+
+
+async def follow(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, list[Store]]:
+    """The stores the reflector reported (``on_change``) until ``until(reflector, stores)``."""
+    seen: list[Store] = []
+    reflector = await _run_until(url, lambda r: until(r, seen), within, on_change=lambda s: seen.append(dict(s)))
     return reflector, seen
 
 
@@ -139,22 +145,9 @@ async def test_errors_back_off_and_keep_the_store(api: tuple[FakeApi, str]) -> N
 
 
 async def follow_deltas(url: str, until: Any, within: float = 5.0) -> tuple[Reflector, list[dict[str, Any]]]:
+    """The deltas the reflector reported (``on_delta``) until ``until(reflector, deltas)``."""
     seen: list[dict[str, Any]] = []
-    client = KubeClient(KubeConfig(url, token="t0ken"))
-    reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", on_delta=lambda d: seen.append(dict(d)),
-                          backoff=(0.01, 0.05))
-    task = asyncio.create_task(reflector.run())
-    try:
-        for _ in range(int(within / 0.01)):
-            if until(reflector, seen):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError(f"the reflector did not get there within {within}s")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.close()
+    reflector = await _run_until(url, lambda r: until(r, seen), within, on_delta=lambda d: seen.append(dict(d)))
     return reflector, seen
 
 
