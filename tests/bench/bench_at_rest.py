@@ -38,6 +38,7 @@ from airoute.emulators import OpenAICompatibleEmulator  # noqa: E402
 from airoute.kube import KubeClient, load_kubeconfig  # noqa: E402
 from airoute.kube.paths import airoutes_path  # noqa: E402
 from tests.bench.bench_gateway import process  # noqa: E402  (the same way of running a child)
+from tests.bench.verdict import finish  # noqa: E402
 from tests.support.apiserver import TestCluster, binaries_available, build_binaries, free_port  # noqa: E402
 from tests.support.audit import AIROUTE_WRITES, AuditLog  # noqa: E402
 
@@ -263,11 +264,7 @@ def main() -> int:
                 else f"; the gateway was still busy {SETTLE_TIMEOUT:.0f} s after the controller came to rest"
             )
         )
-    for problem in problems:
-        print(f"WRONG: {problem}", file=sys.stderr)
-    results["problems"] = problems
-    print(json.dumps(results))
-    return 1 if problems else 0
+    return finish(results, problems)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import json
 import multiprocessing
 import sys
 import time
@@ -50,6 +49,7 @@ from airoute.controller.loop import EvaluationLoop  # noqa: E402
 from airoute.controller.main import tune_gc  # noqa: E402
 from airoute.core.events import Event  # noqa: E402
 from airoute.signals.prometheus import PrometheusConfig, PrometheusMetricsSource, queries_per_cycle  # noqa: E402
+from tests.bench.verdict import finish  # noqa: E402
 from tests.support.fakes import FakeClock  # noqa: E402
 from tests.support.paths import EXAMPLES  # noqa: E402
 from tests.support.prom_server import PrometheusServer, ensure_prometheus  # noqa: E402
@@ -294,11 +294,7 @@ def main() -> int:
             f"{o['shifted']} shifted, {o['writes']} writes ({o['written_others']} of routes not failing), "
             f"{o['events']} events"
         )
-    for problem in found:
-        print(f"WRONG: {problem}", file=sys.stderr)
-    results["problems"] = found
-    print(json.dumps(results))
-    return 1 if found else 0
+    return finish(results, found)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from airoute.kube import KubeClient, load_kubeconfig  # noqa: E402
 from airoute.kube.paths import airoutes_path  # noqa: E402
 from tests.bench.bench_at_rest import NAMESPACE, _group, cpu_seconds, create_routes, rss_mib  # noqa: E402
 from tests.bench.bench_gateway import PYTHON, free_port, process, wait_line  # noqa: E402
+from tests.bench.verdict import finish  # noqa: E402
 from tests.support.apiserver import TestCluster, binaries_available, build_binaries  # noqa: E402
 
 TARGETS = {"change_cpu_ms": 10.0, "in_use_ms": 100.0, "loop_wait_ms": 10.0, "startup_s": 3.0, "rss_mib": 100.0}
@@ -333,11 +334,7 @@ def main() -> int:
           f"{stream_['latency_ms_at_rest']} ms, during {stream_['latency_ms_during_changes']} ms, gateway "
           f"{stream_['gateway_cpu_seconds']} s CPU, {result['rss_mib_at_end']} MiB; targets {TARGETS}; "
           f"before {BEFORE}", file=sys.stderr)
-    for problem in problems:
-        print(f"WRONG: {problem}", file=sys.stderr)
-    result["problems"] = problems
-    print(json.dumps(result))
-    return 1 if problems else 0
+    return finish(result, problems)
 
 
 if __name__ == "__main__":
