@@ -173,6 +173,15 @@ def in_use(conn: http.client.HTTPConnection, i: int, model: str, timeout: float 
     return None
 
 
+def settled(conn: http.client.HTTPConnection, i: int, model: str, run: int = 20, timeout: float = 10.0) -> bool:
+    """Whether route ``i`` answered from ``model`` ``run`` times in a row within ``timeout``."""
+    start, streak = time.monotonic(), 0
+    while streak < run and time.monotonic() - start < timeout:
+        status, answered = chat_model(conn, f"model-{i}")
+        streak = streak + 1 if status == 200 and answered == model else 0
+    return streak >= run
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     if not ordered:
@@ -209,10 +218,12 @@ async def flips(client: KubeClient, url: str, count: int, routes: int) -> list[f
     for k in range(count):
         i = routes - 1 - k
         await patcher.weights(i, 100)
-        if in_use(conn, i, "m0") is None:
+        # Settled at 100/0 (a first m0 may still come from the old 70/30 entry): 20 answers from
+        # b0 in a row; from then on b1 must never answer.
+        if not settled(conn, i, "m0"):
             out.append(None)
             continue
-        for _ in range(20):  # all b0 now: a route at 70/30 would have answered m1 by now
+        for _ in range(20):
             if chat_model(conn, f"model-{i}")[1] != "m0":
                 raise SystemExit(f"route r{i} answered from b1 at weights 100/0")
         await patcher.weights(i, 0)
