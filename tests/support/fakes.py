@@ -129,6 +129,10 @@ class FakeReply:
         self.body += chunk
         return True
 
+    @property
+    def pusher(self) -> Any:
+        return self.push
+
     paused = False
 
     def on_writable(self, resume: Any) -> None:

@@ -61,6 +61,8 @@ class Connection(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def push(self, chunk: bytes) -> bool: ...
+
     async def drain(self) -> None: ...
 
     def close(self) -> None: ...
@@ -129,9 +131,12 @@ class Reply:
     def push(self, chunk: bytes) -> bool:
         """Writes one chunk of a started stream at once; False when the client reads slower than
         the chunks come (then wait for :meth:`on_writable` before pushing more)."""
-        conn = self._conn
-        conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        return not conn.paused
+        return self._conn.push(chunk)
+
+    @property
+    def pusher(self) -> Callable[[bytes], bool]:
+        """:meth:`push` without this object in between (what a relay calls for every piece)."""
+        return self._conn.push
 
     @property
     def paused(self) -> bool:

@@ -454,6 +454,14 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing() and not self._refused:
             self.transport.write(data)
 
+    def push(self, chunk: bytes) -> bool:
+        """Writes one chunk of a started chunked answer, framed, in one write; False when the
+        client reads slower than the chunks come. One call per relayed piece: kept to the least."""
+        transport = self.transport
+        if transport is not None and not self._refused and not transport.is_closing():
+            transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        return not self.paused
+
     async def drain(self) -> None:
         """Waits until the client has read enough of what it was sent; one that reads nothing for
         ``idle_timeout`` seconds is cut off (its buffered answers are dropped)."""

@@ -22,6 +22,10 @@ class RecordingConnection:
     def write(self, data: bytes) -> None:
         self.writes.append(data)
 
+    def push(self, chunk: bytes) -> bool:
+        self.writes.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        return not self.paused
+
     async def drain(self) -> None:
         return None
 

@@ -33,7 +33,7 @@ class Relay:
         self._loop = loop
         self._clock = clock
         self._time = loop.time
-        self._push = reply.push
+        self._push = reply.pusher
         self.first_at = 0.0
         """When the first piece went out, by ``clock`` (the one metrics are measured with)."""
         self.started = False
@@ -44,10 +44,10 @@ class Relay:
     def send(self, piece: bytes) -> bool:
         self._watch.last = now = self._time()
         self.before, self.tail = self.tail, piece
-        if not self.started:
-            self._start(now, piece)  # the head and the first piece in one write
-            return not self._reply.paused
-        return self._push(piece)
+        if self.started:
+            return self._push(piece)
+        self._start(now, piece)  # the head and the first piece in one write
+        return not self._reply.paused
 
     def on_writable(self, resume: Callable[[], None]) -> None:
         self._reply.on_writable(resume)
