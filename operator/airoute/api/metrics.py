@@ -34,6 +34,7 @@ ROUTE_TABLE_VERSION = "airoute_gateway_route_table_version"
 ROUTE_TABLE_LOAD_FAILURES_TOTAL = "airoute_gateway_route_table_load_failures_total"
 ROUTES = "airoute_gateway_routes"
 ROUTE_CHANGE_CPU = "airoute_gateway_route_change_cpu_seconds"
+GC_PAUSE = "airoute_gateway_gc_pause_seconds"
 """CPU seconds the event loop spent on one slice of route changes (a few routes built and bound):
 the longest a request waits for the table to change under it."""
 IN_FLIGHT_REQUESTS = "airoute_gateway_in_flight_requests"

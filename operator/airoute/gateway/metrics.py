@@ -114,6 +114,12 @@ class GatewayMetrics:
             "CPU seconds the event loop spent on one slice of route changes (a few routes built and bound).",
             (), CHANGE_BUCKETS,
         ))
+        self.gc_pause = r.add(Histogram(
+            names.GC_PAUSE,
+            "CPU seconds of each collection of Python's cyclic garbage collector, by generation (2: the whole "
+            "heap that is not frozen); the event loop waits for it.",
+            ("generation",), CHANGE_BUCKETS,
+        ))
         self.in_flight = r.add(Gauge(names.IN_FLIGHT_REQUESTS, "Chat requests in flight.", ("tier",)))
         self.ready = r.add(Gauge(names.READY, "1 when the gateway serves (a route table is loaded)."))
         self.unservable = r.add(Gauge(

@@ -30,6 +30,7 @@ from airoute.gateway.overload import MEMORY_SHARE, Overload, cgroup_memory_limit
 from airoute.gateway.routetable.build import TableBuilder
 from airoute.gateway.routetable.folder import FolderSource
 from airoute.gateway.routetable.kubernetes import KubeSource
+from airoute.gateway.runtime import GcPauses
 from airoute.gateway.worker_metrics import pod_metrics, serve_worker_metrics
 from airoute.kube import KubeClient, KubeConfig, load_config
 from airoute.providers import Pools
@@ -108,6 +109,7 @@ class Gateway:
         self.http = HttpServer(self.endpoints.handle, limits, admit=self.endpoints.admit)
         self.metrics_http = (HttpServer(self.endpoints.handle_metrics_port, limits)
                              if config.metrics_port is not None else None)
+        self.gc_pauses = GcPauses(self.metrics.gc_pause.observe)
         self.port = 0
         self.metrics_port = 0
         self._tasks: list[asyncio.Task[Any]] = []
@@ -141,6 +143,7 @@ class Gateway:
 
     async def start(self) -> int:
         config = self.config
+        self.gc_pauses.install()
         if self._kube_config is not None:
             self._kube = KubeClient(self._kube_config)
             withheld = frozenset([config.api_keys_secret] if config.api_keys_secret else [])
@@ -197,5 +200,6 @@ class Gateway:
             await self.otlp.close()
         if self._kube is not None:
             await self._kube.close()
+        self.gc_pauses.remove()
         log.info("gateway worker %d stopped%s", self.worker, "" if finished else " (grace period ran out)")
         return finished

@@ -48,6 +48,7 @@ async def serve(
     runtime.raise_fd_limit()
     runtime.collect_less()
     gateway = Gateway(config, worker)
+    gateway.table.while_loading = runtime.freeze_loading
     await gateway.start()
     settled = loop.create_task(_freeze_when_loaded(gateway), name="freeze-heap")
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -263,3 +263,18 @@ async def test_a_route_left_out_is_published_with_its_backend_and_reason_until_i
     assert table.metrics.unservable.values == {("team", "chat", "b0", "SecretNotFound"): 1.0}
     table.apply(snap(airoute(unreachable(secret="creds")), secrets={"team/creds": {"api-key": b"k"}}))
     assert table.live.unavailable == {} and table.metrics.unservable.values == {}
+
+
+async def test_what_each_slice_of_the_first_load_built_is_handed_on_and_nothing_after(table: TableBuilder) -> None:
+    """The gateway process freezes what every slice of its first load built (``while_loading``),
+    so the collections the load sets off never rescan the routes already loaded; once loaded,
+    slices of changes are not frozen (what they replace must stay collectable)."""
+    calls: list[int] = []
+    table.while_loading = lambda: calls.append(len(table.live.routes))
+    table.submit(Change({f"team/r{i}": airoute(unreachable(), f"r{i}") for i in range(3 * SLICE)}, synced=True))
+    await table.loaded.wait()
+    assert calls == [SLICE, 2 * SLICE, 3 * SLICE]
+    table.submit(Change({"team/r0": airoute(unreachable(), "r0", status={"weights": {"b0": 0, "b1": 100}})}))
+    assert table._working is not None
+    await table._working
+    assert len(calls) == 3 and table.slices == 4

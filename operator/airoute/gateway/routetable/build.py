@@ -25,7 +25,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airoute.api.objects import SecretData, object_key
@@ -56,6 +56,10 @@ REBIND = _Rebind()
 Pending = Mapping[str, Any] | None | _Rebind
 
 
+def _nothing() -> None:
+    pass
+
+
 def _namespace(key: str) -> str:
     return key.partition("/")[0]
 
@@ -72,6 +76,9 @@ class TableBuilder:
         self.state = TableState()
         self.slices = 0
         """Slices applied so far (each at most :data:`SLICE` routes)."""
+        self.while_loading: Callable[[], None] = _nothing
+        """Called after every slice until the table is first loaded (the gateway process freezes
+        what it built: :func:`~airoute.gateway.runtime.freeze_loading`)."""
         self._secrets: dict[str, SecretData] = {}
         self._pending: dict[str, Pending] = {}
         self._rebind: set[str] = set()  # pending routes whose Secrets changed
@@ -158,6 +165,8 @@ class TableBuilder:
             self._apply_slice()
         finally:
             self.metrics.change_cpu.observe((), time.thread_time() - started)
+        if not self.loaded.is_set():
+            self.while_loading()
 
     def _apply_slice(self) -> None:
         items = [(key, self._pending.pop(key)) for key in list(itertools.islice(self._pending, SLICE))]
