@@ -6,9 +6,9 @@ import hashlib
 import itertools
 import json
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from airoute.api.base import ApiModel, Duration, parse_duration
 from airoute.api.providers import (
@@ -443,6 +443,11 @@ class AIRouteSpec(ApiModel):
          "message": EMBEDDINGS_SAME},
     )
 
+    @field_validator("backends", mode="wrap")
+    @classmethod
+    def _reuse_backends(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[Backend]:
+        return reuse_validated_backends(value, handler)
+
     @model_validator(mode="after")
     def _backends(self) -> AIRouteSpec:
         seen: set[str] = set()
@@ -478,6 +483,31 @@ class AIRouteSpec(ApiModel):
 
     def backend(self, name: str) -> Backend | None:
         return next((b for b in self.backends if b.name == name), None)
+
+
+MAX_REMEMBERED_BACKENDS = 4096
+"""Validated backends kept by their input (all forgotten at once when more would be kept)."""
+_VALIDATED: dict[str, Backend] = {}
+
+
+def reuse_validated_backends(value: Any, handler: ValidatorFunctionWrapHandler) -> list[Backend]:
+    """Validates a spec's ``backends`` with ``handler`` (pydantic's own validation), except that a
+    backend whose input (a plain dict, by its ``repr``) was validated before is that very validated
+    backend: thousands of routes that declare the same backend (the same deployment, the same
+    name) are validated, and their provider blocks hashed, once. Backends are immutable and
+    validated on their own, so the result is the same; an invalid one is never remembered, and
+    its errors name its place in this spec as before."""
+    if not isinstance(value, list):
+        return handler(value)  # type: ignore[no-any-return]
+    keys = [repr(b) if type(b) is dict else None for b in value]
+    known = [_VALIDATED.get(k) if k is not None else None for k in keys]
+    out: list[Backend] = handler([b if b is not None else raw for b, raw in zip(known, value, strict=True)])
+    for key, backend, was in zip(keys, out, known, strict=True):
+        if key is not None and was is None:
+            if len(_VALIDATED) >= MAX_REMEMBERED_BACKENDS:
+                _VALIDATED.clear()
+            _VALIDATED[key] = backend
+    return out
 
 
 __all__ = [

@@ -1,0 +1,72 @@
+"""Backends declared alike by many routes are validated once, and the result is what validating
+each on its own gives: the same errors, at the same places, for bad ones."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from airoute.api import InvalidRoute, parse_spec
+from airoute.api import spec as spec_module
+
+
+def backend(name: str = "b0", weight: int = 70, model: str = "m0") -> dict[str, Any]:
+    block = {"baseURL": "https://api.example.com/v1", "model": model}
+    return {"name": name, "weight": weight, "openAICompatible": block}
+
+
+def spec(model: str, *backends: dict[str, Any]) -> dict[str, Any]:
+    return {"model": model, "backends": [copy.deepcopy(b) for b in backends]}
+
+
+@pytest.fixture(autouse=True)
+def forget() -> None:
+    spec_module._VALIDATED.clear()
+
+
+def test_routes_declaring_the_same_backend_share_one_validated_backend() -> None:
+    """Validating makes a new object: one object across 100 routes is one validation."""
+    specs = [parse_spec(spec(f"model-{i}", backend("b0", 70, "m0"), backend("b1", 30, "m1"))) for i in range(100)]
+    assert all(s.backends[0] is specs[0].backends[0] and s.backends[1] is specs[0].backends[1] for s in specs)
+    assert len({id(b) for s in specs for b in s.backends}) == 2 and len(spec_module._VALIDATED) == 2
+    assert [s.model for s in specs[:2]] == ["model-0", "model-1"]
+
+
+def test_a_reused_backend_equals_one_validated_on_its_own() -> None:
+    first = parse_spec(spec("a", backend(), backend("b1", 30, "m1")))
+    again = parse_spec(spec("b", backend(), backend("b1", 30, "m1")))
+    spec_module._VALIDATED.clear()
+    fresh = parse_spec(spec("b", backend(), backend("b1", 30, "m1")))
+    assert again.backends[0] is first.backends[0]
+    assert again == fresh and again.backends[0].provider_hash() == fresh.backends[0].provider_hash()
+    other = parse_spec(spec("c", backend(model="m9"), backend("b1", 30, "m1")))
+    assert other.backends[0] is not first.backends[0] and other.backends[0].provider.model == "m9"
+
+
+def test_a_bad_backend_is_never_remembered_and_named_at_its_place() -> None:
+    good = backend()
+    bad = {**backend("b1", 30), "openAICompatible": {"baseURL": "not a url", "model": "m1"}}
+    errors = []
+    for _ in range(2):
+        with pytest.raises(InvalidRoute) as caught:
+            parse_spec(spec("a", good, bad))
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and "spec.backends[1].openAICompatible.baseURL" in errors[0]
+    assert repr(bad) not in spec_module._VALIDATED
+
+
+def test_rules_across_backends_still_apply_to_remembered_ones() -> None:
+    parse_spec(spec("a", backend(), backend("b1", 30, "m1")))
+    with pytest.raises(InvalidRoute, match="duplicate backend name"):
+        parse_spec(spec("b", backend(), backend()))
+    with pytest.raises(InvalidRoute, match="at least one backend must have a weight above 0"):
+        parse_spec(spec("c", backend(weight=0)))
+
+
+def test_what_is_remembered_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spec_module, "MAX_REMEMBERED_BACKENDS", 3)
+    for i in range(10):
+        parse_spec(spec("a", backend(model=f"m{i}")))
+        assert len(spec_module._VALIDATED) <= 3
