@@ -1,7 +1,8 @@
 """Side-by-side benchmark, per provider kind: the upstream alone (direct, in the provider's own
 API), the airoute gateway and the LiteLLM proxy, all in front of the same instant upstream,
-measured with ``wrk`` (one worker each) at 1 and 32 connections. Kinds: the OpenAI-format
-pass-through, Azure OpenAI (v1 API), Bedrock (Converse, SigV4) and Vertex AI (generateContent,
+measured with ``wrk`` (one worker each) at 1 and 32 connections; the upstream alone and the gateway
+are run in turn, three rounds at 32 connections, and their ratio is the median round's. Kinds: the
+OpenAI-format pass-through, Azure OpenAI (v1 API), Bedrock (Converse, SigV4) and Vertex AI (generateContent,
 OAuth token). Prints requests/s, p50 and p99 for each, and the CPU time the gateway and LiteLLM
 spend per request (their processes' user + system time over the requests answered, at 32
 connections: on a machine shared with other work this moves much less than requests/s); the last
@@ -56,6 +57,8 @@ PYTHON = sys.executable
 LITELLM_VENV = Path.home() / ".cache" / "airoute" / "litellm-venv"
 CLIENT_KEY = "sk-bench-client-key-0123456789"
 CONNECTIONS = (1, 32)
+ROUNDS = 3
+"""Rounds of direct-then-gateway runs at 32 connections; the ratio is the median round's."""
 KINDS = ("openai", "azure", "bedrock", "vertex")
 PROMPT = "Say hello to the benchmark."
 AZURE_KEY = "bench-azure-key-0123456789abcdef"
@@ -243,32 +246,86 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def measure(name: str, wrk: str, base: str, request: Request, work: Path, seconds: float,
-            pid: int | None = None) -> dict[str, Any]:
-    """wrk at each connection count; with ``pid``, the CPU time that process (and its children)
-    spent per answered request at the most connections — the cost of a request, which a machine
-    shared with other work disturbs much less than requests per second."""
+def _lua(name: str, request: Request, work: Path) -> Path:
     lua = work / f"{name.replace('/', '-')}.lua"
     lua.write_text(request.lua())
-    url = base + request.path
-    # Warm up connections, caches and tokens (a peer's first request may take seconds: LiteLLM signs
-    # its Vertex AI token then) until some request is answered; a failing target shows here.
+    return lua
+
+
+def warm_up(wrk: str, url: str, lua: Path) -> dict[str, int]:
+    """Warms up connections, caches and tokens (a peer's first request may take seconds: LiteLLM signs
+    its Vertex AI token then) until some request is answered; a failing target shows here."""
     warm = {"non_2xx": 0, "requests": 0}
     for _ in range(WARMUP_TRIES):
         run = run_wrk(wrk, url, lua, 8, 1)
         warm = {key: warm[key] + run[key] for key in warm}
         if run["requests"] > run["non_2xx"]:
             break
-    figures: dict[str, Any] = {"warmup_non_2xx": warm["non_2xx"], "warmup_requests": warm["requests"]}
+    return {"warmup_non_2xx": warm["non_2xx"], "warmup_requests": warm["requests"]}
+
+
+def one_run(name: str, wrk: str, url: str, lua: Path, c: int, seconds: float, pid: int | None) -> dict[str, Any]:
+    """One wrk run; with ``pid``, the CPU time that process (and its children) spent per answered
+    request — the cost of a request, which a machine shared with other work disturbs much less than
+    requests per second."""
+    before = cpu_seconds(pid) if pid is not None else 0.0
+    result = run_wrk(wrk, url, lua, c, seconds)
+    if pid is not None and result["requests"]:
+        result["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / result["requests"] * 1e6, 1)
+    log(f"{name:18} c={c:<3} {result['rps']:>9.1f} req/s   p50 {result['p50_ms']:>8.3f} ms"
+        f"   p99 {result['p99_ms']:>8.3f} ms   non-2xx {result['non_2xx']}"
+        + (f"   cpu {result['cpu_us_per_request']:>6.1f} us/req" if "cpu_us_per_request" in result else ""))
+    return result
+
+
+def measure(name: str, wrk: str, base: str, request: Request, work: Path, seconds: float,
+            pid: int | None = None) -> dict[str, Any]:
+    """wrk at each connection count, once (after a warm-up)."""
+    lua = _lua(name, request, work)
+    figures: dict[str, Any] = warm_up(wrk, base + request.path, lua)
     for c in CONNECTIONS:
-        before = cpu_seconds(pid) if pid is not None else 0.0
-        figures[f"c{c}"] = result = run_wrk(wrk, url, lua, c, seconds)
-        if pid is not None and result["requests"]:
-            result["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / result["requests"] * 1e6, 1)
-        log(f"{name:18} c={c:<3} {result['rps']:>9.1f} req/s   p50 {result['p50_ms']:>8.3f} ms"
-            f"   p99 {result['p99_ms']:>8.3f} ms   non-2xx {result['non_2xx']}"
-            + (f"   cpu {result['cpu_us_per_request']:>6.1f} us/req" if "cpu_us_per_request" in result else ""))
+        figures[f"c{c}"] = one_run(name, wrk, base + request.path, lua, c, seconds, pid)
     return figures
+
+
+@dataclass(frozen=True)
+class Target:
+    """One side of a paired measurement: a name, where it listens, what it is sent, whose CPU counts."""
+
+    name: str
+    base: str
+    request: Request
+    pid: int | None = None
+
+
+def paired(wrk: str, direct: Target, gateway: Target, work: Path,
+           seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The upstream alone and through the gateway, run by run in turn: one connection once each,
+    then :data:`ROUNDS` rounds of direct then gateway at the most connections. A drift of the
+    machine (another process, a core's frequency, where the scheduler puts wrk and the upstream)
+    then moves both sides of a round alike, where separate phases compared a quiet direct run with
+    a busy gateway run or the reverse (the direct rate of one upstream swung from 16.9k to 25.4k
+    requests/s between two runs of the same bench). ``c32`` is the round with the median paired
+    ratio; every round is kept in ``c32_rounds``."""
+    sides = (direct, gateway)
+    luas = [_lua(t.name, t.request, work) for t in sides]
+    urls = [t.base + t.request.path for t in sides]
+    figures: list[dict[str, Any]] = [warm_up(wrk, url, lua) for url, lua in zip(urls, luas, strict=True)]
+    most = CONNECTIONS[-1]
+    for c in CONNECTIONS[:-1]:
+        for side, target, url, lua in zip(figures, sides, urls, luas, strict=True):
+            side[f"c{c}"] = one_run(target.name, wrk, url, lua, c, seconds, target.pid)
+    rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for _ in range(ROUNDS):
+        pair = [one_run(t.name, wrk, url, lua, most, seconds, t.pid)
+                for t, url, lua in zip(sides, urls, luas, strict=True)]
+        rounds.append((pair[0], pair[1]))
+    by_ratio = sorted(rounds, key=lambda r: r[1]["rps"] / max(r[0]["rps"], 0.1))
+    median = by_ratio[len(by_ratio) // 2]
+    for index, side in enumerate(figures):
+        side[f"c{most}"] = median[index]
+        side[f"c{most}_rounds"] = [r[index] for r in rounds]
+    return figures[0], figures[1]
 
 
 def routes_yaml(ports: dict[str, int]) -> str:
@@ -353,9 +410,6 @@ def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = Non
                          *map(str, ports.values())]
         with process(upstream_argv, env, pipe=True) as upstream:
             wait_line(upstream, "ready", 30)
-            for kind in kinds:
-                results[kind]["direct"] = measure(f"{kind}/direct", wrk, f"http://127.0.0.1:{ports[kind]}",
-                                                  direct_request(kind), work, seconds)
             (work / "routes").mkdir()
             (work / "routes" / "bench.yaml").write_text(routes_yaml(ports))
             (work / "keys.yaml").write_text(f"bench: {CLIENT_KEY}\n")
@@ -364,8 +418,10 @@ def bench(seconds: float, kinds: tuple[str, ...], gateway_path: str | None = Non
             with process(argv, gateway_env, work / "gateway.log") as gateway:
                 wait_http(f"http://127.0.0.1:{port}/readyz", 30, proc=gateway)
                 for kind in kinds:
-                    results[kind]["gateway"] = measure(f"{kind}/gateway", wrk, f"http://127.0.0.1:{port}",
-                                                       openai_request(f"chat-{kind}"), work, seconds, gateway.pid)
+                    results[kind]["direct"], results[kind]["gateway"] = paired(
+                        wrk, Target(f"{kind}/direct", f"http://127.0.0.1:{ports[kind]}", direct_request(kind)),
+                        Target(f"{kind}/gateway", f"http://127.0.0.1:{port}", openai_request(f"chat-{kind}"),
+                               gateway.pid), work, seconds)
                 if "openai" in kinds:
                     results["openai"]["gateway_mixed_route"] = measure(
                         "openai/mixed-route", wrk, f"http://127.0.0.1:{port}", openai_request("chat-mixed"), work,
@@ -411,12 +467,11 @@ def summary(results: dict[str, Any], seconds: float, front: str = "aiohttp") -> 
                 "added_p50_ms_mixed_route_vs_single_c1": round(fig("gateway_mixed_route", 1, "p50_ms")
                                                                - fig("gateway", 1, "p50_ms"), 3)}
         for target, runs in figures.items():
-            bad = [f"{target} {c}: {r['non_2xx']} non-2xx" for c, r in runs.items()
-                   if isinstance(r, dict) and r.get("non_2xx")]
-            bad += [f"{target} {c}: socket errors {r['socket_errors']}" for c, r in runs.items()
-                    if isinstance(r, dict) and r.get("socket_errors")]
-            bad += [f"{target} {c}: no request answered" for c, r in runs.items()
-                    if isinstance(r, dict) and not r.get("requests")]
+            every = [(c, r) for c, found in runs.items()
+                     for r in (found if isinstance(found, list) else [found]) if isinstance(r, dict)]
+            bad = [f"{target} {c}: {r['non_2xx']} non-2xx" for c, r in every if r.get("non_2xx")]
+            bad += [f"{target} {c}: socket errors {r['socket_errors']}" for c, r in every if r.get("socket_errors")]
+            bad += [f"{target} {c}: no request answered" for c, r in every if not r.get("requests")]
             bad += [f"{target} warm-up: {runs['warmup_non_2xx']} non-2xx"] if runs.get("warmup_non_2xx") else []
             bad += [f"{target} warm-up: no request answered"] if not runs.get("warmup_requests") else []
             failures += [f"{kind}/{b}" for b in bad]
