@@ -109,7 +109,15 @@ def _signature(extra: Any, path: str) -> str | None:
     return _string(signature, f"{path}.google.thought_signature", optional=True)
 
 
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content"})
+
+
 def _message(value: Any, index: int) -> Message:
+    if type(value) is dict and value.keys() <= _PLAIN_MESSAGE_KEYS:  # the commonest shape, checked at once
+        role, content = value.get("role"), value.get("content")
+        if type(content) is str and role in _PLAIN_ROLES:
+            return Message(role, content)
     path = f"messages[{index}]"
     if not isinstance(value, Mapping):
         raise _bad(path, "must be an object")
@@ -228,7 +236,7 @@ def parse_request(raw: Mapping[str, Any] | bytes | str) -> ChatRequest:
         raise _bad("messages", "must be a non-empty array")
     stream = bool(_boolean(body, "stream"))
     if body.keys() <= _ESSENTIAL:  # no option to read: each would be its default
-        return ChatRequest(model, tuple(_message(m, i) for i, m in enumerate(messages)), stream)
+        return ChatRequest.plain(model, tuple(_message(m, i) for i, m in enumerate(messages)), stream)
     return _with_options(body, model, messages, stream)
 
 

@@ -134,6 +134,46 @@ def test_a_body_without_options_reads_as_the_full_reading_does(body: dict[str, A
     assert parse_request(body) == parse_request(body | {"user": None})  # a null option takes the full reading
 
 
+_MESSAGES = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "developer", "user", "assistant", "tool", "function", "robot"])},
+    optional={"content": st.one_of(
+        st.none(), st.text(max_size=6), st.integers(),
+        st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=4)}), max_size=2)),
+              "name": st.one_of(st.none(), st.text(max_size=4)), "tool_call_id": st.text(max_size=4)},
+)
+
+
+@given(_MESSAGES)
+def test_a_plain_message_reads_as_the_full_reading_does(message: dict[str, Any]) -> None:
+    """A message of only a role and a string content is read at once; any message reads (or is
+    refused, naming the same field) as the full reading of the same message does."""
+    from types import MappingProxyType
+
+    from airoute.providers.request_codec import _message
+
+    def read(value: Any) -> Any:
+        try:
+            return _message(value, 0)
+        except BadRequest as exc:
+            return str(exc)
+
+    assert read(message) == read(MappingProxyType(message))  # not a dict: the full reading
+
+
+def test_a_plain_request_is_the_constructed_one_and_frozen() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    from airoute.providers.request import ChatRequest, Message
+
+    messages = (Message("user", "hi"),)
+    plain, built = ChatRequest.plain("m", messages, True), ChatRequest("m", messages, True)
+    names = [f.name for f in fields(ChatRequest)]
+    assert [getattr(plain, name) for name in names] == [getattr(built, name) for name in names]
+    assert plain.extra is not ChatRequest.plain("m", messages).extra  # each its own, like default_factory
+    with pytest.raises(FrozenInstanceError):
+        plain.model = "other"  # type: ignore[misc]
+
+
 def test_any_other_key_takes_the_full_reading() -> None:
     essential = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     assert parse_request(essential | {"metadata": {"a": 1}}).extra == {"metadata": {"a": 1}}
