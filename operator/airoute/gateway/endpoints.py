@@ -202,7 +202,8 @@ class Endpoints:
             self.metrics.requests.inc(route.outcome("shed"))
             raise errors.shed(tier, 1, refused)
         try:
-            used = await self.failover.run(route, request.body, sniffed, reply, self._deadline(request))
+            used = await self.failover.run(route, request.body, sniffed, reply, self._deadline(request),
+                                           request.headers)
         finally:
             self.admission.release(tier)
         if reservation is not None:

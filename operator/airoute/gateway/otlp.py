@@ -9,7 +9,9 @@ gateway process sends, over OTLP/HTTP (protobuf) through ``opentelemetry-sdk``,
 * **one span per request and one per upstream attempt**: a ``SERVER`` span ``chat {model}`` for
   the client's request, and under it a ``CLIENT`` span per backend attempt (a failover shows as
   two attempts, the first with ``error.type`` and status ERROR), with the conventions' attributes
-  and the attempt's token usage.
+  and the attempt's token usage. A request that carries a W3C ``traceparent`` continues the
+  client's trace (its span is a child of the client's); the gateway does not send trace headers
+  to providers (their APIs do not read them, and a translated request stays what the SDK sends).
 
 What goes out is what the metrics already carry: namespaces, route, backend and model names,
 provider kinds, error kinds and token counts — never a prompt, a key or a header. The OTLP
@@ -48,6 +50,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from airoute.api import metrics as names
 from airoute.api.metrics import GEN_AI_LABELS
@@ -155,6 +158,10 @@ class OtlpExport:
         await asyncio.to_thread(self.metrics.shutdown)
 
 
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+"""Reads ``traceparent`` / ``tracestate`` (the W3C Trace Context headers); a malformed one is ignored."""
+
+
 class AttemptSpans:
     """The request span and its attempts' spans (timed by the caller: an attempt's span is made
     when it ends, from its start and end)."""
@@ -163,10 +170,13 @@ class AttemptSpans:
         self.tracer = provider.get_tracer("airoute.gateway")
 
     @contextlib.contextmanager
-    def request(self, route: LiveRoute) -> Iterator[None]:
+    def request(self, route: LiveRoute, headers: Mapping[str, str]) -> Iterator[None]:
+        """The ``SERVER`` span of one request: a child of the client's span when the request carries
+        a valid W3C ``traceparent`` (and ``tracestate``), else the root of a new trace."""
         entry = route.entry
+        parent = _TRACE_CONTEXT.extract(headers) if "traceparent" in headers else None
         with self.tracer.start_as_current_span(
-            f"chat {entry.model}", kind=SpanKind.SERVER,
+            f"chat {entry.model}", kind=SpanKind.SERVER, context=parent,
             attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": entry.model,
                         "airoute.namespace": entry.namespace, "airoute.route": entry.name},
         ):

@@ -89,6 +89,33 @@ async def test_a_failover_is_one_request_span_with_both_attempts_and_the_metrics
     assert receiver.raw and not any(key in body for body in receiver.raw), "a client key left the gateway"
 
 
+async def test_a_client_trace_is_continued_and_a_malformed_one_starts_a_new_trace(
+        receiver: OtlpReceiver, gateway_env: EnvFactory) -> None:
+    env = await gateway_env(1, lambda e: [route([emulated("a", 100, e[0])])], auth=True,
+                            otlp_endpoint=receiver.url, otlp_interval=0.2)
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    sent = {"continued": f"00-{trace_id}-{parent_id}-01", "malformed": f"00-{trace_id}-{parent_id}-zz"}
+    for content, traceparent in sent.items():
+        body = {"model": "chat", "messages": [{"role": "user", "content": content}]}
+        headers = env.headers() | {"traceparent": traceparent, "tracestate": "vendor=1"}
+        async with env.session.post(f"{env.url}/v1/chat/completions", json=body, headers=headers) as r:
+            assert r.status == 200
+
+    def traced() -> list[Any]:
+        return [s for s in receiver.spans() if s.kind == Span.SPAN_KIND_SERVER]
+
+    def in_order() -> list[Any]:
+        return sorted(traced(), key=lambda s: s.start_time_unix_nano)
+
+    continued, malformed = await eventually(lambda: len(traced()) >= 2 and in_order(), within=15,
+                                            what="two request spans")
+    assert continued.trace_id.hex() == trace_id and continued.parent_span_id.hex() == parent_id
+    assert continued.trace_state == "vendor=1"
+    attempt = next(s for s in receiver.spans() if s.parent_span_id == continued.span_id)
+    assert attempt.trace_id == continued.trace_id, "the attempt is in the client's trace too"
+    assert malformed.trace_id.hex() != trace_id and not malformed.parent_span_id, "a malformed traceparent: a new root"
+
+
 def test_without_an_endpoint_opentelemetry_is_not_even_loaded() -> None:
     code = ("import sys; from airoute.gateway import Gateway, GatewayConfig; "
             "g = Gateway(GatewayConfig(routes_dir='.', auth_disabled=True)); "

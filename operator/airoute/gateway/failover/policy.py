@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 DEGRADED_HEADER = ("x-airoute-degraded", "true")
 _NONE: frozenset[str] = frozenset()
+_NO_HEADERS: Mapping[str, str] = {}
 CLIENT_ANSWERS = frozenset({"content_filter", "context_length_exceeded"})
 """Backend error codes that are the client's answer, not a missing feature: never a reason to
 try another backend."""
@@ -89,7 +90,10 @@ class Spans(Protocol):
     """Where requests and their attempts are traced (:class:`airoute.gateway.otlp.AttemptSpans`
     when the OTLP export is on)."""
 
-    def request(self, route: LiveRoute) -> AbstractContextManager[None]: ...
+    def request(self, route: LiveRoute, headers: Mapping[str, str]) -> AbstractContextManager[None]:
+        """The request's span, continuing the client's trace when ``headers`` carry a W3C
+        ``traceparent``."""
+        ...
 
     def attempt(self, target: Target, seconds: float, error: str = "", tokens: tuple[int, int] = (0, 0)) -> None: ...
 
@@ -124,11 +128,13 @@ class Failover:
         self._in_flight: dict[str, int] = {}
         self._retrying: dict[str, int] = {}
 
-    async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> int:
-        """Answers one request; returns the tokens the answering backend reported (0: none)."""
+    async def run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float,
+                  headers: Mapping[str, str] = _NO_HEADERS) -> int:
+        """Answers one request; returns the tokens the answering backend reported (0: none).
+        ``headers``: the client's (a trace it started is continued when spans are on)."""
         if self.spans is None:
             return await self._run(route, body, sniffed, reply, deadline)
-        with self.spans.request(route):
+        with self.spans.request(route, headers):
             return await self._run(route, body, sniffed, reply, deadline)
 
     async def _run(self, route: LiveRoute, body: bytes, sniffed: Sniffed, reply: Reply, deadline: float) -> int:
