@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -392,6 +393,14 @@ class RolloutPolicy(ApiModel):
         return parse_duration(self.max_latency_p95)
 
 
+def _one_default(model: type[ApiModel]) -> Callable[[], Any]:
+    """A default factory handing out one instance of ``model`` made of its defaults (models are
+    immutable, so sharing is safe): a route that leaves a policy out does not build and validate
+    the defaults again."""
+    made = model()
+    return lambda: made
+
+
 class AIRouteSpec(ApiModel):
     """How one AI use case spreads its traffic across providers, and how it fails over."""
 
@@ -414,9 +423,12 @@ class AIRouteSpec(ApiModel):
         max_length=MAX_BACKENDS,
         description="Where the traffic goes. Names are unique; at least one weight must be above 0.",
     )
-    health: HealthPolicy = Field(default_factory=HealthPolicy, description="When a backend counts as healthy.")
-    failover: FailoverPolicy = Field(default_factory=FailoverPolicy, description="Ejection and recovery.")
-    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy, description="Canary rollout of changed backends.")
+    health: HealthPolicy = Field(default_factory=_one_default(HealthPolicy),
+                                 description="When a backend counts as healthy.")
+    failover: FailoverPolicy = Field(default_factory=_one_default(FailoverPolicy),
+                                     description="Ejection and recovery.")
+    rollout: RolloutPolicy = Field(default_factory=_one_default(RolloutPolicy),
+                                   description="Canary rollout of changed backends.")
     degraded_response: str | None = Field(
         default=None,
         min_length=1,
@@ -429,7 +441,7 @@ class AIRouteSpec(ApiModel):
         description="Names of gateway client keys allowed to use this route; empty allows every client.",
     )
     limits: TokenLimits = Field(
-        default_factory=TokenLimits,
+        default_factory=_one_default(TokenLimits),
         description="Tokens-per-minute limits of the route and of each client on it.",
     )
 

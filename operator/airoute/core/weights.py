@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -89,8 +90,14 @@ def effective_weights(desired: Mapping[str, int], factors: Mapping[str, float]) 
 
 
 def normalized(desired: Mapping[str, int]) -> dict[str, int]:
-    """The spec's weights as percentages (standbys 0), with the same rounding."""
-    return dict(effective_weights(desired, {}).weights)
+    """The spec's weights as percentages (standbys 0), with the same rounding (remembered: the
+    routes of a fleet declare few distinct sets of weights)."""
+    return dict(_normalized(tuple(desired.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized(desired: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    return tuple(effective_weights(dict(desired), {}).weights.items())
 
 
 def _fill(names: Mapping[str, int], weights: Mapping[str, int]) -> dict[str, int]:

@@ -70,3 +70,12 @@ def test_what_is_remembered_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(10):
         parse_spec(spec("a", backend(model=f"m{i}")))
         assert len(spec_module._VALIDATED) <= 3
+
+
+def test_policies_left_out_are_one_shared_default() -> None:
+    first, second = parse_spec(spec("a", backend())), parse_spec(spec("b", backend()))
+    assert first.health is second.health and first.failover is second.failover
+    assert first.rollout is second.rollout and first.limits is second.limits
+    assert first.health == spec_module.HealthPolicy() and first.failover == spec_module.FailoverPolicy()
+    stated = parse_spec({**spec("c", backend()), "health": {"interval": "30s"}})
+    assert stated.health is not first.health and stated.health.interval == "30s"

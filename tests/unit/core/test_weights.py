@@ -140,3 +140,14 @@ def test_property_largest_remainder_is_within_one_of_the_exact_quota(shares: dic
         return
     assert sum(out.values()) == 100
     assert all(abs(out[n] - shares[n] * 100 / total) < 1 for n in shares)
+
+
+def test_normalized_weights_are_worked_out_once_per_set_and_handed_out_fresh() -> None:
+    from airoute.core import weights
+
+    weights._normalized.cache_clear()
+    first = normalized({"a": 70, "b": 30})
+    first["a"] = 0  # a caller's copy: the next one is not touched
+    assert [normalized({"a": 70, "b": 30}) for _ in range(3)] == [{"a": 70, "b": 30}] * 3
+    assert weights._normalized.cache_info().misses == 1 and weights._normalized.cache_info().hits == 3
+    assert normalized({"b": 30, "a": 70}) == {"b": 30, "a": 70}
