@@ -257,11 +257,23 @@ class Response:
             conn.close()
 
 
+class OpenConnections:
+    """How many connections a process's pools hold open (each a file descriptor), counted as they
+    open and close: the overload check reads it for every request, so it must not walk the pools
+    (10,000 routes can mean thousands of origins)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Pool:
-    """Connections to one origin (``host:port``, optionally TLS), made where ``policy`` allows."""
+    """Connections to one origin (``host:port``, optionally TLS), made where ``policy`` allows;
+    ``opened`` counts them with those of the process's other pools."""
 
     def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None, max_idle: int = 256,
-                 policy: UpstreamPolicy | None = None) -> None:
+                 policy: UpstreamPolicy | None = None, opened: OpenConnections | None = None) -> None:
         self.host = host
         self.port = port
         self.tls = tls
@@ -270,6 +282,7 @@ class Pool:
         self.name = f"{host}:{port}"
         self._idle: list[_Conn] = []
         self._all: set[_Conn] = set()
+        self._opened = opened or OpenConnections()
 
     async def _addresses(self) -> list[str]:
         """The addresses of the host that the policy allows; raises when there are none."""
@@ -307,6 +320,7 @@ class Pool:
                 failure = exc
                 continue
             self._all.add(conn)
+            self._opened.count += 1
             return conn
         detail = failure.strerror or failure if failure is not None else "no address"
         raise UpstreamError("connect", f"cannot connect to {self.name}: {detail}")
@@ -320,7 +334,9 @@ class Pool:
             conn.close()
 
     def _forget(self, conn: _Conn) -> None:
-        self._all.discard(conn)
+        if conn in self._all:
+            self._all.remove(conn)
+            self._opened.count -= 1
         with contextlib.suppress(ValueError):
             self._idle.remove(conn)
 
@@ -392,18 +408,20 @@ class Pools:
         self.policy = policy or UpstreamPolicy()
         self._pools: dict[Origin, Pool] = {}
         self._users: dict[Origin, int] = {}
+        self._opened = OpenConnections()
 
     def __len__(self) -> int:
         return len(self._pools)
 
     def open_connections(self) -> int:
         """Connections open in every pool (each holds a file descriptor)."""
-        return sum(len(pool._all) for pool in self._pools.values())
+        return self._opened.count
 
     def acquire(self, origin: Origin) -> Pool:
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pools[origin] = Pool(origin.host, origin.port, origin.tls_context(), policy=self.policy)
+            pool = self._pools[origin] = Pool(origin.host, origin.port, origin.tls_context(), policy=self.policy,
+                                              opened=self._opened)
         self._users[origin] = self._users.get(origin, 0) + 1
         return pool
 

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -310,3 +311,43 @@ async def test_out_of_file_descriptors_pauses_accepting_then_takes_the_waiting_c
         for client in clients:
             client.close()
         await srv.drain(1)
+
+
+async def test_the_pools_count_their_open_connections_as_they_open_and_close(
+    server: tuple[HttpServer, int],
+) -> None:
+    """What the overload check reads per request: every pool's open connections, counted as they
+    open and close (a server closing one, an idle one receiving stray bytes, a pool closed)."""
+    from airoute.providers.http_pool import Origin, Pools
+
+    srv, port = server
+    pools = Pools(UpstreamPolicy(allow_internal=True))
+    first, second = (pools.acquire(Origin("127.0.0.1", port, False, credential=c)) for c in ("a", "b"))
+    head = b"POST /x HTTP/1.1\r\nhost: t\r\n"
+    responses = [await pool.request(head, b"x") for pool in (first, first, second)]  # two at once on `first`
+    for response in responses:
+        await response.read()
+        response.release()
+    assert pools.open_connections() == 3 == sum(len(p._all) for p in (first, second))
+
+    class Unwalkable(dict[Origin, Pool]):  # thousands of origins at 10,000 routes: never walked per request
+        def values(self) -> Any:
+            raise AssertionError("open_connections walked every pool")
+
+    walkable, pools._pools = pools._pools, Unwalkable(pools._pools)
+    assert pools.open_connections() == 3
+    pools._pools = walkable
+    stray = second._idle[0]
+    stray.data_received(b"HTTP/1.1 200 OK\r\n")  # bytes between answers: forgotten and closed, counted once
+    await eventually(lambda: stray.transport is None, within=5, what="the stray connection lost")
+    assert pools.open_connections() == 2 == sum(len(p._all) for p in (first, second))
+    for conn in list(srv.connections):  # the server closes the other two
+        conn.close()
+    await eventually(lambda: pools.open_connections() == 0, within=5, what="the server's closes counted")
+    assert not first._all and not second._all
+    response = await first.request(head, b"y")  # a new one after that
+    await response.read()
+    response.release()
+    assert pools.open_connections() == 1
+    await pools.aclose()
+    await eventually(lambda: pools.open_connections() == 0, within=5, what="every connection closed")
