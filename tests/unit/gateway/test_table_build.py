@@ -278,3 +278,16 @@ async def test_what_each_slice_of_the_first_load_built_is_handed_on_and_nothing_
     assert table._working is not None
     await table._working
     assert len(calls) == 3 and table.slices == 4
+
+
+async def test_a_route_is_compiled_by_the_first_request_that_reads_it_not_by_loading(table: TableBuilder) -> None:
+    """Loading binds every route (a missing Secret still leaves it out at once) but makes no
+    choice: routes no request reads cost neither the CPU nor the memory of their targets."""
+    table.apply(Change({f"team/r{i}": airoute(unreachable(), f"r{i}") for i in range(50)}, synced=True))
+    assert len(table.live.routes) == 50 and not any(r.compiled for r in table.live.routes.values())
+    route = table.live.routes["r7"]
+    assert [s.name for s in route.choice.slots] == ["b0", "b1"] and route.first_group == ("b0", "b1")
+    assert route.choice is route.choice and route.labels == ("team", "r7", "", "", "")
+    assert [r.key for r in table.live.routes.values() if r.compiled] == ["team/r7"]
+    callers = {id(c) for c in route.callers.values()}
+    assert {id(p.target.caller) for s in route.choice.slots for p in s.variants} == callers

@@ -6,7 +6,7 @@ compiled into a :class:`~airoute.gateway.failover.choice.Choice`, and metric lab
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airoute.api.metrics import GEN_AI_PROVIDER_NAMES, Outcome
@@ -40,29 +40,60 @@ class Target:
     """Values of ``GEN_AI_LABELS``: ``labels`` and the GenAI conventions' attributes."""
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """What serving a route reads, made from its entry and callers on first use."""
+
+    choice: Choice[Target]
+    labels: Labels5
+    reads_needs: bool
+    first_group: tuple[str, ...]
+
+
 class LiveRoute:
-    """One route as served: its entry, its compiled choice and its label tuples.
+    """One route as served: its entry, the callers its variants are bound to, and — made on the
+    first request that reads them, not when the route is loaded (most of the 10,000 routes of a
+    big table may wait long for one) — its compiled choice and label tuples.
 
     ``reads_needs``: some variant refuses some feature, so a request's needs decide where it
-    may go (a route of pass-through backends only never reads them); ``narrowings`` caches the
-    choice per needs mask (:mod:`~airoute.gateway.failover.narrowing`)."""
+    may go (a route of pass-through backends only never reads them); ``first_group``: the
+    backends of the route's lowest priority (an answer from any other backend is *spilled*);
+    ``narrowings`` caches the choice per needs mask (:mod:`~airoute.gateway.failover.narrowing`)."""
 
-    entry: RouteEntry
-    choice: Choice[Target]
-    labels: Labels5 = field(init=False)
-    reads_needs: bool = field(init=False)
-    first_group: tuple[str, ...] = field(init=False)
-    """The backends of the route's lowest priority: an answer from any other backend is *spilled*
-    (whether the first group throttled, failed, was ejected or taken out by the controller)."""
-    narrowings: dict[int, Narrowing] = field(init=False, default_factory=dict)
+    __slots__ = ("_compiled", "callers", "entry", "narrowings")
 
-    def __post_init__(self) -> None:
-        self.labels = (self.entry.namespace, self.entry.name, "", "", "")
-        first = min((s.priority for s in self.choice.slots), default=0)
-        self.first_group = tuple(s.name for s in self.choice.slots if s.priority == first)
-        self.reads_needs = self.entry.embeddings is None and any(
-            p.target.capabilities.refuses for s in self.choice.slots for p in s.variants)
+    def __init__(self, entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> None:
+        self.entry = entry
+        self.callers = callers
+        """The caller of every variant, by (backend, variant)."""
+        self.narrowings: dict[int, Narrowing] = {}
+        self._compiled: _Compiled | None = None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether a request has read the route yet (its choice is made)."""
+        return self._compiled is not None
+
+    def _made(self) -> _Compiled:
+        if self._compiled is None:
+            self._compiled = _compile(self.entry, self.callers)
+        return self._compiled
+
+    @property
+    def choice(self) -> Choice[Target]:
+        return self._made().choice
+
+    @property
+    def labels(self) -> Labels5:
+        return self._made().labels
+
+    @property
+    def reads_needs(self) -> bool:
+        return self._made().reads_needs
+
+    @property
+    def first_group(self) -> tuple[str, ...]:
+        return self._made().first_group
 
     @property
     def key(self) -> str:
@@ -89,7 +120,16 @@ def configured_model(block: object) -> str:
 
 
 def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> LiveRoute:
-    """Binds every variant of ``entry`` to its caller from ``callers`` (keyed by backend, variant)."""
+    """``entry`` served through ``callers`` (keyed by backend, variant; every variant must have
+    one); its choice is made on first use."""
+    missing = [key for b in entry.backends for v in b.variants if (key := (b.name, v.name)) not in callers]
+    if missing:
+        raise KeyError(f"no caller for {missing}")
+    return LiveRoute(entry, callers)
+
+
+def _compile(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) -> _Compiled:
+    """Every variant of ``entry`` as a :class:`Target` bound to its caller, in a choice."""
     slots = []
     operation = "chat" if entry.embeddings is None else "embeddings"
     for backend in entry.backends:
@@ -108,4 +148,11 @@ def compile_route(entry: RouteEntry, callers: Mapping[tuple[str, str], Caller]) 
                              configured_model(variant.provider)))
             picks.append(Pick(variant.weight, target))
         slots.append(Slot(backend.name, backend.weight, tuple(picks), backend.priority))
-    return LiveRoute(entry, Choice(tuple(slots)))
+    choice = Choice(tuple(slots))
+    first = min((s.priority for s in choice.slots), default=0)
+    return _Compiled(
+        choice,
+        (entry.namespace, entry.name, "", "", ""),
+        entry.embeddings is None and any(p.target.capabilities.refuses for s in choice.slots for p in s.variants),
+        tuple(s.name for s in choice.slots if s.priority == first),
+    )

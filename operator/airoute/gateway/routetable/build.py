@@ -260,8 +260,7 @@ class TableBuilder:
 
     def _retire(self, route: LiveRoute) -> None:
         """Releases the callers of a route no longer live; those no route uses close later."""
-        targets = [p.target.caller for s in route.choice.slots for p in s.variants]
-        for caller in self.callers.release(targets):
+        for caller in self.callers.release(list(route.callers.values())):
             task = asyncio.get_running_loop().create_task(_close_later(caller, RETIRE_AFTER))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
