@@ -24,6 +24,11 @@ with one worker each and their default settings (the gateway's route is of the d
 
     .venv/bin/python tests/bench/bench_streams.py [--counts 1000,3000] [--targets direct,gateway,litellm]
 
+``--targets direct,gateway,floor`` adds a reference: ``floor_relay.py``, the least a Python relay
+on uvloop can do per chunk (bytes from the upstream written to the client, nothing else), with its
+CPU per chunk and the gateway's figure over it (``gateway_nN_cpu_us_over_floor``): the kernel's
+and the event loop's part of the gateway's CPU, and the gateway's own.
+
 A run with fewer targets (for development) prints its figures but exits 1: a result without its
 peer is not a benchmark result.
 
@@ -63,6 +68,9 @@ from bench_gateway import CLIENT_KEY, PYTHON, REPO, ensure_litellm, free_port, l
 LOAD_SOURCE = Path(__file__).with_name("streamload")
 CACHE_BIN = Path.home() / ".cache" / "airoute" / "bin"
 TARGETS = ("direct", "gateway", "litellm")
+FLOOR = "floor"
+"""An optional reference target (``--targets ...,floor``): :mod:`floor_relay`, the least CPU a
+Python relay on uvloop spends per chunk (the kernel's and the loop's share of the gateway's figure)."""
 CHUNKS, GAP, SPREAD = 100, 0.05, 5.0
 BUSY_SHARE = 0.2
 """A gateway that waited for a core longer than this share of a run was starved by the machine:
@@ -245,6 +253,14 @@ def start_litellm(stack: ExitStack, work: Path, upstream: int) -> tuple[int, int
     return port, proc.pid
 
 
+def start_floor(stack: ExitStack, work: Path, upstream: int, env: dict[str, str]) -> tuple[int, int]:
+    port = free_port()
+    argv = [PYTHON, str(Path(__file__).with_name("floor_relay.py")), str(upstream), str(port)]
+    proc = stack.enter_context(process(argv, env, work / f"floor-{port}.log"))
+    wait_http(f"http://127.0.0.1:{port}/v1/models", 30, proc=proc)
+    return port, proc.pid
+
+
 def bench(counts: list[int], targets: list[str]) -> dict[str, Any]:
     load = streamload()
     if "litellm" in targets and ensure_litellm() is None:
@@ -264,6 +280,8 @@ def bench(counts: list[int], targets: list[str]) -> dict[str, Any]:
                         port, pid, model, key = upstream, None, "bench-model", None
                     elif target == "gateway":
                         (port, pid), model, key = start_gateway(own, work, upstream, env), "chat", CLIENT_KEY
+                    elif target == FLOOR:
+                        (port, pid), model, key = start_floor(own, work, upstream, env), "bench-model", None
                     else:
                         (port, pid), model, key = start_litellm(own, work, upstream), "chat", CLIENT_KEY
                     url = f"http://127.0.0.1:{port}/v1/chat/completions"
@@ -271,9 +289,9 @@ def bench(counts: list[int], targets: list[str]) -> dict[str, Any]:
     return results
 
 
-def _added(results: dict[str, Any], target: str, count: int, key: str) -> float | None:
+def _added(results: dict[str, Any], target: str, count: int, key: str, base: str = "direct") -> float | None:
     mine = results.get(target, {}).get(f"n{count}", {}).get(key)
-    direct = results.get("direct", {}).get(f"n{count}", {}).get(key)
+    direct = results.get(base, {}).get(f"n{count}", {}).get(key)
     return None if mine is None or direct is None else round(mine - direct, 2)
 
 
@@ -285,7 +303,7 @@ def summary(results: dict[str, Any], counts: list[int]) -> dict[str, Any]:
             for key in ("ttft_p50_ms", "ttft_p99_ms", "gap_p99_ms"):
                 out[f"{target}_n{count}_added_{key}"] = _added(results, target, count, key)
     gateway = results.get("gateway", {})
-    errors = sum(r.get("errors", 0) for t in ("direct", "gateway") for r in results.get(t, {}).values())
+    errors = sum(r.get("errors", 0) for t in ("direct", "gateway", FLOOR) for r in results.get(t, {}).values())
     first = counts[0]
     met: dict[str, bool | None] = {"zero_errors": errors == 0}
     met["cpu_us_per_chunk"] = all((gateway.get(f"n{c}", {}).get("cpu_us_per_chunk") or 1e9)
@@ -297,6 +315,11 @@ def summary(results: dict[str, Any], counts: list[int]) -> dict[str, Any]:
     rss = [gateway.get(f"n{c}", {}).get("rss_kib_per_stream") for c in counts]
     met["rss_kib_per_stream"] = (all(r is not None and r <= GOALS["rss_kib_per_stream"] for r in rss)
                                  if gateway else None)
+    for count in counts:
+        floor = results.get(FLOOR, {}).get(f"n{count}", {}).get("cpu_us_per_chunk")
+        if floor is not None:
+            out[f"floor_n{count}_cpu_us_per_chunk"] = floor
+            out[f"gateway_n{count}_cpu_us_over_floor"] = _added(results, "gateway", count, "cpu_us_per_chunk", FLOOR)
     out["errors_total"] = errors
     out["peer_errors"] = {f"litellm_n{c}": r.get("errors") for c in counts
                           if (r := results.get("litellm", {}).get(f"n{c}")) is not None}
@@ -311,11 +334,12 @@ def summary(results: dict[str, Any], counts: list[int]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1000,3000", help="streams per run, comma-separated (default 1000,3000)")
-    parser.add_argument("--targets", default=",".join(TARGETS), help="direct,gateway,litellm (default: all three)")
+    parser.add_argument("--targets", default=",".join(TARGETS),
+                        help="direct,gateway,litellm (default: all three); add floor for the floor relay's figures")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     targets = [t for t in args.targets.split(",") if t]
-    if unknown := sorted(set(targets) - set(TARGETS)):
+    if unknown := sorted(set(targets) - {*TARGETS, FLOOR}):
         parser.error(f"unknown targets: {', '.join(unknown)}")
     results = bench(counts, targets)
     out = summary(results, counts)
