@@ -4,7 +4,7 @@ A child process serves a synthetic exposition (the gateway's metric names, 3 bac
 traffic on all of them) on several targets; the real Prometheus scrapes it. The controller's own
 :class:`EvaluationLoop` and :class:`Evaluator` — what Kopf and the folder loop drive — evaluate
 every route at every cycle with the real ``PrometheusMetricsSource``, over an in-memory store that
-keeps the routes as the controller keeps Kopf's index of them (``kubestore.stored_route``) and
+keeps the routes as the controller keeps what Kopf's watch delivers (``kubestore.stored_route``) and
 counts the status writes and Events.
 
 Per size, two phases:
@@ -114,8 +114,8 @@ def serve_exposition(routes: int, ports: Any, failing: EventFlag) -> None:
 
 
 class MemoryStore:
-    """A RouteStore over routes kept as the controller keeps Kopf's index of them
-    (``kubestore.stored_route``): a written status is stored back with a new resourceVersion;
+    """A RouteStore over routes kept as the controller keeps them (what Kopf's watch delivers,
+    ``kubestore.stored_route``): a written status is stored back with a new resourceVersion;
     writes and Events counted."""
 
     def __init__(self, objs: Iterable[dict[str, Any]]) -> None:

@@ -1,13 +1,18 @@
-"""The Kopf handlers: thin. Kopf keeps an index of the routes; one loop evaluates them.
+"""The Kopf handlers: thin. Kopf watches the routes; one loop evaluates them.
 
 Importing this module registers the handlers; ``airoute controller`` runs Kopf with it and puts
 the loop, the route store and the Kubernetes config into ``memo`` (see ``controller/main.py``).
 
-* ``airoute_routes`` — an index of every AIRoute as the loop reads it (no ``managedFields``,
-  the bulk of a stored object).
-* ``airoute_changed`` — a watch event that is not our own status write (a new spec, annotations
-  such as a drill, someone else's write) wakes the loop instead of waiting for the next tick.
-* One :class:`~airoute.controller.loop.EvaluationLoop` evaluates the indexed routes that are due,
+* ``airoute_changed`` — every watch event of an AIRoute goes to the route store, which keeps the
+  route as the loop reads it (no ``managedFields``, the bulk of a stored object; see
+  :func:`~airoute.controller.kubestore.stored_route`). An event that is not our own status write
+  (a new spec, annotations such as a drill, someone else's write) wakes the loop instead of
+  waiting for the next tick; a route listed (at start, or when a watch expired) waits for the
+  tick: a cycle per listed route would evaluate the routes seen so far thousands of times. Not a
+  Kopf index: Kopf holds every listed object until all are indexed, and its wait for that grows
+  with the square of the routes (at 10,000 routes, minutes of CPU with every full object in
+  memory, which the process then kept).
+* One :class:`~airoute.controller.loop.EvaluationLoop` evaluates the routes that are due,
   with one read of the health signals, and PATCHes only the statuses that changed — while this
   replica acts (:mod:`airoute.controller.peering`). No handler writes to an AIRoute: Kopf needs no
   finalizer and keeps no progress in annotations.
@@ -17,17 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from airoute.api import GROUP, PLURAL, VERSION
-from airoute.api.objects import object_key
-from airoute.controller.kubestore import KubeRoutes, stored_route
+from airoute.controller.kubestore import KubeRoutes
 from airoute.kube import KubeConfig
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+LIST_CHUNK = 500
+"""Routes per page of the first listing (and of a listing after a watch expired)."""
 
 
 @kopf.on.login(id="airoute_login")
@@ -46,20 +51,19 @@ def airoute_login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
 
 
 @kopf.on.startup(id="airoute_startup")
-async def airoute_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
-    index: kopf.Index[str, Mapping[str, Any]] = kwargs["airoute_routes"]  # Kopf passes indices by handler id
+async def airoute_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # No handler needs a finalizer; naming the one earlier versions put on every route lets Kopf
     # take it off again (a finalizer nobody removes would keep a deleted route forever).
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.level = logging.WARNING  # our Events say what changed; Kopf's own chatter stays in logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
+    settings.watching.chunk_size = LIST_CHUNK  # the first listing decoded a page at a time, not all at once
     settings.peering.lifetime = memo.peering_lifetime
     # With explicit namespaces there is nothing to discover: no cluster-wide list/watch of
     # namespaces and CRDs, so the controller needs no cluster-wide RBAC at all.
     settings.scanning.disabled = bool(memo.namespaces)
     routes: KubeRoutes = memo.routes
-    routes.follow(index)
     memo.stop = asyncio.Event()
     memo.tasks = [asyncio.create_task(memo.loop.run(memo.stop), name="airoute evaluation loop")]
     if routes.peering is not None:
@@ -76,13 +80,9 @@ async def airoute_cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.routes.client.close()
 
 
-@kopf.index(*RESOURCE, id="airoute_routes")
-async def airoute_routes(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-    return {object_key(body): stored_route(body)}
-
-
 @kopf.on.event(*RESOURCE, id="airoute_changed")
-async def airoute_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def airoute_changed(body: kopf.Body, memo: kopf.Memo, type: str | None, **_: Any) -> None:
     routes: KubeRoutes = memo.routes
-    if not routes.is_own_write(body):
+    routes.saw(type, body)
+    if type is not None and not routes.is_own_write(body):  # a listed route waits for the next tick
         memo.loop.wake()

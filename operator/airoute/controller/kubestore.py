@@ -1,9 +1,10 @@
-"""The routes in the API server: read from Kopf's index, their status PATCHed, Events posted.
+"""The routes in the API server: as Kopf's watch delivers them, their status PATCHed, Events posted.
 
-The routes are those of Kopf's ``airoute_routes`` index; the object evaluated is the newer of the
-indexed one and the one our last PATCH returned (the watch delivers our own writes a moment
-later; like client-go's mutation cache, versions are compared as the integers the API server
-issues). Nothing is read or written while another replica acts (:mod:`airoute.controller.peering`).
+The routes are those Kopf's watch delivered (``airoute_changed`` tells :meth:`KubeRoutes.saw` each
+event); the object evaluated is the newer of the one seen and the one our last PATCH returned
+(the watch delivers our own writes a moment later; like client-go's mutation cache, versions are
+compared as the integers the API server issues). Nothing is read or written while another
+replica acts (:mod:`airoute.controller.peering`).
 
 A status PATCH carries the resourceVersion it was computed from: if anyone changed the route
 meanwhile the API server answers 409 and nothing is overwritten; the next cycle decides again
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -75,43 +76,46 @@ def stored_route(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class KubeRoutes:
-    """A :class:`~airoute.controller.loop.RouteStore` over Kopf's index of the routes."""
+    """A :class:`~airoute.controller.loop.RouteStore` over the routes Kopf's watch delivers."""
 
     def __init__(self, client: KubeClient, peering: PeeringView | None = None, instance: str | None = None) -> None:
         self.client = client
         self.peering = peering
         self.instance = instance or socket.gethostname()
-        self._index: Mapping[str, Iterable[Mapping[str, Any]]] = {}
+        self._seen: dict[str, dict[str, Any]] = {}
         self._written: dict[str, dict[str, Any]] = {}
         self._gone: dict[str, int] = {}
         self.writes = 0
         self.conflicts = 0
 
-    def follow(self, index: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-        """The routes are those of ``index`` (Kopf's ``airoute_routes``, kept up to date by Kopf)."""
-        self._index = index
+    def saw(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event of a route (``None``: listed): kept as :func:`stored_route`, or gone."""
+        key = object_key(body)
+        if event_type == "DELETED":
+            self._seen.pop(key, None)
+        else:
+            self._seen[key] = stored_route(body)
 
     def acting(self) -> bool:
         """Whether this replica evaluates and writes now (always, without peering)."""
         return self.peering is None or self.peering.acting()
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
-        """Each indexed route, or the newer version our last PATCH returned."""
+        """Each route seen, or the newer version our last PATCH returned."""
         out: list[Mapping[str, Any]] = []
-        for key, values in list(self._index.items()):
-            for indexed in values:
-                obj = self._newest(key, indexed)
-                if self._gone.get(key) != _version(obj):
-                    out.append(obj)
+        for key, seen in list(self._seen.items()):
+            obj = self._newest(key, seen)
+            if self._gone.get(key) != _version(obj):
+                out.append(obj)
         return out
 
-    def _newest(self, key: str, indexed: Mapping[str, Any]) -> Mapping[str, Any]:
+    def _newest(self, key: str, seen: Mapping[str, Any]) -> Mapping[str, Any]:
         mine = self._written.get(key)
         if mine is None:
-            return indexed
-        if _version(mine) <= _version(indexed):
+            return seen
+        if _version(mine) <= _version(seen):
             del self._written[key]  # the watch has caught up with our write
-            return indexed
+            return seen
         return mine
 
     def is_own_write(self, obj: Mapping[str, Any]) -> bool:
@@ -132,7 +136,7 @@ class KubeRoutes:
         try:
             stored = await self.client.merge_patch(path, patch)
         except KubeError as exc:
-            if exc.status == 404:  # deleted meanwhile (the index drops it with the watch event)
+            if exc.status == 404:  # deleted meanwhile (dropped with the watch event)
                 self._gone[key] = _version(obj)
                 return True
             if exc.status == 409:
