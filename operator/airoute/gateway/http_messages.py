@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+CHUNK = b"%x\r\n%s\r\n"
+"""One chunk of a chunked answer: ``CHUNK % (len(data), data)``."""
 REASONS = {
     200: b"OK",
     204: b"No Content",
@@ -114,28 +116,25 @@ class Reply:
         self._begin(status)
         extra = b"content-type: %s\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n" % content_type.encode()
         head = response_head(status, headers, extra, self.keep_alive)
-        self._conn.write(head + b"%x\r\n%s\r\n" % (len(first), first) if first else head)
+        self._conn.write(head + CHUNK % (len(first), first) if first else head)
 
     def write_nowait(self, chunk: bytes) -> None:
         """Writes one chunk of a started stream without waiting for the client."""
         if chunk:
-            self._conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self._conn.write(CHUNK % (len(chunk), chunk))
 
     async def write(self, chunk: bytes) -> None:
         """Writes one chunk of a started stream, waiting while the client reads slowly."""
         if chunk:
-            self._conn.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self._conn.write(CHUNK % (len(chunk), chunk))
             if self._conn.paused:
                 await self._conn.drain()
 
-    def push(self, chunk: bytes) -> bool:
-        """Writes one chunk of a started stream at once; False when the client reads slower than
-        the chunks come (then wait for :meth:`on_writable` before pushing more)."""
-        return self._conn.push(chunk)
-
     @property
     def pusher(self) -> Callable[[bytes], bool]:
-        """:meth:`push` without this object in between (what a relay calls for every piece)."""
+        """The connection's ``push``, called for every relayed piece without this object in
+        between: writes one chunk of a started stream at once; False when the client reads slower
+        than the chunks come (then wait for :meth:`on_writable` before pushing more)."""
         return self._conn.push
 
     @property

@@ -22,7 +22,7 @@ import httptools
 from airoute.gateway.errors import error_body
 from airoute.gateway.http_limits import MAX_HEAD, MAX_PIPELINED, Limits
 from airoute.gateway.http_listener import Listener
-from airoute.gateway.http_messages import Refusal, Reply, Request, whole_response
+from airoute.gateway.http_messages import CHUNK, Refusal, Reply, Request, whole_response
 
 log = logging.getLogger(__name__)
 
@@ -459,7 +459,7 @@ class _Connection(asyncio.Protocol):
         client reads slower than the chunks come. One call per relayed piece: kept to the least."""
         transport = self.transport
         if transport is not None and not self._refused and not transport.is_closing():
-            transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            transport.write(CHUNK % (len(chunk), chunk))
         return not self.paused
 
     async def drain(self) -> None:
