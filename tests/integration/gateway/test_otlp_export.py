@@ -94,6 +94,11 @@ async def test_a_client_trace_is_continued_and_a_malformed_one_starts_a_new_trac
     env = await gateway_env(1, lambda e: [route([emulated("a", 100, e[0])])], auth=True,
                             otlp_endpoint=receiver.url, otlp_interval=0.2)
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    keyless_trace = "0af7651916cd43dd8448eb211c80319c"
+    body = {"model": "chat", "messages": [{"role": "user", "content": "no key"}]}
+    async with env.session.post(f"{env.url}/v1/chat/completions", json=body,
+                                headers={"traceparent": f"00-{keyless_trace}-{parent_id}-01"}) as r:
+        assert r.status == 401  # refused at the head: no span, nothing placed in that trace
     sent = {"continued": f"00-{trace_id}-{parent_id}-01", "malformed": f"00-{trace_id}-{parent_id}-zz"}
     for content, traceparent in sent.items():
         body = {"model": "chat", "messages": [{"role": "user", "content": content}]}
@@ -114,6 +119,7 @@ async def test_a_client_trace_is_continued_and_a_malformed_one_starts_a_new_trac
     attempt = next(s for s in receiver.spans() if s.parent_span_id == continued.span_id)
     assert attempt.trace_id == continued.trace_id, "the attempt is in the client's trace too"
     assert malformed.trace_id.hex() != trace_id and not malformed.parent_span_id, "a malformed traceparent: a new root"
+    assert all(s.trace_id.hex() != keyless_trace for s in receiver.spans()), "a client without a key is traced"
 
 
 def test_without_an_endpoint_opentelemetry_is_not_even_loaded() -> None:

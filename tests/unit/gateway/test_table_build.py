@@ -291,3 +291,23 @@ async def test_a_route_is_compiled_by_the_first_request_that_reads_it_not_by_loa
     assert [r.key for r in table.live.routes.values() if r.compiled] == ["team/r7"]
     callers = {id(c) for c in route.callers.values()}
     assert {id(p.target.caller) for s in route.choice.slots for p in s.variants} == callers
+
+
+async def test_a_backend_declared_alike_in_two_namespaces_is_bound_to_each_namespaces_own_secret(
+    table: TableBuilder,
+) -> None:
+    """Two teams declare the very same backend (the same Secret name): validated once and shared
+    (``api/spec.py``), it is still bound with each route's own namespace's Secret, never the other
+    team's."""
+    mine = airoute(unreachable(secret="creds"), "mine")
+    theirs = airoute(unreachable(secret="creds"), "theirs", namespace="other")
+    assert mine["spec"]["backends"] == theirs["spec"]["backends"]
+    table.apply(snap(mine, theirs, secrets={"team/creds": {"api-key": b"team-key"}}))
+    assert "mine" in table.live.routes and "theirs" not in table.live.routes
+    assert any("Secret other/creds not found" in problem for problem in table.problems)
+    table.apply(snap(mine, theirs, secrets={"team/creds": {"api-key": b"team-key"},
+                                            "other/creds": {"api-key": b"other-key"}}))
+    heads = [await table.live.routes[name].choice.slots[0].variants[0].target.caller._request_head()  # type: ignore[attr-defined]
+             for name in ("mine", "theirs")]
+    assert b"team-key" in heads[0] and b"other-key" not in heads[0]
+    assert b"other-key" in heads[1] and b"team-key" not in heads[1]
