@@ -92,9 +92,15 @@ class HttpServer:
             self._idle.set()
 
     def make_room(self) -> bool:
-        """At the connection cap: closes the oldest idle keep-alive connection; False when none is."""
+        """At the connection cap: closes the oldest idle keep-alive connection, or else the oldest
+        refused one that is only lingering (answered already, its client's late bytes dropped);
+        False when there is neither."""
         for conn in self.connections:
             if conn.idle:
+                conn.close()
+                return True
+        for conn in self.connections:
+            if conn.lingering:
                 conn.close()
                 return True
         return False
@@ -166,6 +172,11 @@ class _Connection(asyncio.Protocol):
     @property
     def draining(self) -> bool:
         return self.server.draining
+
+    @property
+    def lingering(self) -> bool:
+        """Refused and answered, kept open only so that the answer is not lost to a reset."""
+        return self._refused and self.transport is not None and not self.transport.is_closing()
 
     @property
     def idle(self) -> bool:

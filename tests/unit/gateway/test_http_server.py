@@ -243,6 +243,36 @@ async def test_at_the_cap_an_idle_connection_makes_room_and_otherwise_a_503(guar
         writer.close()
 
 
+async def test_at_the_cap_a_refused_connection_that_only_lingers_makes_room(guarded: tuple[HttpServer, int]) -> None:
+    """Refused clients that go on sending their bodies are answered and kept open a while (so that
+    the answer is not lost to a reset); at the cap one of them gives way to a new client, which is
+    served instead of turned away."""
+    port = guarded[1]
+    refused = []
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 1000000\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)).startswith(b"HTTP/1.1 401")
+        refused.append((reader, writer))
+
+    async def keep_sending() -> None:  # a client still sending keeps its refused connection lingering
+        while True:
+            for _, writer in refused:
+                if not writer.is_closing():
+                    writer.write(b"x" * 100)
+            await asyncio.sleep(0.05)
+
+    sender = asyncio.create_task(keep_sending())
+    try:
+        out = await exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\nauthorization: Bearer k\r\n"
+                                   b"connection: close\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 200"), out[:60]
+    finally:
+        sender.cancel()
+        for _, writer in refused:
+            writer.close()
+
+
 async def test_a_client_that_reads_nothing_stops_being_read(guarded: tuple[HttpServer, int]) -> None:
     srv, port = guarded
     big = b"GET /big HTTP/1.1\r\nhost: t\r\nauthorization: Bearer k\r\n\r\n"
