@@ -9,25 +9,39 @@ replica acts (:mod:`airoute.controller.peering`).
 A status PATCH carries the resourceVersion it was computed from: if anyone changed the route
 meanwhile the API server answers 409 and nothing is overwritten; the next cycle decides again
 from what is stored.
+
+Like client-go's ``WaitForCacheSync``, nothing is decided before the first listing is in: who owns
+a model is decided over every route (:mod:`airoute.core.ownership`), and a decision over the first
+pages alone would mark a route that loses its claim as the owner, then take it back. The first
+time the replica would act (at the start, or when it takes over from a peer, whose Kopf then
+lists), it counts the stored routes (:meth:`KubeRoutes.count_stored`, one ``LIST ?limit=1`` per
+watched namespace) and acts once the watch has delivered as many; a route deleted meanwhile
+would keep the count out of reach, so after :data:`LISTING_GRACE` seconds it acts on what it
+has, and says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import socket
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
-from airoute.api import GROUP, VERSION
+from airoute.api import GROUP, PLURAL, VERSION
 from airoute.api.objects import name_of, namespace_of, object_key
 from airoute.controller.compact import compact, interned
 from airoute.controller.peering import PeeringView
 from airoute.core.events import Event
 from airoute.kube import KubeClient, KubeError
 from airoute.kube.paths import airoutes_path, events_path
+
+LISTING_GRACE = 60.0
+"""Seconds a starting replica waits for its first listing to bring every route counted at the start."""
 
 log = logging.getLogger("airoute.controller")
 
@@ -78,15 +92,23 @@ def stored_route(body: Mapping[str, Any]) -> dict[str, Any]:
 class KubeRoutes:
     """A :class:`~airoute.controller.loop.RouteStore` over the routes Kopf's watch delivers."""
 
-    def __init__(self, client: KubeClient, peering: PeeringView | None = None, instance: str | None = None) -> None:
+    def __init__(self, client: KubeClient, peering: PeeringView | None = None, instance: str | None = None,
+                 namespaces: Sequence[str] = (), clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.peering = peering
         self.instance = instance or socket.gethostname()
+        self.namespaces = tuple(namespaces)  # () : every namespace
+        self.wake: Callable[[], None] = lambda: None  # the loop's wake-up, told when the first listing is in
         self._seen: dict[str, dict[str, Any]] = {}
         self._written: dict[str, dict[str, Any]] = {}
         self._gone: dict[str, int] = {}
         self.writes = 0
         self.conflicts = 0
+        self._clock = clock
+        self._counting: asyncio.Task[None] | None = None
+        self._expected: int | None = None  # the routes stored when counted (count_stored)
+        self._grace_until = 0.0
+        self._listed = False
 
     def saw(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a route (``None``: listed): kept as :func:`stored_route`, or gone."""
@@ -95,10 +117,53 @@ class KubeRoutes:
             self._seen.pop(key, None)
         else:
             self._seen[key] = stored_route(body)
+        if not self._listed and self._expected is not None and len(self._seen) >= self._expected:
+            self._listing_in()
+            self.wake()
 
     def acting(self) -> bool:
-        """Whether this replica evaluates and writes now (always, without peering)."""
-        return self.peering is None or self.peering.acting()
+        """Whether this replica evaluates and writes now: while peering makes it the active replica
+        (always without peering), once its first listing is in."""
+        if self.peering is not None and not self.peering.acting():
+            return False
+        return self._listed or self._first_listing_in()
+
+    async def count_stored(self) -> None:
+        """Counts the routes stored now, by one ``LIST ?limit=1`` per watched namespace (or one for
+        all); 0 when they cannot be counted (logged: then nothing is waited for)."""
+        paths = [airoutes_path(ns) for ns in self.namespaces] or [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
+        total = 0
+        try:
+            for path in paths:
+                page = await self.client.get(path, {"limit": "1"})
+                total += len(page.get("items") or []) + int((page.get("metadata") or {}).get("remainingItemCount") or 0)
+        except Exception as exc:  # whatever stops the count must not stop the deciding
+            log.warning("routes not counted before the first listing (deciding over what is seen): %s", exc)
+            total = 0
+        self._expected, self._grace_until = total, self._clock() + LISTING_GRACE
+        if len(self._seen) >= total:
+            self.wake()  # the listing came in while the count was read
+
+    def _first_listing_in(self) -> bool:
+        """Counts the stored routes the first time this replica would act; True once the watch has
+        delivered as many, or :data:`LISTING_GRACE` seconds after the count."""
+        if self._counting is None:
+            self._counting = asyncio.get_running_loop().create_task(self.count_stored(), name="airoute route count")
+            return False
+        expected = self._expected
+        if expected is None:
+            return False
+        if len(self._seen) < expected:
+            if self._clock() < self._grace_until:
+                return False
+            log.warning("first listing incomplete %.0fs after the count (%d of %d routes; some were deleted "
+                        "meanwhile): deciding over the routes seen", LISTING_GRACE, len(self._seen), expected)
+        self._listing_in()
+        return True
+
+    def _listing_in(self) -> None:
+        self._listed = True
+        log.info("first listing in: %d routes; deciding", len(self._seen))
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
         """Each route seen, or the newer version our last PATCH returned."""

@@ -133,11 +133,13 @@ def run_kopf(config: ControllerConfig) -> None:
     peering = None
     if not config.standalone:
         peering = PeeringView(client, config.peering, list(config.namespaces), identity, priority, time.time)
-    routes = KubeRoutes(client, peering)
+    routes = KubeRoutes(client, peering, namespaces=config.namespaces)
+    loop = EvaluationLoop(evaluator, routes, config.tick, notifier)
+    routes.wake = loop.wake  # the first listing is in: decide at once
     memo = kopf.Memo(
         kube_config=kube_config,
         routes=routes,
-        loop=EvaluationLoop(evaluator, routes, config.tick, notifier),
+        loop=loop,
         namespaces=list(config.namespaces),
         peering_lifetime=config.peering_lifetime,
     )

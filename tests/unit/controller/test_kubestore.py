@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from airoute.controller.kubestore import KubeRoutes, stored_route
+import asyncio
+
+from airoute.controller.kubestore import LISTING_GRACE, KubeRoutes, stored_route
 from airoute.core.ownership import ownership
-from airoute.kube import KubeClient, KubeConfig
+from airoute.kube import KubeClient, KubeConfig, KubeError
 
 
 def _stored(namespace: str, created: str) -> dict[str, object]:
@@ -41,3 +43,74 @@ def test_the_routes_are_those_the_watch_delivered_until_deleted() -> None:
     assert added["spec"]["backends"][0]["weight"] == 50 and "managedFields" not in added["metadata"]
     routes.saw("DELETED", _event_body("listed", "4"))
     assert [o["metadata"]["name"] for o in routes.routes()] == ["added"]
+
+
+class _Counted:
+    """A client whose route listing says how many routes are stored (``remainingItemCount``)."""
+
+    def __init__(self, stored: int, fails: bool = False) -> None:
+        self.stored, self.fails = stored, fails
+        self.paths: list[tuple[str, dict[str, str] | None]] = []
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, object]:
+        self.paths.append((path, params))
+        if self.fails:
+            raise KubeError(403, "forbidden")
+        return {"items": [{}] if self.stored else [], "metadata": {"remainingItemCount": max(0, self.stored - 1)}}
+
+
+async def _counted(routes: KubeRoutes) -> None:
+    """The first wish to act starts the count; it is in once its task ran."""
+    assert not routes.acting()
+    await asyncio.sleep(0)
+    assert routes._expected is not None
+
+
+async def test_nothing_is_decided_before_the_first_listing_brought_every_counted_route() -> None:
+    # Who owns a model is decided over every route: a decision over the first pages alone would
+    # hand the model to a route whose elder rival is on a later page.
+    client = _Counted(3)
+    routes = KubeRoutes(client, namespaces=["team", "other"], clock=lambda: 0.0)  # type: ignore[arg-type]
+    wakes: list[int] = []
+    routes.wake = lambda: wakes.append(len(routes.routes()))
+    await _counted(routes)
+    assert routes._expected == 6  # 3 in each namespace
+    assert [p for p, _ in client.paths] == ["/apis/airoute.dev/v1alpha1/namespaces/team/airoutes",
+                                            "/apis/airoute.dev/v1alpha1/namespaces/other/airoutes"]
+    assert all(params == {"limit": "1"} for _, params in client.paths)
+    for i in range(6):
+        assert not routes.acting()
+        routes.saw(None, _event_body(f"r{i}", "1"))
+    assert wakes == [6] and routes.acting()  # the last listed route completes it, and wakes the loop once
+    routes.saw("MODIFIED", _event_body("r0", "2"))
+    assert wakes == [6] and len(client.paths) == 2
+
+
+async def test_a_listing_that_came_in_while_counting_wakes_the_loop() -> None:
+    routes = KubeRoutes(_Counted(2), clock=lambda: 0.0)  # type: ignore[arg-type]
+    wakes: list[int] = []
+    routes.wake = lambda: wakes.append(1)
+    assert not routes.acting()
+    routes.saw(None, _event_body("r0", "1"))
+    routes.saw(None, _event_body("r1", "1"))
+    await asyncio.sleep(0)
+    assert wakes == [1] and routes.acting()
+
+
+async def test_before_the_listing_is_in_the_replica_does_not_act_and_after_the_grace_it_does() -> None:
+    now = [0.0]
+    routes = KubeRoutes(_Counted(3), clock=lambda: now[0])  # type: ignore[arg-type]
+    await _counted(routes)
+    routes.saw(None, _event_body("r0", "1"))
+    routes.saw(None, _event_body("r1", "1"))  # the third was deleted between the count and the listing
+    assert not routes.acting()
+    now[0] = LISTING_GRACE - 1
+    assert not routes.acting()
+    now[0] = LISTING_GRACE
+    assert routes.acting()
+
+
+async def test_a_count_that_cannot_be_read_waits_for_nothing() -> None:
+    routes = KubeRoutes(_Counted(3, fails=True), clock=lambda: 0.0)  # type: ignore[arg-type]
+    await _counted(routes)
+    assert routes._expected == 0 and routes.acting()
