@@ -345,7 +345,7 @@ def main() -> int:
     out = summary(results, counts)
     left_out = [t for t in TARGETS if t not in targets]
     out["left_out"] = left_out
-    print(f"errors {out['errors_total']} (direct and gateway); targets met: {out['targets_met']}")
+    print(f"errors {out['errors_total']} (direct, gateway and the floor relay); targets met: {out['targets_met']}")
     if any(out["peer_errors"].values()):
         print(f"LiteLLM's failed streams (its result, not a failure of the run): {out['peer_errors']}")
     if left_out:
