@@ -18,6 +18,11 @@ lists), it counts the stored routes (:meth:`KubeRoutes.count_stored`, one ``LIST
 watched namespace) and acts once the watch has delivered as many; a route deleted meanwhile
 would keep the count out of reach, so after :data:`LISTING_GRACE` seconds it acts on what it
 has, and says so.
+
+When Kopf lists again (a paused watch resumed, or its version expired), it delivers what exists and
+nothing of what was deleted meanwhile: :meth:`KubeRoutes.sweep` then lists the routes itself and
+drops those seen that are no longer stored (and were not seen since that listing's version).
+Without it a deleted route would stay, and keep its claim on its model.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from airoute.kube.paths import airoutes_path, events_path
 
 LISTING_GRACE = 60.0
 """Seconds a starting replica waits for its first listing to bring every route counted at the start."""
+SWEEP_DELAY = 5.0
+"""Seconds between Kopf's first listed route of a new listing and the sweep for routes deleted while
+its watch was away (the listing comes in first; more listed routes meanwhile make one sweep)."""
 
 log = logging.getLogger("airoute.controller")
 
@@ -109,6 +117,9 @@ class KubeRoutes:
         self._expected: int | None = None  # the routes stored when counted (count_stored)
         self._grace_until = 0.0
         self._listed = False
+        self._sweeping: asyncio.Task[None] | None = None
+        self._sweep_again = False
+        self.swept = 0  # routes dropped by sweeps: deleted while the watch was away
 
     def saw(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a route (``None``: listed): kept as :func:`stored_route`, or gone."""
@@ -120,6 +131,8 @@ class KubeRoutes:
         if not self._listed and self._expected is not None and len(self._seen) >= self._expected:
             self._listing_in()
             self.wake()
+        elif event_type is None and self._listed:
+            self._relisted()
 
     def acting(self) -> bool:
         """Whether this replica evaluates and writes now: while peering makes it the active replica
@@ -131,10 +144,9 @@ class KubeRoutes:
     async def count_stored(self) -> None:
         """Counts the routes stored now, by one ``LIST ?limit=1`` per watched namespace (or one for
         all); 0 when they cannot be counted (logged: then nothing is waited for)."""
-        paths = [airoutes_path(ns) for ns in self.namespaces] or [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
         total = 0
         try:
-            for path in paths:
+            for path in self._scopes().values():
                 page = await self.client.get(path, {"limit": "1"})
                 total += len(page.get("items") or []) + int((page.get("metadata") or {}).get("remainingItemCount") or 0)
         except Exception as exc:  # whatever stops the count must not stop the deciding
@@ -164,6 +176,53 @@ class KubeRoutes:
     def _listing_in(self) -> None:
         self._listed = True
         log.info("first listing in: %d routes; deciding", len(self._seen))
+
+    def _scopes(self) -> dict[str | None, str]:
+        """The collection path of each served namespace (``None``: all of them)."""
+        if not self.namespaces:
+            return {None: f"/apis/{GROUP}/{VERSION}/{PLURAL}"}
+        return {ns: airoutes_path(ns) for ns in self.namespaces}
+
+    def _relisted(self) -> None:
+        """Kopf lists again (its watch resumed after a pause, or its version expired): a listing
+        says nothing of the routes deleted meanwhile, so a sweep looks for them."""
+        if self._sweeping is None or self._sweeping.done():
+            self._sweeping = asyncio.get_running_loop().create_task(self._sweep(), name="airoute route sweep")
+        else:
+            self._sweep_again = True
+
+    async def _sweep(self) -> None:
+        while True:
+            self._sweep_again = False
+            await asyncio.sleep(SWEEP_DELAY)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the next listing sweeps again
+                log.warning("routes deleted while the watch was away not looked for: %s", exc)
+            if not self._sweep_again:
+                return
+
+    async def sweep(self) -> int:
+        """Drops every route seen that the API server no longer lists and that was not seen after
+        that listing's version (a route created since is kept); returns how many were dropped."""
+        dropped = 0
+        for namespace, path in self._scopes().items():
+            stored: set[str] = set()
+            version = 0
+            async for page, at in self.client.list_pages(path):
+                stored.update(object_key(o) for o in page)
+                version = int(at or 0)
+            for key, seen in list(self._seen.items()):
+                if (key not in stored and (namespace is None or namespace_of(seen) == namespace)
+                        and _version(seen) <= version):
+                    del self._seen[key]
+                    self._written.pop(key, None)
+                    self._gone.pop(key, None)
+                    dropped += 1
+        if dropped:
+            self.swept += dropped
+            log.info("dropped %d route(s) deleted while the watch was away", dropped)
+        return dropped
 
     def routes(self) -> Sequence[Mapping[str, Any]]:
         """Each route seen, or the newer version our last PATCH returned."""

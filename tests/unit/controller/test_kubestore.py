@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
+
+from airoute.controller import kubestore
 from airoute.controller.kubestore import LISTING_GRACE, KubeRoutes, stored_route
 from airoute.core.ownership import ownership
 from airoute.kube import KubeClient, KubeConfig, KubeError
@@ -114,3 +118,32 @@ async def test_a_count_that_cannot_be_read_waits_for_nothing() -> None:
     routes = KubeRoutes(_Counted(3, fails=True), clock=lambda: 0.0)  # type: ignore[arg-type]
     await _counted(routes)
     assert routes._expected == 0 and routes.acting()
+
+
+class _Listing:
+    """A client whose route listing is ``names`` at resourceVersion ``at``."""
+
+    def __init__(self, names: list[str], at: int) -> None:
+        self.names, self.at, self.lists = names, at, 0
+
+    async def list_pages(self, path: str) -> AsyncIterator[tuple[list[dict[str, object]], str]]:
+        self.lists += 1
+        yield [_event_body(n, "1") for n in self.names], str(self.at)
+
+
+async def test_a_new_listing_sweeps_away_the_routes_deleted_while_the_watch_was_away(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kubestore, "SWEEP_DELAY", 0.0)
+    client = _Listing(["kept", "new"], at=20)
+    routes = KubeRoutes(client, clock=lambda: 0.0)  # type: ignore[arg-type]
+    routes._listed = True  # the first listing is long in
+    for name, version in (("kept", "5"), ("ghost", "6"), ("ghost2", "7")):
+        routes.saw("ADDED", _event_body(name, version))
+    routes.saw("ADDED", _event_body("later", "21"))  # created after the sweep's listing: kept
+    # Kopf's watch comes back and lists again: "ghost" and "ghost2" were deleted while it was away.
+    routes.saw(None, _event_body("kept", "5"))
+    routes.saw(None, _event_body("new", "19"))
+    await asyncio.sleep(0.01)
+    assert client.lists == 1, "the listed routes of one listing make one sweep"
+    assert sorted(o["metadata"]["name"] for o in routes.routes()) == ["kept", "later", "new"]
+    assert routes.swept == 2

@@ -1,5 +1,6 @@
-"""The controller counts the stored routes before its first listing (``KubeRoutes.count_stored``),
-against the real API server: its ``LIST ?limit=1`` pages give the count by ``remainingItemCount``."""
+"""The controller's view of the stored routes against the real API server: the count before its first
+listing (``KubeRoutes.count_stored``: ``LIST ?limit=1`` pages and their ``remainingItemCount``) and the
+sweep after a new listing (``KubeRoutes.sweep``)."""
 
 from __future__ import annotations
 
@@ -36,5 +37,23 @@ async def test_the_count_before_the_first_listing_is_what_the_listing_brings(api
         await everywhere.count_stored()
         stored = len((await client.get("/apis/airoute.dev/v1alpha1/airoutes"))["items"])
         assert everywhere._expected == stored >= 7
+    finally:
+        await client.close()
+
+
+async def test_a_sweep_drops_what_was_deleted_while_the_watch_was_away(apiserver: Any) -> None:
+    ns = "listing-sweep"
+    apiserver.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                    *(airoute([openai_backend("b0", 100, "https://api.example.com/v1")], f"r{i}", ns,
+                              model=f"{ns}-m{i}") for i in range(3)))
+    client = KubeClient(load_config(str(apiserver.kubeconfig)))
+    try:
+        routes = KubeRoutes(client, namespaces=[ns])
+        for obj in (await client.get(f"/apis/airoute.dev/v1alpha1/namespaces/{ns}/airoutes"))["items"]:
+            routes.saw(None, obj)
+        apiserver.kubectl("delete", "airoute", "r1", "-n", ns)  # the watch is away: no DELETED reaches the store
+        assert await routes.sweep() == 1
+        assert sorted(o["metadata"]["name"] for o in routes.routes()) == ["r0", "r2"]
+        assert await routes.sweep() == 0
     finally:
         await client.close()
