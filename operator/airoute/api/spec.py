@@ -9,7 +9,14 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic import (
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from airoute.api.base import ApiModel, Duration, parse_duration
 from airoute.api.providers import (
@@ -460,6 +467,11 @@ class AIRouteSpec(ApiModel):
     def _reuse_backends(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[Backend]:
         return reuse_validated_backends(value, handler)
 
+    @field_validator("health", "failover", "rollout", "limits", mode="wrap")
+    @classmethod
+    def _reuse_policies(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return reuse_validated_policy(value, handler, str(info.field_name))
+
     @model_validator(mode="after")
     def _backends(self) -> AIRouteSpec:
         seen: set[str] = set()
@@ -497,9 +509,15 @@ class AIRouteSpec(ApiModel):
         return next((b for b in self.backends if b.name == name), None)
 
 
-MAX_REMEMBERED_BACKENDS = 4096
-"""Validated backends kept by their input (all forgotten at once when more would be kept)."""
-_VALIDATED: dict[str, Backend] = {}
+MAX_REMEMBERED = 4096
+"""Validated backends and policies kept by their input (all forgotten at once when more would be kept)."""
+_VALIDATED: dict[tuple[str, str], Any] = {}
+
+
+def _remember(key: tuple[str, str], validated: Any) -> None:
+    if len(_VALIDATED) >= MAX_REMEMBERED:
+        _VALIDATED.clear()
+    _VALIDATED[key] = validated
 
 
 def reuse_validated_backends(value: Any, handler: ValidatorFunctionWrapHandler) -> list[Backend]:
@@ -511,15 +529,29 @@ def reuse_validated_backends(value: Any, handler: ValidatorFunctionWrapHandler) 
     its errors name its place in this spec as before."""
     if not isinstance(value, list):
         return handler(value)  # type: ignore[no-any-return]
-    keys = [repr(b) if type(b) is dict else None for b in value]
+    keys = [("backends", repr(b)) if type(b) is dict else None for b in value]
     known = [_VALIDATED.get(k) if k is not None else None for k in keys]
     out: list[Backend] = handler([b if b is not None else raw for b, raw in zip(known, value, strict=True)])
     for key, backend, was in zip(keys, out, known, strict=True):
         if key is not None and was is None:
-            if len(_VALIDATED) >= MAX_REMEMBERED_BACKENDS:
-                _VALIDATED.clear()
-            _VALIDATED[key] = backend
+            _remember(key, backend)
     return out
+
+
+def reuse_validated_policy(value: Any, handler: ValidatorFunctionWrapHandler, field: str) -> Any:
+    """A policy (``health``, ``failover``, ``rollout``, ``limits``) validated with ``handler``,
+    except that one whose input (a plain dict, by its ``repr``) was validated before is that very
+    validated policy: the API server writes every default of the CRD into every route, so
+    thousands of routes state the same policies, and each distinct one is validated once. An
+    invalid one is never remembered; its errors name its place as before."""
+    if type(value) is not dict:
+        return handler(value)
+    key = (field, repr(value))
+    known = _VALIDATED.get(key)
+    if known is None:
+        known = handler(value)
+        _remember(key, known)
+    return known
 
 
 __all__ = [

@@ -1,33 +1,27 @@
-"""Argument parsing and dispatch for the route commands (validate, inventory, status, drill, promote, abort)."""
+"""Argument parsing and dispatch for the route commands (validate, inventory, status, drill, promote, abort).
+
+What a command runs with (``rich``, YAML, the route stores, the governance policies) is imported
+when that command runs: the gateway and the controller, started by the same ``airoute`` command,
+do not load it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-from rich.console import Console
-
-from airoute.commands import actions
-from airoute.commands.governance import GovernanceParams, PolicyParamsError
-from airoute.commands.inventory import (
-    RISKS,
-    RouteRow,
-    cannot_serve_lines,
-    inventory,
-    risk_texts,
-    to_json,
-    to_markdown,
-)
-from airoute.commands.routes import FolderRouteStore, KubectlRoutes, RouteStore, RouteStoreError, find
-from airoute.commands.status import render
-from airoute.commands.validate import validate
+if TYPE_CHECKING:
+    from airoute.commands.inventory import RouteRow
+    from airoute.commands.routes import RouteStore
 
 
 def _store(args: argparse.Namespace) -> RouteStore:
     """Where the routes are read: one namespace (``-n``, a ``NAMESPACE/NAME`` route, or the
     kubeconfig's), every namespace only with ``-A``."""
+    from airoute.commands.routes import FolderRouteStore, KubectlRoutes, RouteStoreError
+
     namespace = getattr(args, "route", "").rpartition("/")[0] or args.namespace
     if args.all_namespaces and namespace:
         raise RouteStoreError("-A lists every namespace: do not combine it with -n or NAMESPACE/NAME")
@@ -37,6 +31,11 @@ def _store(args: argparse.Namespace) -> RouteStore:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from airoute.commands.governance import GovernanceParams, PolicyParamsError
+    from airoute.commands.validate import validate
+
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         print(f"airoute validate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -57,6 +56,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace) -> int:
+    from airoute.commands.inventory import inventory, to_json, to_markdown
+
     rows, broken = inventory(_store(args).routes())
     for b in broken:
         print(f"warning: {b}", file=sys.stderr)
@@ -70,7 +71,10 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[RouteRow], capabilities: bool) -> None:
+    from rich.console import Console
     from rich.table import Table
+
+    from airoute.commands.inventory import RISKS, cannot_serve_lines, risk_texts
 
     table = Table(title="AI routes by tier")
     for col in ("route", "model", "tier", "backends", "risks", *(["cannot serve"] if capabilities else [])):
@@ -85,6 +89,11 @@ def _table(rows: list[RouteRow], capabilities: bool) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from airoute.commands.routes import find
+    from airoute.commands.status import render
+
     store = _store(args)
     obj = find(store.routes(), args.route, args.namespace)
     meta = obj["metadata"]
@@ -93,6 +102,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _drill(args: argparse.Namespace) -> int:
+    from airoute.commands import actions
+    from airoute.commands.routes import RouteStoreError, find
+
     store = _store(args)
     obj = find(store.routes(), args.route, args.namespace)
     if args.action == "report":
@@ -108,6 +120,9 @@ def _drill(args: argparse.Namespace) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
+    from airoute.commands import actions
+    from airoute.commands.routes import find
+
     store = _store(args)
     obj = find(store.routes(), args.route, args.namespace)
     print(actions.gate(store, obj, args.command, args.backend))
@@ -173,7 +188,11 @@ def run_route_command(args: argparse.Namespace) -> int:
     """Runs the chosen command; a RouteStoreError is a clear one-line error and exit code 1."""
     try:
         code: int = args.func(args)
-    except RouteStoreError as exc:
+    except Exception as exc:
+        from airoute.commands.routes import RouteStoreError  # loaded by the commands that raise it
+
+        if not isinstance(exc, RouteStoreError):
+            raise
         print(f"airoute {args.command}: {exc}", file=sys.stderr)
         return 1
     return code

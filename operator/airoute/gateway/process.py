@@ -33,7 +33,7 @@ from airoute.gateway.routetable.kubernetes import KubeSource
 from airoute.gateway.runtime import GcPauses
 from airoute.gateway.worker_metrics import pod_metrics, serve_worker_metrics
 from airoute.kube import KubeClient, KubeConfig, load_config
-from airoute.providers import Pools
+from airoute.providers import Pools, fastjson
 
 if TYPE_CHECKING:
     from airoute.gateway.otlp import OtlpExport
@@ -145,7 +145,7 @@ class Gateway:
         config = self.config
         self.gc_pauses.install()
         if self._kube_config is not None:
-            self._kube = KubeClient(self._kube_config)
+            self._kube = KubeClient(self._kube_config, decode=fastjson.loads)
             withheld = frozenset([config.api_keys_secret] if config.api_keys_secret else [])
             source = KubeSource(self._kube, self.namespaces, withheld=withheld)
             self._spawn(source.run(self.table.submit, self.table.refuse), "route-source")

@@ -54,7 +54,7 @@ def test_a_bad_backend_is_never_remembered_and_named_at_its_place() -> None:
             parse_spec(spec("a", good, bad))
         errors.append(str(caught.value))
     assert errors[0] == errors[1] and "spec.backends[1].openAICompatible.baseURL" in errors[0]
-    assert repr(bad) not in spec_module._VALIDATED
+    assert ("backends", repr(bad)) not in spec_module._VALIDATED
 
 
 def test_rules_across_backends_still_apply_to_remembered_ones() -> None:
@@ -66,7 +66,7 @@ def test_rules_across_backends_still_apply_to_remembered_ones() -> None:
 
 
 def test_what_is_remembered_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spec_module, "MAX_REMEMBERED_BACKENDS", 3)
+    monkeypatch.setattr(spec_module, "MAX_REMEMBERED", 3)
     for i in range(10):
         parse_spec(spec("a", backend(model=f"m{i}")))
         assert len(spec_module._VALIDATED) <= 3
@@ -79,3 +79,30 @@ def test_policies_left_out_are_one_shared_default() -> None:
     assert first.health == spec_module.HealthPolicy() and first.failover == spec_module.FailoverPolicy()
     stated = parse_spec({**spec("c", backend()), "health": {"interval": "30s"}})
     assert stated.health is not first.health and stated.health.interval == "30s"
+
+
+def test_policies_stated_alike_are_validated_once() -> None:
+    """The API server writes the CRD's defaults into every route: the same stated policies across
+    100 routes are one validated object each, equal to one validated on its own."""
+    stated = {"health": {"interval": "15s", "window": "2m"}, "failover": {"ejectFor": "2m", "recoveryRamp": [50, 100]},
+              "rollout": {"steps": [5, 100]}, "limits": {"tokensPerMinute": 1000}}
+    specs = [parse_spec({**spec(f"model-{i}", backend()), **copy.deepcopy(stated)}) for i in range(100)]
+    for policy in stated:
+        assert len({id(getattr(s, policy)) for s in specs}) == 1
+    spec_module._VALIDATED.clear()
+    fresh = parse_spec({**spec("model-99", backend()), **copy.deepcopy(stated)})
+    assert fresh == specs[99] and fresh.failover is not specs[99].failover
+    assert specs[0].failover.recovery_ramp == [50, 100] and specs[0].limits.tokens_per_minute == 1000
+
+
+def test_a_bad_policy_is_never_remembered_and_named_at_its_place() -> None:
+    bad = {"steps": [50, 20, 100]}
+    errors = []
+    for _ in range(2):
+        with pytest.raises(InvalidRoute) as caught:
+            parse_spec({**spec("a", backend()), "rollout": copy.deepcopy(bad)})
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and "spec.rollout.steps" in errors[0] and "strictly increasing" in errors[0]
+    assert ("rollout", repr(bad)) not in spec_module._VALIDATED
+    other = parse_spec({**spec("b", backend()), "rollout": {"steps": [50, 100]}, "health": {"maxErrorRate": 1}})
+    assert other.rollout.steps == [50, 100] and other.health.max_error_rate == 1

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from airoute.kube import KubeClient, KubeConfig, Reflector, Store
+from airoute.kube import Delta, KubeClient, KubeConfig, Reflector, Store
+from airoute.providers import fastjson
 
 
 class FakeApi:
@@ -78,9 +79,9 @@ async def api() -> AsyncIterator[tuple[FakeApi, str]]:
     await runner.cleanup()
 
 
-async def _run_until(url: str, until: Any, within: float, **callbacks: Any) -> Reflector:
+async def _run_until(url: str, until: Any, within: float, decode: Any = json.loads, **callbacks: Any) -> Reflector:
     """Runs a reflector over the fake API until ``until(reflector)`` holds."""
-    client = KubeClient(KubeConfig(url, token="t0ken"))
+    client = KubeClient(KubeConfig(url, token="t0ken"), decode=decode)
     reflector = Reflector(client, "/api/v1/namespaces/ns/secrets", backoff=(0.01, 0.05), **callbacks)
     task = asyncio.create_task(reflector.run())
     try:
@@ -118,6 +119,26 @@ async def test_list_then_watch_events_and_bookmarks(api: tuple[FakeApi, str]) ->
     assert list(seen[-1]) == ["ns/b"] and seen[-1]["ns/b"]["metadata"]["resourceVersion"] == "17"
     assert len(seen) == 4  # list + three changes, no call for the bookmark
     assert fake.watch_versions[0] == "10" and fake.auth[0] == "Bearer t0ken"
+
+
+async def test_every_answer_is_decoded_by_the_clients_decoder(api: tuple[FakeApi, str]) -> None:
+    """The gateway hands its client ``orjson`` (:mod:`airoute.providers.fastjson`): the list, the
+    version and every watch event go through it, and read as the standard library reads them."""
+    fake, url = api
+    fake.minor = "34"
+    fake.items = [obj("a", 5), obj("b", 6)]
+    fake.watch_plan = [[{"type": "MODIFIED", "object": {**obj("b", 12), "spec": {"n": 2**70, "x": 0.1}}}]]
+    decoded: list[bytes] = []
+
+    def decode(data: bytes) -> Any:
+        decoded.append(data)
+        return fastjson.loads(data)
+
+    deltas: list[Delta] = []
+    reflector = await _run_until(url, lambda r: r.resource_version == "12", 5.0, decode=decode, on_delta=deltas.append)
+    assert reflector.watch_list is True
+    assert len(decoded) == 1 + 2 + 1 + 1  # /version; two ADDED and the bookmark (one watch); MODIFIED
+    assert deltas[-1]["ns/b"] == json.loads(decoded[-1])["object"] and deltas[-1]["ns/b"]["spec"]["n"] == 2**70
 
 
 async def test_a_closed_watch_resumes_from_the_last_version(api: tuple[FakeApi, str]) -> None:
