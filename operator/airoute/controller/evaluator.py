@@ -167,7 +167,8 @@ class Evaluator:
         """The fast path: exact, see :mod:`airoute.core.steady`; ``None`` when it does not apply."""
         if not resting.still(self._snapshot, self._pages):
             return None
-        self._saw(key, obj.get("metadata") or {}, self._seen[key].interval, self._cycle_at)
+        # Seen as it is: the route rests only while its object is the one last decided (RestingRoutes.get).
+        self._seen[key].at = self._cycle_at
         self.skipped += 1
         return Outcome(key, None)
 
@@ -197,8 +198,13 @@ class Evaluator:
         ``max_signal_age``: reuse the last read when it is younger than this (a cycle woken by a
         change between two ticks); ``None`` reads afresh whenever some route is due.
         """
+        return await self.cycle_keyed([(object_key(o), o) for o in objs], force, max_signal_age)
+
+    async def cycle_keyed(
+        self, keyed: Sequence[tuple[str, Mapping[str, Any]]], force: bool = False, max_signal_age: float | None = None
+    ) -> list[Outcome]:
+        """:meth:`cycle` over objects given with their ``namespace/name`` keys."""
         now = self._cycle_at = self.clock.now()
-        keyed = [(object_key(o), o) for o in objs]
         self._prune(keyed)
         owned = self.claims.ownership(keyed)
         candidates = keyed if force else [(k, o) for k, o in keyed if self.due(o, now, k)]

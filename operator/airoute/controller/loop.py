@@ -88,7 +88,7 @@ class EvaluationLoop:
         if not acting:
             return []
         objs = {object_key(o): o for o in self.store.routes()}
-        outcomes = await self.evaluator.cycle(list(objs.values()), force=force, max_signal_age=max_signal_age)
+        outcomes = await self.evaluator.cycle_keyed(list(objs.items()), force=force, max_signal_age=max_signal_age)
         pending = (o for o in outcomes if o.decision is not None)
         await asyncio.gather(*(self._apply(objs, pending) for _ in range(WRITERS)))
         return outcomes

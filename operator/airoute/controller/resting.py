@@ -3,9 +3,9 @@
 A route whose last full evaluation gave back its stored status, with no event, while it was at
 rest (:mod:`airoute.core.steady`), is remembered here by what that decision depended on: the
 object as it was (its resourceVersion; objects from files, which have none, by generation,
-annotations, labels and status) and the signature of its signals. Only that is kept — a health
-policy, backend names, a few strings — not the parsed route: at 10,000 routes the parsed specs
-and statuses would be most of the controller's memory. When the object changes, the route is
+annotations, labels and status) and the signature of its signals. Only that is kept — the health
+policy's thresholds, backend names, a few strings — not the parsed route: at 10,000 routes the
+parsed specs and statuses would be most of the controller's memory. When the object changes, the route is
 parsed and decided again.
 """
 
@@ -16,9 +16,10 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airoute.api import AIRoute, HealthPolicy, parse_duration
+from airoute.api import AIRoute, parse_duration
 from airoute.controller.observe import backend_signals, page_keys
-from airoute.core.signals import StatusPage
+from airoute.core.health import Thresholds
+from airoute.core.signals import Signals, StatusPage
 from airoute.core.steady import signature
 from airoute.ports import MetricsSnapshot, RouteQuery
 
@@ -40,19 +41,25 @@ class Resting:
 
     version: tuple[Any, ...]
     query: RouteQuery
-    policy: HealthPolicy
+    limits: Thresholds
     backends: tuple[tuple[str, str], ...]  # name, status page key
+    names: tuple[str, ...]
     signature: Hashable
     unservable: tuple[str, str] | None = None  # what the gateways said of loading it
 
     def still(self, snapshot: MetricsSnapshot, pages: Mapping[str, StatusPage]) -> bool:
-        """Whether the signals say nothing new: the decision would be the stored status again."""
-        q = self.query
-        now = backend_signals(q.namespace, q.route, self.backends, snapshot, pages)
-        names = [name for name, _ in self.backends]
-        if snapshot.unservable.get((q.namespace, q.route)) != self.unservable:
+        """Whether the signals say nothing new: the decision would be the stored status again.
+        Runs for every route at rest at every cycle: without status pages, the snapshot's own
+        signals by backend are read as they are (:func:`backend_signals` gives the same ones)."""
+        ns, route = self.query.namespace, self.query.route
+        if snapshot.unservable.get((ns, route)) != self.unservable:
             return False
-        return signature(self.policy, names, now, snapshot.available, snapshot.error) == self.signature
+        now: Mapping[str, Signals]
+        if pages:
+            now = backend_signals(ns, route, self.backends, snapshot, pages)
+        else:
+            now = snapshot.for_route(ns, route, "stable")
+        return signature(self.limits, self.names, now, snapshot.available, snapshot.error) == self.signature
 
 
 class RestingRoutes:
@@ -73,10 +80,11 @@ class RestingRoutes:
         query = RouteQuery(meta.namespace, meta.name, parse_duration(spec.health.window))
         backends = page_keys(route)
         signals = backend_signals(meta.namespace, meta.name, backends, snapshot, pages)
-        names = [name for name, _ in backends]
-        sig = signature(spec.health, names, signals, snapshot.available, snapshot.error)
+        names = tuple(name for name, _ in backends)
+        limits = Thresholds.of(spec.health)
+        sig = signature(limits, names, signals, snapshot.available, snapshot.error)
         unservable = snapshot.unservable.get((meta.namespace, meta.name))
-        self._routes[key] = Resting(_same_object(obj, keep=True), query, spec.health, backends, sig, unservable)
+        self._routes[key] = Resting(_same_object(obj, keep=True), query, limits, backends, names, sig, unservable)
 
     def get(self, key: str, obj: Mapping[str, Any]) -> Resting | None:
         """The route at rest if ``obj`` is the object it was remembered from."""

@@ -78,25 +78,43 @@ class Assessment:
     latency_p95: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """A health policy's limits as plain numbers, its durations parsed: what judging reads."""
+
+    enough: int
+    """Requests needed to judge at all: ``max(minRequests, 1)``."""
+    small_sample: int
+    """A sample this small in which every request failed counts: ``min(SMALL_SAMPLE, minRequests)``."""
+    error_rate: float
+    throttle_rate: float
+    latency_p95: float
+    ttft_p95: float | None
+
+    @classmethod
+    def of(cls, policy: HealthPolicy) -> Thresholds:
+        ttft = policy.max_time_to_first_token_p95
+        return cls(
+            enough=max(policy.min_requests, 1),
+            small_sample=min(SMALL_SAMPLE, policy.min_requests),
+            error_rate=policy.max_error_rate,
+            throttle_rate=policy.max_throttle_rate,
+            latency_p95=parse_duration(policy.max_latency_p95),
+            ttft_p95=parse_duration(ttft) if ttft is not None else None,
+        )
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One row of the table above: when it applies, what it says, and why in words."""
+    """One row of the table above: what it says, and why in words (when it applies: :func:`_rule`)."""
 
     health: Health
     reason: str
-    applies: Callable[[HealthPolicy, Signals], bool]
     describe: Callable[[HealthPolicy, Signals], str]
 
 
 def _enough(policy: HealthPolicy, s: Signals) -> bool:
     return s.requests >= max(policy.min_requests, 1)
-
-
-def _errors_above(policy: HealthPolicy, s: Signals) -> bool:
-    rate = s.error_rate
-    if rate is None or rate <= policy.max_error_rate:
-        return False
-    return _enough(policy, s) or s.errors >= s.requests >= min(SMALL_SAMPLE, policy.min_requests)
 
 
 def _errors_words(policy: HealthPolicy, s: Signals) -> str:
@@ -106,30 +124,14 @@ def _errors_words(policy: HealthPolicy, s: Signals) -> str:
     return shown if _enough(policy, s) else f"{shown} ({n} of {n} requests failed)"
 
 
-def _latency_above(policy: HealthPolicy, s: Signals) -> bool:
-    limit = parse_duration(policy.max_latency_p95)
-    return s.latency_p95 is not None and s.latency_p95 > limit and _enough(policy, s)
-
-
 def _latency_words(policy: HealthPolicy, s: Signals) -> str:
     shown = format_seconds(s.latency_p95 or 0.0)
     return f"p95 latency {shown} > {policy.max_latency_p95} over {policy.window}"
 
 
-def _first_token_above(policy: HealthPolicy, s: Signals) -> bool:
-    limit = policy.max_time_to_first_token_p95
-    return (limit is not None and s.ttft_p95 is not None and s.ttft_p95 > parse_duration(limit)
-            and _enough(policy, s))
-
-
 def _first_token_words(policy: HealthPolicy, s: Signals) -> str:
     shown = format_seconds(s.ttft_p95 or 0.0)
     return f"p95 time to first token {shown} > {policy.max_time_to_first_token_p95} over {policy.window}"
-
-
-def _throttle_above(policy: HealthPolicy, s: Signals) -> bool:
-    rate = s.throttle_rate
-    return rate is not None and rate > policy.max_throttle_rate and _enough(policy, s)
 
 
 def _throttle_words(policy: HealthPolicy, s: Signals) -> str:
@@ -144,53 +146,57 @@ def _too_few_words(policy: HealthPolicy, s: Signals) -> str:
     )
 
 
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "Unhealthy",
-        "StatusPageOutage",
-        lambda _, s: s.status_page == "outage",
-        lambda _, s: "the provider's status page reports an outage",
-    ),
-    Rule("Unhealthy", "ErrorRateAbove", _errors_above, _errors_words),
-    Rule(
-        "Unhealthy",
-        "EjectedByGateways",
-        lambda _, s: s.gateway_ejected,
-        lambda _, s: "the gateways ejected it after consecutive failures and retry its requests elsewhere",
-    ),
-    Rule("Degraded", "LatencyAbove", _latency_above, _latency_words),
-    Rule("Degraded", "TimeToFirstTokenAbove", _first_token_above, _first_token_words),
-    Rule("Degraded", "ThrottleRateAbove", _throttle_above, _throttle_words),
-    Rule(
-        "Degraded",
-        "StatusPageDegraded",
-        lambda _, s: s.status_page == "degraded",
-        lambda _, s: "the provider's status page reports degraded service",
-    ),
-    Rule("Unknown", NOT_ENOUGH_DATA, lambda p, s: not _enough(p, s), _too_few_words),
+PAGE_OUTAGE = Rule("Unhealthy", "StatusPageOutage", lambda _, s: "the provider's status page reports an outage")
+ERRORS_ABOVE = Rule("Unhealthy", "ErrorRateAbove", _errors_words)
+EJECTED = Rule(
+    "Unhealthy",
+    "EjectedByGateways",
+    lambda _, s: "the gateways ejected it after consecutive failures and retry its requests elsewhere",
 )
-WITHIN = Rule(
-    "Healthy",
-    "WithinThresholds",
-    lambda _, s: True,
-    lambda _, s: "error rate, latency and throttling within thresholds",
+LATENCY_ABOVE = Rule("Degraded", "LatencyAbove", _latency_words)
+FIRST_TOKEN_ABOVE = Rule("Degraded", "TimeToFirstTokenAbove", _first_token_words)
+THROTTLE_ABOVE = Rule("Degraded", "ThrottleRateAbove", _throttle_words)
+PAGE_DEGRADED = Rule(
+    "Degraded", "StatusPageDegraded", lambda _, s: "the provider's status page reports degraded service"
 )
+TOO_FEW = Rule("Unknown", NOT_ENOUGH_DATA, _too_few_words)
+WITHIN = Rule("Healthy", "WithinThresholds", lambda _, s: "error rate, latency and throttling within thresholds")
 
 
-def _rule(policy: HealthPolicy, s: Signals) -> Rule:
-    for rule in RULES:  # a loop, not next() over a generator: this runs for every backend at every cycle
-        if rule.applies(policy, s):
-            return rule
-    return WITHIN
+def _rule(limits: Thresholds, s: Signals) -> Rule:
+    """The row of the table that applies, first match wins. One chain of tests, no call per row:
+    this runs for every backend of every route at every cycle."""
+    if s.status_page == "outage":
+        return PAGE_OUTAGE
+    requests = s.requests
+    enough = requests >= limits.enough
+    if requests > 0:  # else no rate is measured
+        errors = s.errors
+        if min(1.0, errors / requests) > limits.error_rate and (enough or errors >= requests >= limits.small_sample):
+            return ERRORS_ABOVE
+    if s.gateway_ejected:
+        return EJECTED
+    if enough:  # so requests > 0
+        latency, first_token, ttft_limit = s.latency_p95, s.ttft_p95, limits.ttft_p95
+        if latency is not None and latency > limits.latency_p95:
+            return LATENCY_ABOVE
+        if ttft_limit is not None and first_token is not None and first_token > ttft_limit:
+            return FIRST_TOKEN_ABOVE
+        if min(1.0, s.throttled / requests) > limits.throttle_rate:
+            return THROTTLE_ABOVE
+    if s.status_page == "degraded":
+        return PAGE_DEGRADED
+    return WITHIN if enough else TOO_FEW
 
 
-def health_of(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> tuple[Health, str]:
-    """The health and reason :func:`assess` gives, without the words and numbers (cheaper)."""
+def health_of(limits: Thresholds, s: Signals | None, metrics_available: bool) -> tuple[Health, str]:
+    """The health and reason :func:`assess` gives under a policy of these :class:`Thresholds`,
+    without the words and numbers (cheaper)."""
     if not metrics_available:
         return "Unknown", METRICS_UNAVAILABLE
     if s is None:
         return "Unknown", NOT_ENOUGH_DATA
-    rule = _rule(policy, s)
+    rule = _rule(limits, s)
     return rule.health, rule.reason
 
 
@@ -204,7 +210,7 @@ def assess(policy: HealthPolicy, s: Signals | None, metrics_available: bool) -> 
         )
     if s is None:
         return Assessment("Unknown", NOT_ENOUGH_DATA, f"no requests measured over {policy.window}")
-    rule = _rule(policy, s)
+    rule = _rule(Thresholds.of(policy), s)
     return Assessment(
         rule.health,
         rule.reason,

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
-from airoute.api.spec import HealthPolicy
 from airoute.api.status import AIRouteStatus, BackendStatus
-from airoute.core.health import health_of
+from airoute.core.health import Thresholds, health_of
 from airoute.core.rollout import ACTIVE
 from airoute.core.signals import Signals
 
@@ -72,10 +71,10 @@ def at_rest(status: AIRouteStatus) -> bool:
 
 
 def signature(
-    policy: HealthPolicy, names: Sequence[str], backends: Mapping[str, Signals], metrics_available: bool, error: str
+    limits: Thresholds, names: Sequence[str], backends: Mapping[str, Signals], metrics_available: bool, error: str
 ) -> Hashable:
-    """What of the signals a decision at rest depends on, for a route with this health policy and
-    these backends: each backend's assessed health and reason, and whether metrics could be read
-    and why not."""
-    health = tuple(health_of(policy, backends.get(name), metrics_available) for name in names)
+    """What of the signals a decision at rest depends on, for a route with a health policy of these
+    ``limits`` and these backends (``backends`` may hold others: only ``names`` are read): each
+    backend's assessed health and reason, and whether metrics could be read and why not."""
+    health = tuple([health_of(limits, backends.get(name), metrics_available) for name in names])
     return metrics_available, error, health
