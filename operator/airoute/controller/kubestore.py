@@ -12,12 +12,12 @@ from what is stored.
 
 Like client-go's ``WaitForCacheSync``, nothing is decided before the first listing is in: who owns
 a model is decided over every route (:mod:`airoute.core.ownership`), and a decision over the first
-pages alone would mark a route that loses its claim as the owner, then take it back. The first
-time the replica would act (at the start, or when it takes over from a peer, whose Kopf then
-lists), it counts the stored routes (:meth:`KubeRoutes.count_stored`, one ``LIST ?limit=1`` per
-watched namespace) and acts once the watch has delivered as many; a route deleted meanwhile
-would keep the count out of reach, so after :data:`LISTING_GRACE` seconds it acts on what it
-has, and says so.
+pages alone would mark a route that loses its claim as the owner, then take it back. Whenever the
+replica starts to act (at the start, on taking over from a peer, or acting again after standing
+by: its Kopf lists then), it counts the stored routes (:meth:`KubeRoutes.count_stored`, one
+``LIST ?limit=1`` per watched namespace) and acts once the watch has delivered as many; a route
+deleted meanwhile would keep the count out of reach, so after :data:`LISTING_GRACE` seconds it acts
+on what it has, and says so.
 
 When Kopf lists again (a paused watch resumed, or its version expired), it delivers what exists and
 nothing of what was deleted meanwhile: :meth:`KubeRoutes.sweep` then lists the routes itself and
@@ -119,6 +119,8 @@ class KubeRoutes:
         self._listed = False
         self._sweeping: asyncio.Task[None] | None = None
         self._sweep_again = False
+        self._stood_by = False
+        self._delivered: set[str] = set()  # the routes the watch delivered since this listing began
         self.swept = 0  # routes dropped by sweeps: deleted while the watch was away
 
     def saw(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -126,9 +128,12 @@ class KubeRoutes:
         key = object_key(body)
         if event_type == "DELETED":
             self._seen.pop(key, None)
+            self._delivered.discard(key)
         else:
             self._seen[key] = stored_route(body)
-        if not self._listed and self._expected is not None and len(self._seen) >= self._expected:
+            if not self._listed:
+                self._delivered.add(key)
+        if not self._listed and self._expected is not None and len(self._delivered) >= self._expected:
             self._listing_in()
             self.wake()
         elif event_type is None and self._listed:
@@ -138,6 +143,9 @@ class KubeRoutes:
         """Whether this replica evaluates and writes now: while peering makes it the active replica
         (always without peering), once its first listing is in."""
         if self.peering is not None and not self.peering.acting():
+            if self._listed:  # standing by, Kopf pauses its watch: acting again waits for its new listing
+                self._listed, self._counting, self._expected, self._stood_by = False, None, None, True
+                self._delivered = set()
             return False
         return self._listed or self._first_listing_in()
 
@@ -153,7 +161,7 @@ class KubeRoutes:
             log.warning("routes not counted before the first listing (deciding over what is seen): %s", exc)
             total = 0
         self._expected, self._grace_until = total, self._clock() + LISTING_GRACE
-        if len(self._seen) >= total:
+        if len(self._delivered) >= total:
             self.wake()  # the listing came in while the count was read
 
     def _first_listing_in(self) -> bool:
@@ -165,17 +173,21 @@ class KubeRoutes:
         expected = self._expected
         if expected is None:
             return False
-        if len(self._seen) < expected:
+        if len(self._delivered) < expected:
             if self._clock() < self._grace_until:
                 return False
-            log.warning("first listing incomplete %.0fs after the count (%d of %d routes; some were deleted "
-                        "meanwhile): deciding over the routes seen", LISTING_GRACE, len(self._seen), expected)
+            log.warning("listing incomplete %.0fs after the count (%d of %d routes; some were deleted "
+                        "meanwhile): deciding over the routes seen", LISTING_GRACE, len(self._delivered), expected)
         self._listing_in()
         return True
 
     def _listing_in(self) -> None:
         self._listed = True
-        log.info("first listing in: %d routes; deciding", len(self._seen))
+        log.info("listing in: %d routes; deciding", len(self._delivered))
+        self._delivered = set()
+        if self._stood_by:  # what was deleted while this replica stood by is not in the listing
+            self._stood_by = False
+            self._relisted()
 
     def _scopes(self) -> dict[str | None, str]:
         """The collection path of each served namespace (``None``: all of them)."""

@@ -147,3 +147,39 @@ async def test_a_new_listing_sweeps_away_the_routes_deleted_while_the_watch_was_
     assert client.lists == 1, "the listed routes of one listing make one sweep"
     assert sorted(o["metadata"]["name"] for o in routes.routes()) == ["kept", "later", "new"]
     assert routes.swept == 2
+
+
+class _Peering:
+    def __init__(self) -> None:
+        self.verdict = True
+
+    def acting(self) -> bool:
+        return self.verdict
+
+
+async def test_acting_again_after_standing_by_waits_for_the_new_listing_and_sweeps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kubestore, "SWEEP_DELAY", 0.0)
+
+    class Both(_Counted, _Listing):
+        def __init__(self) -> None:
+            _Counted.__init__(self, 2)
+            _Listing.__init__(self, ["a", "b"], at=30)
+
+    client, peering = Both(), _Peering()
+    routes = KubeRoutes(client, peering, clock=lambda: 0.0)  # type: ignore[arg-type]
+    await _counted(routes)
+    for name in ("a", "ghost"):
+        routes.saw(None, _event_body(name, "1"))
+    assert routes.acting() and client.lists == 0
+    peering.verdict = False  # a peer of higher priority acts; Kopf pauses the watch ("ghost" is deleted)
+    assert not routes.acting()
+    peering.verdict = True  # the peer is gone: Kopf lists again
+    await _counted(routes)
+    assert len(client.paths) == 2, "counted again"
+    routes.saw(None, _event_body("a", "1"))
+    assert not routes.acting()
+    routes.saw(None, _event_body("b", "25"))  # the listing is in (2 counted) …
+    assert routes.acting()
+    await asyncio.sleep(0.01)  # … and the sweep drops what was deleted meanwhile
+    assert client.lists == 1 and sorted(o["metadata"]["name"] for o in routes.routes()) == ["a", "b"]
